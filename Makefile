@@ -1,0 +1,15 @@
+# Two commands a new user needs: `make demo` and `make test`.
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+DEMO_OUT ?= demo_out
+
+.PHONY: install test demo bench
+
+install:
+	$(PIP) install --quiet --disable-pip-version-check -e '.[cpu,test]'
+
+test: install
+	$(PYTHON) -m pytest -q tests
+
+bench: install
+	for b in bench/*.py; do $(PYTHON) $$b || exit 1; done

@@ -1,0 +1,167 @@
+"""DNA encodings: one-hot, base indexes, reverse complement, shifts.
+
+Conventions shared by every module (and by the original Basenji files):
+
+* channel order A, C, G, T, so the complement of a one-hot row is the same row
+  with its channels reversed;
+* base index encoding A0 C1 G2 T3, anything else (N, IUPAC codes, gaps) 4;
+* an unknown base is an all-zero row in training data, or 0.25 in each channel where
+  ``n_uniform=True`` (variant scoring inputs, as in the original ``basenji_sad.py``).
+
+Arrays are ``[length, 4]`` (one sequence) or ``[batch, length, 4]``; lengths are in bp.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BASES = "ACGT"
+N_INDEX = 4
+
+# Byte value -> base index; upper and lower case map alike, everything else to N.
+_INDEX_OF_BYTE = np.full(256, N_INDEX, dtype=np.uint8)
+for _i, _b in enumerate(BASES):
+    _INDEX_OF_BYTE[ord(_b)] = _i
+    _INDEX_OF_BYTE[ord(_b.lower())] = _i
+
+_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+
+
+def dna_index(seq: str) -> np.ndarray:
+    """Encode a DNA string as base indexes.
+
+    Args:
+        seq: DNA string of length L (any case).
+
+    Returns:
+        uint8 array [L]: A0 C1 G2 T3, any other character 4.
+    """
+    return _INDEX_OF_BYTE[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
+
+
+def index_1hot(
+    index: np.ndarray, n_uniform: bool = False, dtype: np.typing.DTypeLike = np.float32
+) -> np.ndarray:
+    """One-hot encode base indexes.
+
+    Args:
+        index: integer array [..., L] of codes 0-4.
+        n_uniform: encode code 4 as 0.25 in every channel instead of all zeros.
+        dtype: output dtype.
+
+    Returns:
+        array [..., L, 4].
+    """
+    table = np.eye(5, 4, dtype=dtype)
+    if n_uniform:
+        table[N_INDEX] = 0.25
+    return table[np.asarray(index)]
+
+
+def dna_1hot(
+    seq: str, n_uniform: bool = False, dtype: np.typing.DTypeLike = np.float32
+) -> np.ndarray:
+    """One-hot encode a DNA string as a [L, 4] array (A, C, G, T channels)."""
+    return index_1hot(dna_index(seq), n_uniform=n_uniform, dtype=dtype)
+
+
+def hot1_index(seq_1hot: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`index_1hot`: rows with no single 1 (N rows) become 4.
+
+    Args:
+        seq_1hot: array [..., L, 4].
+
+    Returns:
+        uint8 array [..., L].
+    """
+    seq_1hot = np.asarray(seq_1hot)
+    index = np.argmax(seq_1hot, axis=-1).astype(np.uint8)
+    is_base = (seq_1hot.max(axis=-1) == 1) & (seq_1hot.sum(axis=-1) == 1)
+    index[~is_base] = N_INDEX
+    return index
+
+
+def hot1_dna(seq_1hot: np.ndarray) -> str:
+    """Decode a [L, 4] one-hot array to a string (N where the row is not one-hot)."""
+    return np.frombuffer(b"ACGTN", dtype=np.uint8)[hot1_index(seq_1hot)].tobytes().decode()
+
+
+def dna_rc(seq: str) -> str:
+    """Reverse complement of a DNA string (A<->T, C<->G, N and others kept)."""
+    return seq.translate(_COMPLEMENT)[::-1]
+
+
+def hot1_rc(seq_1hot: np.ndarray) -> np.ndarray:
+    """Reverse complement of one-hot sequences [..., L, 4]: flip length and channels."""
+    return np.asarray(seq_1hot)[..., ::-1, ::-1]
+
+
+def hot1_shift(seq_1hot: np.ndarray, shift: int, pad_value: float = 0.0) -> np.ndarray:
+    """Shift one-hot sequences along the length axis, padding with ``pad_value``.
+
+    A positive shift moves the sequence right: ``shift`` padding rows enter at the start
+    and the last ``shift`` positions are dropped; a negative shift moves it left.
+
+    Args:
+        seq_1hot: array [..., L, 4].
+        shift: bp to move; |shift| < L.
+        pad_value: value of every channel in padding rows (0 = N in training data).
+
+    Returns:
+        array of the same shape and dtype.
+    """
+    seq_1hot = np.asarray(seq_1hot)
+    if shift == 0:
+        return seq_1hot.copy()
+    length = seq_1hot.shape[-2]
+    if abs(shift) >= length:
+        raise ValueError(f"shift {shift} must be shorter than the sequence ({length} bp)")
+    out = np.full_like(seq_1hot, pad_value)
+    if shift > 0:
+        out[..., shift:, :] = seq_1hot[..., :-shift, :]
+    else:
+        out[..., :shift, :] = seq_1hot[..., -shift:, :]
+    return out
+
+
+def hot1_augment(seq_1hot: np.ndarray, fwdrc: bool = True, shift: int = 0) -> np.ndarray:
+    """Shift, then reverse complement if ``fwdrc`` is False (the original's order)."""
+    out = hot1_shift(seq_1hot, shift)
+    return out if fwdrc else hot1_rc(out)
+
+
+def hot1_delete(seq_1hot: np.ndarray, pos: int, delete_len: int) -> np.ndarray:
+    """Delete ``delete_len`` bp at ``pos`` and fill the freed end with N rows.
+
+    The length is kept: bases after the deletion move left.
+    """
+    out = np.zeros_like(seq_1hot)
+    kept = np.concatenate([seq_1hot[:pos], seq_1hot[pos + delete_len :]])
+    out[: len(kept)] = kept
+    return out
+
+
+def hot1_insert(seq_1hot: np.ndarray, pos: int, insert_seq: str) -> np.ndarray:
+    """Insert ``insert_seq`` at ``pos`` keeping the length (bases past the end drop off)."""
+    inserted = dna_1hot(insert_seq, dtype=seq_1hot.dtype)
+    joined = np.concatenate([seq_1hot[:pos], inserted, seq_1hot[pos:]])
+    return joined[: len(seq_1hot)]
+
+
+def dna_length_1hot(seq: str, length: int, n_uniform: bool = False) -> np.ndarray:
+    """One-hot encode ``seq`` normalised to ``length`` bp around its centre.
+
+    Longer sequences lose ``(len - length) // 2`` bp on the left and the rest on the
+    right; shorter ones get ``(length - len) // 2`` N rows in front and the rest behind
+    (how the original centres indel alleles for variant scoring).
+
+    Returns:
+        float32 array [length, 4].
+    """
+    if len(seq) > length:
+        trim = (len(seq) - length) // 2
+        seq = seq[trim : trim + length]
+    elif len(seq) < length:
+        pad = length - len(seq)
+        seq = "N" * (pad // 2) + seq + "N" * (pad - pad // 2)
+    return dna_1hot(seq, n_uniform=n_uniform)
