@@ -101,3 +101,46 @@ def read_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
                     f"{path}:{line_no}: expected 'chrom length', got {line.strip()!r}"
                 ) from None
     return sizes
+
+
+def read_gtf_tss(gtf_file: str | os.PathLike, feature: str = "gene") -> list[dict]:
+    """Transcription start sites of the ``feature`` records of a GTF.
+
+    Args:
+        gtf_file: GTF (plain text); 1-based inclusive coordinates as the format says.
+        feature: third-column value to keep ('gene' or 'transcript').
+
+    Returns:
+        one dict per record, in file order: ``gene_id``, ``gene_name`` (gene_id if absent),
+        ``chrom``, ``strand``, ``tss`` (0-based bp of the first transcribed base: start-1 on
+        '+', end-1 on '-').
+    """
+    records = []
+    with open(gtf_file) as handle:
+        for line_no, line in enumerate(handle, 1):
+            if line.startswith("#") or not line.strip():
+                continue
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != 9:
+                raise InputError(f"{gtf_file}:{line_no}: a GTF line has 9 tab-separated columns")
+            if fields[2] != feature:
+                continue
+            attrs = dict(
+                (part.strip().split(" ", 1) + [""])[:2]
+                for part in fields[8].split(";")
+                if part.strip()
+            )
+            attrs = {k: v.strip('"') for k, v in attrs.items()}
+            if "gene_id" not in attrs:
+                raise InputError(f"{gtf_file}:{line_no}: record without a gene_id attribute")
+            start, end, strand = int(fields[3]), int(fields[4]), fields[6]
+            records.append(
+                {
+                    "gene_id": attrs["gene_id"],
+                    "gene_name": attrs.get("gene_name", attrs["gene_id"]),
+                    "chrom": fields[0],
+                    "strand": strand,
+                    "tss": end - 1 if strand == "-" else start - 1,
+                }
+            )
+    return records
