@@ -1,0 +1,84 @@
+"""Prediction throughput of SeqNN on this machine (CPU), printed as JSON lines.
+
+For the full Basenji2 architecture (131,072 bp, random weights: speed does not depend on
+the values) and the small two-head reference model, measures sequences per second for
+plain prediction and for the RC + 3-shift ensemble, run two ways:
+
+* ``members_one_batch``: ours, the six members stacked into one model call;
+* ``members_separately``: the original's way, one model call per member, then averaged.
+
+Usage: python bench/predict.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from basenji_tf import dna, seqnn  # noqa: E402
+
+MODELS = {
+    "basenji2_human": "models/params_basenji2_human.json",
+    "basenji2_small": "tests/data/reference/basenji2_small/params.json",
+}
+SHIFTS = (0, 1, -1)
+
+
+def timed(fn, repeats: int) -> float:
+    """Best wall time of ``repeats`` calls after one warm-up call, in seconds."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def separate_members(model: seqnn.SeqNN, x: np.ndarray) -> np.ndarray:
+    total = 0
+    for shift in SHIFTS:
+        shifted = dna.hot1_shift(x, shift)
+        total = total + model.model.predict(shifted, verbose=0)
+        total = total + model.model.predict(dna.hot1_rc(shifted), verbose=0)[:, ::-1]
+    return total / (2 * len(SHIFTS))
+
+
+def bench(name: str, params_file: str, batch: int, repeats: int) -> dict:
+    model, _ = seqnn.load_seqnn(params_file)
+    rng = np.random.default_rng(0)
+    x = dna.index_1hot(rng.integers(0, 4, (batch, model.seq_length)))
+    plain = timed(lambda: model.predict(x, batch_size=batch), repeats)
+    model.build_ensemble(True, SHIFTS)
+    one_batch = timed(lambda: model.predict(x, batch_size=batch), repeats)
+    separately = timed(lambda: separate_members(model, x), repeats)
+    assert np.allclose(model.predict(x, batch_size=batch), separate_members(model, x),
+                       atol=1e-3, rtol=1e-3)
+    return {
+        "model": name, "seq_length": model.seq_length, "batch": batch,
+        "plain_seqs_per_s": round(batch / plain, 3),
+        "ensemble6_one_batch_seqs_per_s": round(batch / one_batch, 3),
+        "ensemble6_separately_seqs_per_s": round(batch / separately, 3),
+        "ensemble_speedup": round(separately / one_batch, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small model only")
+    args = parser.parse_args()
+    for name, params_file in MODELS.items():
+        if args.quick and name == "basenji2_human":
+            continue
+        batch, repeats = (1, 2) if name == "basenji2_human" else (8, 3)
+        print(json.dumps(bench(name, params_file, batch, repeats)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
