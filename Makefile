@@ -11,5 +11,8 @@ install:
 test: install
 	$(PYTHON) -m pytest -q tests
 
+demo: install
+	$(PYTHON) bin/basenji_demo.py -o $(DEMO_OUT)
+
 bench: install
 	for b in bench/*.py; do $(PYTHON) $$b || exit 1; done

@@ -1,0 +1,97 @@
+"""The demo's scorecard: how well a model trained on simulated data recovers the truth.
+
+Reads the outputs of the pipeline steps (``acc.txt`` of basenji_test.py, ``sad.h5`` of
+basenji_sad.py) and the simulator's ground truth (``variant_effects.tsv``) and reduces
+them to the numbers of ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from basenji_tf.files import write_text_atomic
+from basenji_tf.genome import read_gtf_tss
+
+ASSAYS = ("CAGE", "DNASE", "ATAC", "CHIP")
+
+
+def assay_of(description: str) -> str:
+    """Assay from a Basenji target description ('CAGE:liver' -> 'CAGE'), else 'OTHER'."""
+    prefix = str(description).split(":", 1)[0].upper()
+    return prefix if prefix in ASSAYS else "OTHER"
+
+
+def pearsonr_by_assay(acc_file: str | os.PathLike, targets_file: str | os.PathLike) -> dict:
+    """Mean test Pearson R per assay from acc.txt and the targets table descriptions."""
+    acc = pd.read_csv(acc_file, sep="\t")
+    descriptions = pd.read_csv(targets_file, sep="\t", index_col=0)["description"]
+    acc["assay"] = [assay_of(descriptions.loc[i]) for i in acc["index"]]
+    return {a: round(float(r), 4) for a, r in acc.groupby("assay")["pearsonr"].mean().items()}
+
+
+def sad_vs_truth(sad_file: str | os.PathLike, effects_file: str | os.PathLike,
+                 targets_file: str | os.PathLike) -> dict:
+    """Spearman correlation of predicted SAD with the simulator's true effects.
+
+    Rows are matched by variant id and columns by target identifier: sad.h5 ``target_ids``
+    are identifiers when basenji_sad.py had a targets table, else ``t{i}`` = output
+    channel i = the targets-table row with index i.
+
+    Returns:
+        ``per_track`` {identifier: rho}, ``mean`` (over tracks) and ``pooled`` (all variant
+        x track pairs, ranks within track so scales do not dominate).
+    """
+    truth = pd.read_csv(effects_file, sep="\t", index_col="id")
+    with h5py.File(sad_file, "r") as handle:
+        snps = [s.decode() for s in handle["snp"][:]]
+        sad = handle["SAD"][:].astype(np.float32)
+        target_ids = [t.decode() for t in handle["target_ids"][:]]
+    identifiers = pd.read_csv(targets_file, sep="\t", index_col=0)["identifier"]
+    columns = [identifiers.loc[int(t[1:])] if t.startswith("t") and t[1:].isdigit() else t
+               for t in target_ids]
+    predicted = pd.DataFrame(sad, index=snps, columns=columns)
+    predicted = predicted[~predicted.index.duplicated()]
+    shared = truth.index.intersection(predicted.index)
+    per_track, ranks_true, ranks_pred = {}, [], []
+    for track in columns:
+        if track not in truth.columns:
+            continue
+        true_effect = truth.loc[shared, track].to_numpy(float)
+        pred_effect = predicted.loc[shared, track].to_numpy(float)
+        per_track[track] = round(float(stats.spearmanr(pred_effect, true_effect)[0]), 4)
+        ranks_true.append(stats.rankdata(true_effect) / len(shared))
+        ranks_pred.append(stats.rankdata(pred_effect) / len(shared))
+    pooled = stats.spearmanr(np.concatenate(ranks_pred), np.concatenate(ranks_true))[0]
+    return {
+        "variants": len(shared),
+        "per_track": per_track,
+        "mean": round(float(np.mean(list(per_track.values()))), 4),
+        "pooled": round(float(pooled), 4),
+    }
+
+
+def test_regions_bed(gtf_file: str | os.PathLike, chroms: list[str], out_bed: str | os.PathLike,
+                     max_regions: int = 8) -> int:
+    """Write a BED of gene TSS positions on ``chroms`` (the held-out chromosomes).
+
+    Returns:
+        the number of regions written (the first ``max_regions`` genes in GTF order).
+    """
+    genes = [g for g in read_gtf_tss(gtf_file) if g["chrom"] in chroms][:max_regions]
+    lines = [f"{g['chrom']}\t{g['tss']}\t{g['tss'] + 1}\t{g['gene_name']}\n" for g in genes]
+    write_text_atomic(out_bed, "".join(lines))
+    return len(lines)
+
+
+def write_summary(out_dir: str | os.PathLike, summary: dict) -> Path:
+    """Write ``summary.json`` in ``out_dir``."""
+    path = Path(out_dir) / "summary.json"
+    write_text_atomic(path, json.dumps(summary, indent=2) + "\n")
+    return path
