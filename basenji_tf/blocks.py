@@ -176,6 +176,18 @@ def _round_half_even(x: float) -> int:
     return int(np.round(x))
 
 
+def dilation_rates(rate_init: float, rate_mult: float, repeat: int, round: bool) -> list[int]:
+    """Dilation of each repeat: round_half_even(d) with d = rate_init * rate_mult**i, where
+    ``round`` also rounds d itself at every step (Basenji2: 1.5 -> 1,2,3,4,6,9,14,...)."""
+    rates, dilation = [], float(rate_init)
+    for _ in range(repeat):
+        rates.append(_round_half_even(dilation))
+        dilation *= rate_mult
+        if round:
+            dilation = float(np.round(dilation))
+    return rates
+
+
 # ---------------------------------------------------------------------------------------
 # Blocks
 
@@ -257,13 +269,12 @@ def dilated_residual(inputs, filters, kernel_size=3, rate_mult=2, rate_init=1, d
     """
     kwargs.pop("norm_gamma", None)
     current = inputs
-    dilation = float(rate_init)
-    for ri in range(repeat):
+    for ri, dilation in enumerate(dilation_rates(rate_init, rate_mult, repeat, round)):
         rep_input = current
         current = conv_block(
-            current, filters=filters, kernel_size=kernel_size,
-            dilation_rate=_round_half_even(dilation), conv_type=conv_type,
-            norm_type=norm_type, norm_gamma="ones", name=f"{name}_r{ri}_a", **kwargs,
+            current, filters=filters, kernel_size=kernel_size, dilation_rate=dilation,
+            conv_type=conv_type, norm_type=norm_type, norm_gamma="ones",
+            name=f"{name}_r{ri}_a", **kwargs,
         )
         current = conv_block(
             current, filters=rep_input.shape[-1], dropout=dropout, norm_type=norm_type,
@@ -272,9 +283,6 @@ def dilated_residual(inputs, filters, kernel_size=3, rate_mult=2, rate_init=1, d
         if norm_type is None:
             current = layers.Scale(name=f"{name}_r{ri}_scale")(current)
         current = keras.layers.Add(name=f"{name}_r{ri}_add")([rep_input, current])
-        dilation *= rate_mult
-        if round:
-            dilation = float(np.round(dilation))
     return current
 
 
@@ -288,18 +296,13 @@ def dilated_dense(inputs, filters, kernel_size=3, rate_mult=2, rate_init=1, drop
     starting at ``rate_init`` and multiplied by ``rate_mult``.
     """
     current = inputs
-    dilation = float(rate_init)
-    for ri in range(repeat):
+    for ri, dilation in enumerate(dilation_rates(rate_init, rate_mult, repeat, round)):
         rep_input = current
         current = conv_block(
-            current, filters=filters, kernel_size=kernel_size,
-            dilation_rate=_round_half_even(dilation), conv_type=conv_type, dropout=dropout,
-            name=f"{name}_r{ri}", **kwargs,
+            current, filters=filters, kernel_size=kernel_size, dilation_rate=dilation,
+            conv_type=conv_type, dropout=dropout, name=f"{name}_r{ri}", **kwargs,
         )
         current = keras.layers.Concatenate(name=f"{name}_r{ri}_concat")([rep_input, current])
-        dilation *= rate_mult
-        if round:
-            dilation = float(np.round(dilation))
     return current
 
 
