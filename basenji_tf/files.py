@@ -34,6 +34,11 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[str]:
     else:
         fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp" + final.suffix, dir=final.parent)
         os.close(fd)
+    # mkstemp/mkdtemp create private (0600/0700) entries; give the output the permissions
+    # a plain open()/mkdir() would have.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, (0o777 if is_dir else 0o666) & ~umask)
     try:
         yield tmp
         if is_dir and final.is_dir():

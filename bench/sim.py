@@ -1,0 +1,82 @@
+"""Benchmark the simulator: generation time, output size, and the noise ceiling.
+
+The noise ceiling is the Pearson R, over 128-bp bins of the test chromosome, between the
+observed (noisy) BigWig coverage and the noise-free expected coverage of the same track:
+the best any model could reach on that track at that resolution.
+
+    python bench/sim.py [--size default] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyBigWig
+
+from basenji_tf import sim
+from basenji_tf.dna import dna_index
+from basenji_tf.genome import Genome
+
+BIN_BP = 128
+
+
+def _binned(values: np.ndarray, sum_stat: str) -> np.ndarray:
+    bins = values[: len(values) // BIN_BP * BIN_BP].reshape(-1, BIN_BP)
+    return bins.mean(axis=1) if sum_stat == "mean" else bins.sum(axis=1)
+
+
+def noise_ceiling(folder: Path, species: str, chrom: str) -> dict[str, float]:
+    """Pearson R of observed vs expected binned coverage per track on ``chrom``."""
+    model = sim.TrueModel(sim.SPECIES_TRACKS[species])
+    with Genome(folder / "genome.fa") as genome:
+        index = dna_index(genome.fetch(chrom, 0, genome.sizes[chrom]))
+    expected = model.expected(model.scan(index))
+    out = {}
+    for ti, track in enumerate(model.tracks):
+        with pyBigWig.open(str(folder / "tracks" / f"{track.identifier}.bw")) as bw:
+            observed = bw.values(chrom, 0, len(index), numpy=True)
+        obs, exp = _binned(observed, track.sum_stat), _binned(expected[:, ti], track.sum_stat)
+        out[track.identifier] = round(float(np.corrcoef(obs, exp)[0, 1]), 4)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="default", choices=sorted(sim.SIZES))
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "sim"
+        start = time.perf_counter()
+        cpu_start = time.process_time()
+        info = sim.simulate(out, seed=args.seed, size=args.size)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        written = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+        result = {
+            "benchmark": "sim",
+            "size": args.size,
+            "seed": args.seed,
+            "wall_seconds": round(wall, 1),
+            "cpu_seconds": round(cpu, 1),
+            "bytes_written": written,
+            "fills": info["alignment"]["fills"],
+        }
+        for species, entry in info["species"].items():
+            result[species] = {
+                "genome_bp": entry["genome_bp"],
+                "genes": entry["genes"],
+                "variants": entry["variant_classes"],
+                "noise_ceiling_pearsonr_128bp": noise_ceiling(
+                    out / species, species, entry["test_chroms"][0]
+                ),
+            }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
