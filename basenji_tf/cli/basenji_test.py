@@ -1,0 +1,65 @@
+"""basenji_test.py: accuracy of a trained model on a data directory's test sequences."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
+
+PROG = "basenji_test.py"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = make_parser(
+        PROG,
+        "Per-target Pearson r and R2 of a model's predictions on a data split, pooled over "
+        "all bins of all sequences; writes <out_dir>/acc.txt and prints per-assay means.",
+    )
+    parser.add_argument("params_file")
+    parser.add_argument("model_file")
+    parser.add_argument("data_dir")
+    parser.add_argument("-o", dest="out_dir", default="test_out", help="output directory")
+    parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
+    parser.add_argument("--rc", action="store_true", help="average with reverse complements")
+    parser.add_argument("--shifts", type=comma_ints, default=[0], help="ensemble shifts (bp)")
+    parser.add_argument("--split", default="test", help="split label of the data directory")
+    parser.add_argument("--step", type=int, default=1,
+                        help="keep every step-th bin for --save, --peaks, --rank, plots")
+    parser.add_argument("--save", action="store_true", help="write preds.h5 and targets.h5")
+    parser.add_argument("--peak", "--peaks", dest="peaks", action="store_true",
+                        help="call target peaks and write their AUROC / AUPRC to peaks.txt")
+    parser.add_argument("--rank", action="store_true", help="add Spearman correlations")
+    parser.add_argument("--ai", dest="plot_targets", type=comma_ints, default=[],
+                        help="targets-table rows to plot (scatter, violin, ROC, PR)")
+    parser.add_argument("--bi", dest="bedgraph_targets", type=comma_ints, default=[],
+                        help="targets-table rows to write as bedgraphs")
+    parser.add_argument("-t", dest="targets_file",
+                        help="targets table (default: data_dir/targets.txt)")
+    parser.add_argument("--tfr", dest="tfr_pattern", help="TFRecord glob under tfrecords/")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(build_parser(), argv)
+
+    def body() -> None:
+        from basenji_tf.evaluate import evaluate_model
+
+        result = evaluate_model(
+            args.params_file, args.model_file, args.data_dir, out_dir=args.out_dir,
+            head_i=args.head_i, rc=args.rc, shifts=args.shifts, split=args.split,
+            step=args.step, save=args.save, peaks=args.peaks, rank=args.rank,
+            plot_targets=args.plot_targets, bedgraph_targets=args.bedgraph_targets,
+            targets_file=args.targets_file, tfr_pattern=args.tfr_pattern,
+        )
+        print(f"Test Loss:     {result['loss']:7.5f}")
+        print(f"Test PearsonR: {result['pearsonr']:7.5f}")
+        print(f"Test R2:       {result['r2']:7.5f}")
+        for assay, (count, mean) in result["assays"].items():
+            print(f"  {assay:<6} {count:5d} tracks  {result['assay_metric']} {mean:7.5f}")
+        if result["peaks"] is not None:
+            print(f"Test AUROC:    {result['peaks']['auroc'].mean():7.5f}")
+            print(f"Test AUPRC:    {result['peaks']['auprc'].mean():7.5f}")
+
+    return run_main(PROG, body)

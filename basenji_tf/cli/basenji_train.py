@@ -1,0 +1,50 @@
+"""basenji_train.py: train a model, one head per data directory (species)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from basenji_tf.cli._common import make_parser, parse_args, run_main
+
+PROG = "basenji_train.py"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = make_parser(
+        PROG,
+        "Train the model of a params file. Data directory i trains head i (head keys in "
+        "natural order); with several, every epoch interleaves their batches in a shuffled "
+        "order. Rerunning the same command resumes after the last completed epoch.",
+    )
+    parser.add_argument("params_file")
+    parser.add_argument("data_dirs", nargs="+", metavar="data_dir")
+    parser.add_argument("-o", dest="out_dir", default="train_out", help="output directory")
+    parser.add_argument("--restore", help="start from the weights of this model file")
+    parser.add_argument("--trunk", action="store_true", help="restore the trunk only")
+    parser.add_argument("-m", dest="mixed_precision", action="store_true",
+                        help="mixed float16 precision")
+    parser.add_argument("--tfr_train", help="TFRecord glob under tfrecords/ for training")
+    parser.add_argument("--tfr_eval", help="TFRecord glob under tfrecords/ for validation")
+    parser.add_argument("-k", dest="keras_fit", action="store_true",
+                        help="accepted for compatibility; every run uses the same custom loop "
+                        "(Keras' fit cannot run under MultiWorkerMirroredStrategy)")
+    parser.add_argument("--seed", type=int, help="seed everything (deterministic ops)")
+    parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"),
+                        help="tf.distribute strategy (default: mirrored if train.num_gpu > 1)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(build_parser(), argv)
+
+    def body() -> None:
+        from basenji_tf.train import train_model
+
+        train_model(
+            args.params_file, args.data_dirs, out_dir=args.out_dir, restore=args.restore,
+            trunk=args.trunk, mixed_precision=args.mixed_precision, tfr_train=args.tfr_train,
+            tfr_eval=args.tfr_eval, seed=args.seed, strategy=args.strategy,
+        )
+
+    return run_main(PROG, body)

@@ -1,0 +1,563 @@
+"""Model evaluation: ``basenji_test.py`` accuracy tables and ``basenji_test_genes.py``.
+
+Accuracy is defined exactly as in the original (REFERENCE.md 5.4, 6): per target, Pearson
+r and R2 over all bins of all sequences of the split pooled together, then the unweighted
+mean over targets. Predictions and targets are compared bin for bin, so the model's output
+length must equal the data's ``target_length``.
+
+Outputs of :func:`evaluate_model` in ``out_dir``:
+
+* ``acc.txt``: tab-separated ``index pearsonr [spearmanr] r2 identifier description``
+  (``%.5f``); for a ``bce`` model ``index auroc auprc identifier description``;
+* ``--save``: ``preds.h5`` (dataset ``preds``) and ``targets.h5`` (``targets``), float16
+  [num_seqs, target_length/step, num_targets];
+* ``--peaks``: ``peaks.txt`` lines ``ti  npeaks  auroc  auprc``;
+* ``--ai``: ``scatter/ violin/ roc/ pr/ t{ti}.pdf`` and ``.png``;
+* ``--bi``: ``bedgraph/preds_t{ti}.bedgraph`` and ``targets_t{ti}.bedgraph``.
+
+Gene-level accuracy (:func:`evaluate_genes`) sums, per gene, the bins holding its TSSs in
+the split's sequences, transforms with log2(x+1) and correlates across genes per track.
+
+Differences from the original:
+
+* peaks use real Benjamini-Hochberg q-values (the original floors them; see
+  :func:`basenji_tf.metrics.benjamini_hochberg`);
+* ``Test Loss`` is the mean per-sequence loss without regularization terms;
+* a ``-t`` table may list a subset of the output channels, which are then the ones
+  evaluated (the original required the full table);
+* every figure is written as PNG too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from tqdm import tqdm
+
+from basenji_tf import metrics, plots
+from basenji_tf.errors import InputError
+from basenji_tf.files import atomic_path
+
+log = logging.getLogger(__name__)
+
+ASSAYS = ("CAGE", "DNASE", "ATAC", "CHIP")  # listed first in summaries
+PEAK_BIN_STEP = 8  # the original calls peaks on every 8th bin
+
+
+@dataclasses.dataclass
+class SplitPredictions:
+    """What one pass over a split produced.
+
+    Attributes:
+        stats: pooled per-target sums (all bins, before ``step``).
+        loss: mean per-sequence loss (None without a loss function).
+        preds, targets: float16 [num_seqs, ceil(length_bins/step), T] if kept, else None.
+        num_seqs: sequences seen.
+    """
+
+    stats: metrics.TargetStats
+    loss: float | None
+    preds: np.ndarray | None
+    targets: np.ndarray | None
+    num_seqs: int
+
+
+def predict_split(
+    predict_fn: Callable[[np.ndarray], np.ndarray],
+    dataset: tf.data.Dataset,
+    channels: Sequence[int],
+    loss_fn: Callable | None = None,
+    keep: bool = False,
+    step: int = 1,
+    total: int | None = None,
+) -> SplitPredictions:
+    """Stream a split through the model, accumulating accuracy statistics.
+
+    Args:
+        predict_fn: float32 [B, seq_length, 4] -> [B, length_bins, all channels].
+        dataset: batches of (sequences, targets [B, length_bins, all channels]).
+        channels: output channels to evaluate (targets and predictions are both sliced).
+        loss_fn: per-example loss ``(y, pred) -> [B]`` (on the selected channels).
+        keep: also return the arrays (float16, every ``step``-th bin).
+        total: batches, for the progress bar.
+    """
+    channels = list(channels)
+    stats = metrics.TargetStats(len(channels))
+    loss_sum, count = 0.0, 0
+    kept_preds, kept_targets = [], []
+    for x, y in tqdm(dataset, total=total, desc="predict", leave=False):
+        pred = np.asarray(predict_fn(x.numpy()), dtype=np.float32)
+        target = y.numpy()
+        if pred.shape[1] != target.shape[1]:
+            raise InputError(
+                f"the model predicts {pred.shape[1]} bins but the data has {target.shape[1]} "
+                "target bins; the model's output length must equal statistics.json target_length"
+            )
+        if pred.shape[-1] <= max(channels):
+            raise InputError(
+                f"the targets table lists index {max(channels)} but the model has "
+                f"{pred.shape[-1]} outputs; use a table of this model's targets (-t)"
+            )
+        pred, target = pred[..., channels], target[..., channels]
+        stats.update(target, pred)
+        if loss_fn is not None:
+            loss_sum += float(tf.reduce_sum(loss_fn(tf.constant(target), tf.constant(pred))))
+        count += len(pred)
+        if keep:
+            kept_preds.append(pred[:, ::step].astype(np.float16))
+            kept_targets.append(target[:, ::step].astype(np.float16))
+    if count == 0:
+        raise InputError("the split has no sequences to evaluate")
+    return SplitPredictions(
+        stats=stats,
+        loss=loss_sum / count if loss_fn is not None else None,
+        preds=np.concatenate(kept_preds) if keep else None,
+        targets=np.concatenate(kept_targets) if keep else None,
+        num_seqs=count,
+    )
+
+
+def assay_of(description: str) -> str:
+    """The assay named by a description's prefix before ':' (upper case; CAGE, DNASE,
+    ATAC, CHIP, RNA, ...), or OTHER for a description without one."""
+    description = str(description)
+    if ":" not in description:
+        return "OTHER"
+    return description.split(":", 1)[0].strip().upper() or "OTHER"
+
+
+def _descriptions(targets_df: pd.DataFrame) -> np.ndarray:
+    """The description column, or the identifiers for tables without one."""
+    column = "description" if "description" in targets_df else "identifier"
+    return targets_df[column].to_numpy()
+
+
+def accuracy_table(
+    targets_df: pd.DataFrame, pearsonr: np.ndarray, r2: np.ndarray,
+    spearmanr: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The acc.txt table: index, pearsonr, [spearmanr], r2, identifier, description."""
+    table = pd.DataFrame({"index": targets_df.index.to_numpy(), "pearsonr": pearsonr})
+    if spearmanr is not None:
+        table["spearmanr"] = spearmanr
+    table["r2"] = r2
+    table["identifier"] = targets_df["identifier"].to_numpy()
+    table["description"] = _descriptions(targets_df)
+    return table
+
+
+def binary_accuracy_table(targets_df: pd.DataFrame, preds: np.ndarray,
+                          targets: np.ndarray) -> pd.DataFrame:
+    """acc.txt of a ``bce`` model: index, auroc, auprc, identifier, description.
+
+    Per target over all kept bins of all sequences; targets > 0.5 are positives.
+    """
+    scores = [metrics.auroc_auprc(targets[..., ti] > 0.5, preds[..., ti])
+              for ti in range(targets.shape[-1])]
+    table = pd.DataFrame({"index": targets_df.index.to_numpy(),
+                          "auroc": [a for a, _ in scores], "auprc": [b for _, b in scores]})
+    table["identifier"] = targets_df["identifier"].to_numpy()
+    table["description"] = _descriptions(targets_df)
+    return table
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Tab-separated, no pandas index, floats as %.5f."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.5f")
+
+
+def assay_summary(table: pd.DataFrame, column: str = "pearsonr") -> dict[str, tuple[int, float]]:
+    """Per assay (from the description prefix): (number of tracks, mean of ``column``)."""
+    assays = table["description"].map(assay_of)
+    order = [a for a in ASSAYS if (assays == a).any()]
+    order += sorted(set(assays) - set(ASSAYS) - {"OTHER"})
+    order += ["OTHER"] if (assays == "OTHER").any() else []
+    return {a: (int((assays == a).sum()), float(np.nanmean(table.loc[assays == a, column])))
+            for a in order}
+
+
+def peaks_accuracy(preds: np.ndarray, targets: np.ndarray,
+                   q_threshold: float = 0.01) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """Peak calls on every 8th bin of each target and how well predictions rank them.
+
+    Args:
+        preds, targets: [num_seqs, length_bins, T].
+
+    Returns:
+        (DataFrame with columns ti, npeaks, auroc, auprc; per target the bool peak calls
+        of the flattened subsampled bins).
+    """
+    rows, calls = [], []
+    for ti in range(targets.shape[-1]):
+        target = targets[:, ::PEAK_BIN_STEP, ti].astype(np.float64).ravel()
+        pred = preds[:, ::PEAK_BIN_STEP, ti].astype(np.float64).ravel()
+        peaks = metrics.call_peaks(target, q_threshold)
+        auroc, auprc = metrics.auroc_auprc(peaks, pred)
+        rows.append((ti, int(peaks.sum()), auroc, auprc))
+        calls.append(peaks)
+    return pd.DataFrame(rows, columns=["ti", "npeaks", "auroc", "auprc"]), calls
+
+
+def write_peaks(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """peaks.txt in the original's fixed-width layout ``%4d  %6d  %.5f  %.5f``."""
+    with atomic_path(path) as tmp, open(tmp, "w") as handle:
+        for row in table.itertuples(index=False):
+            handle.write(f"{row.ti:4d}  {row.npeaks:6d}  {row.auroc:.5f}  {row.auprc:.5f}\n")
+
+
+def write_bedgraphs(
+    out_dir: str | os.PathLike, seqs_bed: pd.DataFrame, preds: np.ndarray,
+    targets: np.ndarray, target_indexes: Iterable[int], pool_width: int, step: int = 1,
+) -> None:
+    """``bedgraph/{preds,targets}_t{ti}.bedgraph``: one line per kept bin of each sequence.
+
+    Bin j of sequence i covers [start_i + j*step*pool_width, + pool_width) (bp).
+    """
+    out = Path(out_dir) / "bedgraph"
+    offsets = np.arange(preds.shape[1]) * step * pool_width
+    for ti in target_indexes:
+        for name, values in (("preds", preds), ("targets", targets)):
+            with atomic_path(out / f"{name}_t{ti}.bedgraph") as tmp, open(tmp, "w") as handle:
+                for i, row in enumerate(seqs_bed.itertuples(index=False)):
+                    starts = row.start + offsets
+                    for start, value in zip(starts, values[i, :, ti]):
+                        handle.write(f"{row.chrom}\t{start}\t{start + pool_width}\t{value:.4f}\n")
+
+
+def write_plots(out_dir: str | os.PathLike, preds: np.ndarray, targets: np.ndarray,
+                target_indexes: Iterable[int], labels: Sequence[str]) -> None:
+    """scatter/violin/roc/pr figures of each target in ``target_indexes`` (positions in T)."""
+    out = Path(out_dir)
+    for ti in target_indexes:
+        target = targets[:, ::PEAK_BIN_STEP, ti].astype(np.float64).ravel()
+        pred = preds[:, ::PEAK_BIN_STEP, ti].astype(np.float64).ravel()
+        peaks = metrics.call_peaks(target)
+        auroc, auprc = metrics.auroc_auprc(peaks, pred)
+        title = labels[ti]
+        plots.scatter_log(target, pred, out / "scatter" / f"t{ti}", title)
+        plots.violin_peaks(pred, peaks, out / "violin" / f"t{ti}", title)
+        plots.roc_plot(peaks, pred, auroc, out / "roc" / f"t{ti}", title)
+        plots.pr_plot(peaks, pred, auprc, out / "pr" / f"t{ti}", title)
+
+
+def write_h5(path: str | os.PathLike, name: str, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset(name, data=array.astype(np.float16))
+
+
+# ---------------------------------------------------------------------------------------
+# basenji_test.py
+
+
+def _load_model(params_file, model_file, head_i, targets_df, rc, shifts):
+    """(SeqNN restored for ``head_i`` with its ensemble, the params dict).
+
+    ``targets_df`` is the full targets table of the data; its ``strand_pair`` column, if
+    any, tells the RC ensemble which outputs to swap.
+    """
+    from basenji_tf import seqnn
+    from basenji_tf.params import read_params
+
+    params = read_params(params_file)
+    model = seqnn.SeqNN(params["model"], source=str(params_file))
+    model.restore(model_file, head_i=head_i)
+    strand_pair = None
+    if "strand_pair" in targets_df.columns and len(targets_df) == model.num_targets(head_i):
+        strand_pair = [int(x) for x in targets_df["strand_pair"]]
+    model.build_ensemble(ensemble_rc=rc, ensemble_shifts=shifts, strand_pair=strand_pair)
+    return model, params
+
+
+def _full_table(data_dir, targets_df: pd.DataFrame) -> pd.DataFrame:
+    """The data directory's own targets table (all channels), else ``targets_df``."""
+    from basenji_tf.targets import read_targets
+
+    path = Path(data_dir) / "targets.txt"
+    return read_targets(path) if path.is_file() else targets_df
+
+
+def _check_shapes(model, head_i: int, data, data_dir) -> None:
+    """The model's output must be the data's targets, bin for bin and track for track."""
+    shape_model = (model.target_lengths[head_i], model.num_targets(head_i))
+    shape_data = (data.target_length, data.num_targets)
+    if shape_model != shape_data:
+        raise InputError(
+            f"{Path(data_dir) / 'statistics.json'}: {shape_data[0]} bins x {shape_data[1]} "
+            f"targets, but head {head_i} of the model outputs {shape_model[0]} x "
+            f"{shape_model[1]}; use the data directory the model was trained on"
+        )
+
+
+def _channels(targets_df: pd.DataFrame, path: str) -> list[int]:
+    channels = [int(i) for i in targets_df.index]
+    if min(channels) < 0:
+        raise InputError(f"{path}: negative index {min(channels)}; indexes are output channels")
+    return channels
+
+
+def evaluate_model(
+    params_file: str | os.PathLike,
+    model_file: str | os.PathLike,
+    data_dir: str | os.PathLike,
+    out_dir: str | os.PathLike = "test_out",
+    head_i: int = 0,
+    rc: bool = False,
+    shifts: Sequence[int] = (0,),
+    split: str = "test",
+    step: int = 1,
+    save: bool = False,
+    peaks: bool = False,
+    rank: bool = False,
+    plot_targets: Sequence[int] = (),
+    bedgraph_targets: Sequence[int] = (),
+    targets_file: str | os.PathLike | None = None,
+    tfr_pattern: str | None = None,
+) -> dict:
+    """Everything ``basenji_test.py`` does.
+
+    Args:
+        params_file, model_file: the model (``model_file`` holds head ``head_i``).
+        data_dir: data directory; ``split`` selects its sequences.
+        rc, shifts: ensemble over reverse complements and shifts (bp).
+        step: keep every ``step``-th bin in saved arrays, peaks, plots and bedgraphs
+            (acc.txt always uses every bin).
+        save, peaks, rank: write preds/targets .h5, peaks.txt, Spearman column.
+        plot_targets, bedgraph_targets: target positions (rows of the targets table)
+            for figures and bedgraphs.
+        targets_file: labels (default ``data_dir/targets.txt``); its index column selects
+            the output channels.
+        tfr_pattern: TFRecord glob under ``tfrecords/`` instead of ``{split}-*.tfr``.
+
+    Returns:
+        dict with ``acc`` (the acc.txt table), ``loss``, ``pearsonr``, ``r2`` (means),
+        ``assays`` (per-assay track count and mean of ``assay_metric``, PearsonR or, for
+        bce models, AUROC) and ``peaks`` (table or None).
+    """
+    from basenji_tf.targets import read_targets
+    from basenji_tf.tfrecords import SeqDataset, read_sequences_bed
+    from basenji_tf.train import make_loss, parse_train_params
+
+    if step < 1:
+        raise InputError(f"--step must be a positive integer, not {step}")
+    targets_file = targets_file or Path(data_dir) / "targets.txt"
+    targets_df = read_targets(targets_file)
+    channels = _channels(targets_df, str(targets_file))
+    model, params = _load_model(params_file, model_file, head_i,
+                                _full_table(data_dir, targets_df), rc, shifts)
+    settings = parse_train_params(params.get("train", {}), str(params_file))
+    data = SeqDataset(data_dir, split, settings.batch_size, mode="eval", tfr_pattern=tfr_pattern)
+    _check_shapes(model, head_i, data, data_dir)
+    for positions, option in ((plot_targets, "--ai"), (bedgraph_targets, "--bi")):
+        bad = [p for p in positions if not 0 <= p < len(channels)]
+        if bad:
+            raise InputError(f"{option} {bad}: the targets table has rows 0..{len(channels) - 1}")
+
+    binary = settings.loss == "bce"
+    keep = save or peaks or rank or binary or bool(plot_targets) or bool(bedgraph_targets)
+    result = predict_split(
+        model.predict, data.dataset, channels, loss_fn=make_loss(settings), keep=keep,
+        step=step, total=-(-data.num_seqs // settings.batch_size),
+    )
+    log.info("evaluated %d %s sequences of %s", result.num_seqs, split, data_dir)
+    pearsonr, r2 = result.stats.pearsonr(), result.stats.r2()
+    spearmanr = metrics.spearmanr(result.targets, result.preds) if rank else None
+    if binary:
+        acc = binary_accuracy_table(targets_df, result.preds, result.targets)
+    else:
+        acc = accuracy_table(targets_df, pearsonr, r2, spearmanr)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_table(acc, out / "acc.txt")
+
+    peak_table = None
+    if peaks:
+        peak_table, _ = peaks_accuracy(result.preds, result.targets)
+        write_peaks(peak_table, out / "peaks.txt")
+    if save:
+        write_h5(out / "preds.h5", "preds", result.preds)
+        write_h5(out / "targets.h5", "targets", result.targets)
+    if plot_targets:
+        labels = [str(x) for x in acc["description"]]
+        write_plots(out, result.preds, result.targets, plot_targets, labels)
+    if bedgraph_targets:
+        seqs_bed = read_sequences_bed(data_dir, split)
+        if tfr_pattern is None and len(seqs_bed) != result.num_seqs:
+            raise InputError(
+                f"{Path(data_dir) / 'sequences.bed'}: {len(seqs_bed)} {split} rows but the "
+                f"TFRecords hold {result.num_seqs} sequences"
+            )
+        write_bedgraphs(out, seqs_bed, result.preds, result.targets, bedgraph_targets,
+                        data.pool_width, step)
+    return {
+        "acc": acc,
+        "loss": result.loss,
+        "pearsonr": float(np.nanmean(pearsonr)),
+        "r2": float(np.nanmean(r2)),
+        "assays": assay_summary(acc, "auroc" if binary else "pearsonr"),
+        "assay_metric": "AUROC" if binary else "PearsonR",
+        "peaks": peak_table,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# basenji_test_genes.py
+
+
+def gene_bins(
+    tss: Sequence[dict], seqs_bed: pd.DataFrame, pool_width: int, target_length: int,
+) -> dict[str, list[tuple[int, int]]]:
+    """The (sequence, bin) pairs holding each gene's TSSs, every genomic bin once.
+
+    Args:
+        tss: records of :func:`basenji_tf.genome.read_gtf_tss` (``gene_id``, ``chrom``,
+            ``tss`` in 0-based bp).
+        seqs_bed: the split's target intervals in dataset order (chrom, start, end).
+        pool_width: bp per bin; target_length: bins per sequence.
+
+    Returns:
+        gene_id -> sorted list of (sequence index, bin index). A TSS inside several
+        overlapping sequences is taken from the first one; genes with no TSS inside any
+        sequence are absent. Chromosome names match with or without a 'chr' prefix.
+    """
+    def norm(chrom: str) -> str:
+        return chrom[3:] if chrom.startswith("chr") else chrom
+
+    by_chrom: dict[str, list[tuple[int, int, int]]] = {}
+    for si, row in enumerate(seqs_bed.itertuples(index=False)):
+        by_chrom.setdefault(norm(row.chrom), []).append((row.start, row.end, si))
+    for intervals in by_chrom.values():
+        intervals.sort()
+    genes: dict[str, dict[tuple[str, int], tuple[int, int]]] = {}
+    for record in tss:
+        chrom, pos = norm(record["chrom"]), record["tss"]
+        for start, end, si in by_chrom.get(chrom, ()):
+            if start > pos:
+                break
+            if pos < end:
+                bin_i = (pos - start) // pool_width
+                if bin_i < target_length:
+                    genomic_bin = (chrom, start + bin_i * pool_width)
+                    genes.setdefault(record["gene_id"], {}).setdefault(genomic_bin, (si, bin_i))
+                break
+    return {g: sorted(bins.values()) for g, bins in genes.items()}
+
+
+def gene_values(
+    predict_fn: Callable[[np.ndarray], np.ndarray],
+    dataset: tf.data.Dataset,
+    bins: dict[str, list[tuple[int, int]]],
+    channels: Sequence[int],
+    total: int | None = None,
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Per gene, predictions and targets summed over its TSS bins.
+
+    Returns:
+        (gene ids, preds [G, T], targets [G, T]) for the selected channels, float64.
+    """
+    genes = sorted(bins)
+    index = {g: i for i, g in enumerate(genes)}
+    by_seq: dict[int, list[tuple[int, int]]] = {}
+    for gene, pairs in bins.items():
+        for si, bi in pairs:
+            by_seq.setdefault(si, []).append((index[gene], bi))
+    channels = list(channels)
+    preds = np.zeros((len(genes), len(channels)))
+    targets = np.zeros((len(genes), len(channels)))
+    seq_i = 0
+    for x, y in tqdm(dataset, total=total, desc="genes", leave=False):
+        batch_seqs = range(seq_i, seq_i + len(y))
+        seq_i += len(y)
+        if not any(s in by_seq for s in batch_seqs):
+            continue
+        pred = np.asarray(predict_fn(x.numpy()), np.float64)[..., channels]
+        target = y.numpy().astype(np.float64)[..., channels]
+        for bi_seq, si in enumerate(batch_seqs):
+            for gi, bin_i in by_seq.get(si, ()):
+                preds[gi] += pred[bi_seq, bin_i]
+                targets[gi] += target[bi_seq, bin_i]
+    return genes, preds, targets
+
+
+def evaluate_genes(
+    params_file: str | os.PathLike,
+    model_file: str | os.PathLike,
+    data_dir: str | os.PathLike,
+    gtf_file: str | os.PathLike,
+    out_dir: str | os.PathLike = "test_genes_out",
+    head_i: int = 0,
+    rc: bool = False,
+    shifts: Sequence[int] = (0,),
+    split: str = "test",
+    targets_file: str | os.PathLike | None = None,
+    all_tracks: bool = False,
+    feature: str = "gene",
+) -> dict:
+    """Gene-level accuracy: Pearson r across genes of log2(sum over TSS bins + 1).
+
+    Args:
+        gtf_file: GTF whose ``feature`` records (gene or transcript) give the TSSs.
+        all_tracks: evaluate every track, not only those whose description starts with CAGE.
+        Other arguments as :func:`evaluate_model`.
+
+    Returns:
+        dict with ``acc`` (the acc_genes.txt table: index, pearsonr, spearmanr, identifier,
+        description), ``pearsonr`` (mean) and ``num_genes``. Also writes ``genes.h5``
+        (gene ids, summed preds and targets).
+    """
+    from basenji_tf.genome import read_gtf_tss
+    from basenji_tf.targets import read_targets
+    from basenji_tf.tfrecords import SeqDataset, read_sequences_bed
+
+    targets_file = targets_file or Path(data_dir) / "targets.txt"
+    targets_df = read_targets(targets_file)
+    if not all_tracks:
+        assays = pd.Series(_descriptions(targets_df)).map(assay_of).to_numpy()
+        targets_df = targets_df[assays == "CAGE"]
+        if targets_df.empty:
+            raise InputError(
+                f"{targets_file}: no track's description starts with 'CAGE'; use --all to "
+                "evaluate every track"
+            )
+    channels = _channels(targets_df, str(targets_file))
+    model, params = _load_model(params_file, model_file, head_i,
+                                _full_table(data_dir, read_targets(targets_file)), rc, shifts)
+    batch_size = int(params.get("train", {}).get("batch_size", 4))
+    data = SeqDataset(data_dir, split, batch_size, mode="eval")
+    _check_shapes(model, head_i, data, data_dir)
+    seqs_bed = read_sequences_bed(data_dir, split)
+    bins = gene_bins(read_gtf_tss(gtf_file, feature), seqs_bed, data.pool_width,
+                     data.target_length)
+    if len(bins) < 3:
+        raise InputError(
+            f"{gtf_file}: only {len(bins)} {feature}(s) have a TSS inside the {split} "
+            f"sequences of {data_dir}; check the genome build and chromosome names"
+        )
+    log.info("%d genes have a TSS inside the %d %s sequences", len(bins), len(seqs_bed), split)
+    genes, preds, targets = gene_values(model.predict, data.dataset, bins, channels,
+                                        total=-(-data.num_seqs // batch_size))
+    log_preds, log_targets = np.log2(preds + 1), np.log2(targets + 1)
+    table = pd.DataFrame({
+        "index": targets_df.index.to_numpy(),
+        "pearsonr": metrics.pearsonr(log_targets, log_preds),
+        "spearmanr": metrics.spearmanr(log_targets, log_preds),
+        "identifier": targets_df["identifier"].to_numpy(),
+        "description": _descriptions(targets_df),
+    })
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_table(table, out / "acc_genes.txt")
+    with atomic_path(out / "genes.h5") as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset("genes", data=np.array(genes, dtype="S"))
+        h5.create_dataset("preds", data=preds.astype(np.float32))
+        h5.create_dataset("targets", data=targets.astype(np.float32))
+    return {"acc": table, "pearsonr": float(np.nanmean(table["pearsonr"])),
+            "num_genes": len(genes)}

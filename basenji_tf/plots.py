@@ -1,0 +1,164 @@
+"""Figures, written as both PDF and PNG (matplotlib, Agg backend, no display needed).
+
+Each function takes plain numpy arrays and an output path *stem* (no extension) and writes
+``stem.pdf`` and ``stem.png`` atomically.
+"""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
+
+from basenji_tf.files import atomic_path  # noqa: E402
+
+
+def save_figure(fig: plt.Figure, stem: str | os.PathLike) -> None:
+    """Write ``fig`` to ``stem.pdf`` and ``stem.png`` (atomically) and close it."""
+    for ext in ("pdf", "png"):
+        with atomic_path(f"{os.fspath(stem)}.{ext}") as tmp:
+            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+
+
+def scatter_log(
+    targets: np.ndarray, preds: np.ndarray, stem: str | os.PathLike, title: str = "",
+    sample: int = 500, seed: int = 0,
+) -> None:
+    """Scatter of log2(x+1) predictions against targets with a least-squares line.
+
+    Args:
+        targets, preds: 1-D arrays of one track's bins (e.g. every 8th bin).
+        sample: points drawn at random (seeded) for the plot; the printed r uses all.
+    """
+    x = np.log2(np.asarray(targets, np.float64) + 1)
+    y = np.log2(np.asarray(preds, np.float64) + 1)
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(x), size=min(sample, len(x)), replace=False)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.scatter(x[pick], y[pick], s=6, alpha=0.5, color="tab:blue", linewidths=0)
+    if np.ptp(x) > 0:
+        slope, intercept = np.polyfit(x, y, 1)
+        grid = np.linspace(x.min(), x.max(), 50)
+        ax.plot(grid, slope * grid + intercept, color="black", linewidth=1)
+    r = np.corrcoef(x, y)[0, 1] if np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
+    ax.set_xlabel("log2 target + 1")
+    ax.set_ylabel("log2 prediction + 1")
+    ax.set_title(f"{title}  r={r:.3f}", fontsize=9)
+    save_figure(fig, stem)
+
+
+def violin_peaks(preds: np.ndarray, peaks: np.ndarray, stem: str | os.PathLike,
+                 title: str = "") -> None:
+    """Violins of log2(prediction+1) in bins without and with a target peak."""
+    y = np.log2(np.asarray(preds, np.float64) + 1)
+    peaks = np.asarray(peaks, bool)
+    groups = [y[~peaks], y[peaks]]
+    fig, ax = plt.subplots(figsize=(3.5, 4))
+    present = [i for i, g in enumerate(groups) if len(g) > 1]
+    if present:
+        ax.violinplot([groups[i] for i in present], positions=present, showmedians=True)
+    ax.set_xticks([0, 1], [f"no peak ({len(groups[0])})", f"peak ({len(groups[1])})"])
+    ax.set_ylabel("log2 prediction + 1")
+    ax.set_title(title, fontsize=9)
+    save_figure(fig, stem)
+
+
+def roc_plot(peaks: np.ndarray, preds: np.ndarray, auroc: float, stem: str | os.PathLike,
+             title: str = "") -> None:
+    """ROC curve of predictions separating peak from non-peak bins."""
+    fig, ax = plt.subplots(figsize=(4, 4))
+    if np.any(peaks) and not np.all(peaks):
+        fpr, tpr, _ = roc_curve(peaks, preds)
+        ax.plot(fpr, tpr, color="tab:blue")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(f"{title}  AUROC={auroc:.3f}", fontsize=9)
+    save_figure(fig, stem)
+
+
+def pr_plot(peaks: np.ndarray, preds: np.ndarray, auprc: float, stem: str | os.PathLike,
+            title: str = "") -> None:
+    """Precision-recall curve of predictions for peak bins; the dashed line is the base rate."""
+    fig, ax = plt.subplots(figsize=(4, 4))
+    if np.any(peaks) and not np.all(peaks):
+        precision, recall, _ = precision_recall_curve(peaks, preds)
+        ax.plot(recall, precision, color="tab:blue")
+    ax.axhline(np.mean(peaks) if len(peaks) else 0, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"{title}  AUPRC={auprc:.3f}", fontsize=9)
+    save_figure(fig, stem)
+
+
+# -- saturation mutagenesis (basenji_sat_bed.py / basenji_sat_vcf.py --plots) -------------
+
+_BASE_COLORS = {"A": "tab:green", "C": "tab:blue", "G": "orange", "T": "tab:red"}
+
+
+def sat_logo(seq_1hot: np.ndarray, scores: np.ndarray, stem: str | os.PathLike,
+             title: str = "") -> None:
+    """Sequence logo of a mutagenesis: each reference base drawn as tall as the mean loss
+    its three substitutions cause (below the axis when substitutions gain).
+
+    Args:
+        seq_1hot: bool/float [mut_len, 4] reference bases (a row without a 1 is N, not drawn).
+        scores: [mut_len, 4] mean-centred scores of one target (reference slot = reference).
+    """
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.patches import PathPatch
+    from matplotlib.textpath import TextPath
+    from matplotlib.transforms import Affine2D
+
+    seq_1hot = np.asarray(seq_1hot, dtype=np.float32)
+    scores = np.asarray(scores, dtype=np.float32)
+    is_ref = seq_1hot == 1
+    mut_mean = np.where(is_ref, 0, scores).sum(axis=1) / np.maximum(1, (~is_ref).sum(axis=1))
+    height = np.where(is_ref.any(axis=1), (scores * is_ref).sum(axis=1) - mut_mean, 0)
+    fig, ax = plt.subplots(figsize=(max(4, len(height) / 8), 2))
+    font = FontProperties(family="DejaVu Sans", weight="bold")
+    for i, h in enumerate(height):
+        if not is_ref[i].any() or h == 0:
+            continue
+        base = "ACGT"[int(np.argmax(seq_1hot[i]))]
+        path = TextPath((0, 0), base, size=1, prop=font)
+        box = path.get_extents()
+        transform = (
+            Affine2D()
+            .translate(-box.x0, -box.y0)
+            .scale(0.95 / box.width, abs(h) / box.height)
+            .translate(i + 0.025, min(0, h))
+        )
+        ax.add_patch(PathPatch(transform.transform_path(path), color=_BASE_COLORS[base], lw=0))
+    limit = float(np.abs(height).max()) or 1.0
+    ax.set_xlim(0, len(height))
+    ax.set_ylim(-limit * 1.05, limit * 1.05)
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.set_xlabel("position in the mutated region (bp)")
+    ax.set_ylabel("loss")
+    ax.set_title(title, fontsize=9)
+    save_figure(fig, stem)
+
+
+def sat_heatmap(seq_1hot: np.ndarray, scores: np.ndarray, stem: str | os.PathLike,
+                title: str = "") -> None:
+    """Heatmap of mutagenesis scores [mut_len, 4] (rows A, C, G, T), reference bases dotted."""
+    scores = np.asarray(scores, dtype=np.float32)
+    limit = float(np.abs(scores).max()) or 1.0
+    fig, ax = plt.subplots(figsize=(max(4, len(scores) / 8), 1.8))
+    image = ax.imshow(scores.T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit,
+                      interpolation="nearest")
+    ref_pos, ref_base = np.nonzero(np.asarray(seq_1hot) == 1)
+    ax.scatter(ref_pos, ref_base, s=4, color="black")
+    ax.set_yticks(range(4), list("ACGT"))
+    ax.set_xlabel("position in the mutated region (bp)")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.03)
+    save_figure(fig, stem)

@@ -1,0 +1,894 @@
+"""Training: the ``train`` params section, losses, optimizers, and one custom training loop.
+
+The loop trains one Keras model per dataset (``models[i]`` = head ``i`` of a
+:class:`~basenji_tf.seqnn.SeqNN`, all sharing the trunk) with one optimizer. Every epoch
+interleaves ``steps_per_epoch`` batches of each dataset in a seeded random order (the
+original ``fit2``, REFERENCE.md 5.5, generalized from two datasets to any number), then
+evaluates each dataset on its validation split and writes, per dataset:
+``model_check.h5`` every epoch and ``model_best.h5`` when validation ``r + r2/4`` improves
+(``model{i}_check.h5`` / ``model{i}_best.h5`` with several datasets).
+
+Every step runs through ``strategy.run`` whatever the strategy (default, Mirrored or
+MultiWorkerMirrored): Keras 3.15 ``model.fit`` fails under MultiWorkerMirroredStrategy
+(keras-team/keras#20585), and one code path is easier to trust. Each global batch is cut
+into ``num_replicas`` equal consecutive slices, replica ``k`` taking slice ``k``, so a
+distributed step sees exactly the examples of the single-device step.
+
+Resume: after each epoch, ``resume.h5`` (written atomically, last) holds every model and
+optimizer variable plus the loop state. Running the same command again after a crash or
+SIGKILL restarts from the last completed epoch and ends after the same number of epochs;
+with a seed, the run's numbers match an uninterrupted one (datasets and batch order are
+seeded per epoch, augmentation seed states are model variables).
+
+Differences from the original:
+
+* any number of datasets (the original: one or two); stopping when every dataset has
+  gone ``patience`` epochs without improvement, as ``fit2`` does;
+* the best model is chosen by ``valid_r + valid_r2/4`` for every dataset (``fit2`` used
+  ``valid_r`` alone);
+* gradients are all-reduced first and clipped afterwards, so ``clip_norm`` /
+  ``global_clipnorm`` clip the gradient of the global batch; Keras 3 optimizers clip each
+  replica's partial gradient before reducing, which changes results with the number of
+  devices;
+* resume state is one ``resume.h5`` file instead of tf.train ``ckpt-N`` checkpoints;
+* ``adamw`` is Keras' AdamW (the original used TensorFlow Addons, now unmaintained).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
+from tqdm import tqdm
+
+from basenji_tf import metrics
+from basenji_tf.errors import InputError
+from basenji_tf.files import atomic_path, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+LOSSES = ("poisson", "mse", "bce", "poisson_mn")
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+RESUME_FILE = "resume.h5"
+HISTORY_FILE = "history.tsv"
+_POISSON_EPS = 1e-7  # Keras Poisson's epsilon inside the log
+_MN_EPS = 1e-6  # poisson_mn pseudocount, as in the original
+
+
+# ---------------------------------------------------------------------------------------
+# The ``train`` params section
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainParams:
+    """The ``train`` section of a params file, with the original's defaults.
+
+    Attributes:
+        batch_size: sequences per global batch (split over replicas).
+        shuffle_buffer: records in the training shuffle buffer.
+        loss: one of :data:`LOSSES`.
+        total_weight: weight of the Poisson total-count term of ``poisson_mn``.
+        optimizer: one of :data:`OPTIMIZERS`.
+        learning_rate: constant rate, or the peak after ``warmup_steps``.
+        momentum: SGD momentum.
+        adam_beta1, adam_beta2: Adam / AdamW moment decay rates.
+        weight_decay: AdamW decoupled weight decay.
+        clip_norm: per-variable gradient norm clip (``clipnorm`` is accepted too).
+        global_clipnorm: clip of the norm of all gradients together.
+        warmup_steps: linear warm-up from 0 to the rate over this many optimizer steps.
+        initial_learning_rate, maximal_learning_rate, final_learning_rate,
+        train_epochs_cycle1: all four together select the one-cycle schedule (a triangle
+            from initial to maximal and back over ``train_epochs_cycle1`` epochs, then the
+            final rate).
+        patience: epochs without improvement before stopping.
+        train_epochs_min, train_epochs_max: bounds on the number of epochs.
+        num_gpu: more than 1 selects MirroredStrategy over the visible devices.
+    """
+
+    batch_size: int = 4
+    shuffle_buffer: int = 128
+    loss: str = "poisson"
+    total_weight: float = 1.0
+    optimizer: str = "sgd"
+    learning_rate: float = 0.01
+    momentum: float = 0.99
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    weight_decay: float = 0.004
+    clip_norm: float | None = None
+    global_clipnorm: float | None = None
+    warmup_steps: int = 0
+    initial_learning_rate: float | None = None
+    maximal_learning_rate: float | None = None
+    final_learning_rate: float | None = None
+    train_epochs_cycle1: int | None = None
+    patience: int = 20
+    train_epochs_min: int = 1
+    train_epochs_max: int = 10000
+    num_gpu: int = 1
+
+
+# Keys the original accepts but never reads (``train_epochs`` appears in published params).
+_IGNORED_TRAIN_KEYS = ("train_epochs",)
+
+
+def parse_train_params(train: dict, source: str = "params") -> TrainParams:
+    """Validate the ``train`` dict of a params file.
+
+    Raises:
+        InputError: unknown key, unknown loss or optimizer, or a non-positive batch size.
+    """
+    train = dict(train)
+    if "clipnorm" in train:
+        train.setdefault("clip_norm", train.pop("clipnorm"))
+    fields = {f.name: f for f in dataclasses.fields(TrainParams)}
+    unknown = sorted(k for k in train if k not in fields and k not in _IGNORED_TRAIN_KEYS)
+    if unknown:
+        raise InputError(
+            f"{source}: unknown train key(s) {', '.join(unknown)}; valid keys: "
+            f"{', '.join(sorted(fields))}, clipnorm"
+        )
+    values = {k: v for k, v in train.items() if k in fields}
+    if "loss" in values:
+        values["loss"] = str(values["loss"]).lower()
+    if "optimizer" in values:
+        values["optimizer"] = str(values["optimizer"]).lower()
+    settings = TrainParams(**values)
+    if settings.loss not in LOSSES:
+        raise InputError(f"{source}: train loss {settings.loss!r} is not one of {', '.join(LOSSES)}")
+    if settings.optimizer not in OPTIMIZERS:
+        raise InputError(
+            f"{source}: train optimizer {settings.optimizer!r} is not one of {', '.join(OPTIMIZERS)}"
+        )
+    if settings.batch_size < 1:
+        raise InputError(f"{source}: train batch_size must be positive")
+    return settings
+
+
+# ---------------------------------------------------------------------------------------
+# Losses: per-example values [batch], averaged over bins and targets
+
+
+def poisson_loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """Keras Poisson per example: mean over bins and targets of ``p - y*log(p + 1e-7)``.
+
+    Averaging these over the batch gives exactly the original's loss (Keras ``Poisson``,
+    mean over targets, then SUM_OVER_BATCH_SIZE over batch and bins).
+
+    Args:
+        y_true, y_pred: [batch, length_bins, num_targets].
+
+    Returns:
+        [batch].
+    """
+    return tf.reduce_mean(y_pred - y_true * tf.math.log(y_pred + _POISSON_EPS), axis=[1, 2])
+
+
+def mse_loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """Mean squared error per example [batch]."""
+    return tf.reduce_mean(tf.square(y_true - y_pred), axis=[1, 2])
+
+
+def bce_loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """Binary cross-entropy of probabilities per example [batch] (Keras clipping, 1e-7)."""
+    p = tf.clip_by_value(y_pred, 1e-7, 1 - 1e-7)
+    return -tf.reduce_mean(y_true * tf.math.log(p) + (1 - y_true) * tf.math.log(1 - p), axis=[1, 2])
+
+
+def poisson_multinomial_loss(
+    y_true: tf.Tensor, y_pred: tf.Tensor, total_weight: float = 1.0
+) -> tf.Tensor:
+    """Poisson on each track's total plus multinomial NLL of its shape, per example [batch].
+
+    With a 1e-6 pseudocount on both, L bins, totals s = sum over bins:
+    ``mean_t[(s_p - s_y*log(s_p + 1e-7)) * total_weight - sum_l y*log(p/s_p)] / L``.
+    """
+    y = y_true + _MN_EPS
+    p = y_pred + _MN_EPS
+    length = tf.cast(tf.shape(y)[1], y.dtype)
+    s_true = tf.reduce_sum(y, axis=1)
+    s_pred = tf.reduce_sum(p, axis=1)
+    poisson_term = tf.reduce_mean(s_pred - s_true * tf.math.log(s_pred + _POISSON_EPS), axis=-1)
+    log_share = tf.math.log(p / s_pred[:, None, :])
+    multinomial_term = tf.reduce_mean(-tf.reduce_sum(y * log_share, axis=1), axis=-1)
+    return (multinomial_term + total_weight * poisson_term) / length
+
+
+def make_loss(settings: TrainParams) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """The per-example loss function named by ``settings.loss``."""
+    if settings.loss == "poisson_mn":
+        weight = settings.total_weight
+        return lambda y, p: poisson_multinomial_loss(y, p, weight)
+    return {"poisson": poisson_loss, "mse": mse_loss, "bce": bce_loss}[settings.loss]
+
+
+# ---------------------------------------------------------------------------------------
+# Learning rates and optimizers
+
+
+@keras.saving.register_keras_serializable(package="basenji_tf")
+class Cyclical1(keras.optimizers.schedules.LearningRateSchedule):
+    """One triangular cycle, then a constant final rate.
+
+    Over steps [0, 2*step_size) the rate rises linearly from ``initial`` to ``maximal``
+    at ``step_size`` and falls back; from ``2*step_size`` on it is ``final``.
+    """
+
+    def __init__(self, initial: float, maximal: float, final: float, step_size: int):
+        self.initial, self.maximal, self.final = initial, maximal, final
+        self.step_size = step_size
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        x = tf.abs(step / self.step_size - 1.0)
+        cycle = self.initial + (self.maximal - self.initial) * tf.maximum(0.0, 1.0 - x)
+        return tf.where(step < 2 * self.step_size, cycle, tf.cast(self.final, tf.float32))
+
+    def get_config(self):
+        return {"initial": self.initial, "maximal": self.maximal, "final": self.final,
+                "step_size": self.step_size}
+
+
+@keras.saving.register_keras_serializable(package="basenji_tf")
+class WarmUp(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up from 0 to ``peak`` over ``warmup_steps``, then ``after(step - warmup)``."""
+
+    def __init__(self, peak: float, warmup_steps: int, after=None):
+        self.peak = peak
+        self.warmup_steps = warmup_steps
+        self.after = after
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        warm = self.peak * step / self.warmup_steps
+        later = self.after(step - self.warmup_steps) if self.after is not None else self.peak
+        return tf.where(step < self.warmup_steps, warm, tf.cast(later, tf.float32))
+
+    def get_config(self):
+        after = keras.saving.serialize_keras_object(self.after) if self.after else None
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps, "after": after}
+
+    @classmethod
+    def from_config(cls, config):
+        after = config.get("after")
+        if after is not None:
+            after = keras.saving.deserialize_keras_object(after)
+        return cls(config["peak"], config["warmup_steps"], after)
+
+
+def make_learning_rate(
+    settings: TrainParams, steps_per_epoch: int
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """A float or a schedule of optimizer steps (``steps_per_epoch`` summed over datasets)."""
+    cycle_keys = (settings.initial_learning_rate, settings.maximal_learning_rate,
+                  settings.final_learning_rate, settings.train_epochs_cycle1)
+    if all(k is not None for k in cycle_keys):
+        schedule = Cyclical1(settings.initial_learning_rate, settings.maximal_learning_rate,
+                             settings.final_learning_rate,
+                             settings.train_epochs_cycle1 * steps_per_epoch)
+        if settings.warmup_steps > 0:
+            return WarmUp(float(settings.initial_learning_rate), settings.warmup_steps, schedule)
+        return schedule
+    if settings.warmup_steps > 0:
+        return WarmUp(float(settings.learning_rate), settings.warmup_steps)
+    return float(settings.learning_rate)
+
+
+def make_optimizer(settings: TrainParams, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """The optimizer of ``settings``, without clipping (the loop clips, see module notes).
+
+    Args:
+        steps_per_epoch: optimizer steps per epoch over all datasets (for schedules).
+    """
+    rate = make_learning_rate(settings, steps_per_epoch)
+    if settings.optimizer in ("sgd", "momentum"):
+        return keras.optimizers.SGD(rate, momentum=settings.momentum)
+    if settings.optimizer == "adam":
+        return keras.optimizers.Adam(rate, beta_1=settings.adam_beta1, beta_2=settings.adam_beta2)
+    return keras.optimizers.AdamW(rate, weight_decay=settings.weight_decay,
+                                  beta_1=settings.adam_beta1, beta_2=settings.adam_beta2)
+
+
+def clip_gradients(grads: Sequence[tf.Tensor], settings: TrainParams) -> list[tf.Tensor]:
+    """Per-variable (``clip_norm``) or global (``global_clipnorm``) norm clipping."""
+    if settings.clip_norm:
+        return [tf.clip_by_norm(g, settings.clip_norm) for g in grads]
+    if settings.global_clipnorm:
+        return tf.clip_by_global_norm(list(grads), settings.global_clipnorm)[0]
+    return list(grads)
+
+
+# ---------------------------------------------------------------------------------------
+# Strategies
+
+
+def make_strategy(name: str | None = None, num_gpu: int = 1) -> tf.distribute.Strategy:
+    """The tf.distribute strategy to train under.
+
+    Args:
+        name: "default" (one device), "mirrored" (all visible GPUs, else all logical CPUs,
+            listed explicitly because MirroredStrategy ignores extra logical CPUs
+            otherwise), "multiworker" (MultiWorkerMirroredStrategy from TF_CONFIG), or None
+            (mirrored when ``num_gpu`` > 1, else default).
+        num_gpu: the params' ``train.num_gpu``.
+
+    Must be called before TensorFlow runs any op when ``name`` is "multiworker".
+    """
+    if name is None:
+        name = "mirrored" if num_gpu > 1 else "default"
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+        devices = devices or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
+    if name == "multiworker":
+        if not os.environ.get("TF_CONFIG"):
+            raise InputError(
+                "--strategy multiworker needs the TF_CONFIG environment variable (cluster "
+                "and task of this worker); set it on every worker"
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise InputError(f"unknown strategy {name!r}; use default, mirrored or multiworker")
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """True on the worker that writes files (always, except non-chief multi-workers)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (
+        resolver.task_type == "worker" and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict()
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Data
+
+
+@dataclasses.dataclass
+class DataSource:
+    """One dataset (one head) as the loop consumes it.
+
+    Attributes:
+        train: epoch -> dataset of (x [B, L_bp, 4], y [B, L_bins, T]) global batches, at
+            least ``steps_per_epoch`` of them (usually repeating).
+        valid: () -> the validation batches, one deterministic pass (partial last batch ok).
+        steps_per_epoch: training batches per epoch.
+        name: for log lines.
+    """
+
+    train: Callable[[int], tf.data.Dataset]
+    valid: Callable[[], tf.data.Dataset]
+    steps_per_epoch: int
+    name: str = "data"
+
+
+def seq_data_source(
+    data_dir: str | os.PathLike,
+    settings: TrainParams,
+    seed: int | None = None,
+    tfr_train: str | None = None,
+    tfr_eval: str | None = None,
+) -> DataSource:
+    """A :class:`DataSource` over a data directory's ``train`` and ``valid`` splits.
+
+    The training pipeline is rebuilt each epoch with seed ``seed + epoch`` so that a
+    resumed run shuffles exactly as an uninterrupted one.
+    """
+    from basenji_tf.tfrecords import SeqDataset
+
+    probe = SeqDataset(data_dir, "train", settings.batch_size, mode="eval", tfr_pattern=tfr_train)
+    steps = probe.batches_per_epoch()
+    if steps < 1:
+        raise InputError(
+            f"{data_dir}: {probe.num_seqs} training sequences make no full batch of "
+            f"{settings.batch_size}; lower train.batch_size"
+        )
+    valid = SeqDataset(data_dir, "valid", settings.batch_size, mode="eval", tfr_pattern=tfr_eval)
+
+    def train(epoch: int) -> tf.data.Dataset:
+        return SeqDataset(
+            data_dir, "train", settings.batch_size, shuffle_buffer=settings.shuffle_buffer,
+            mode="train", tfr_pattern=tfr_train,
+            seed=None if seed is None else seed + epoch,
+        ).dataset
+
+    return DataSource(train, lambda: valid.dataset, steps, name=str(data_dir))
+
+
+def array_data_source(
+    x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray,
+    batch_size: int, seed: int | None = None, name: str = "arrays",
+) -> DataSource:
+    """A :class:`DataSource` over in-memory arrays (shuffled each epoch, seeded per epoch).
+
+    Args:
+        x_*: float32 [n, seq_length_bp, 4]; y_*: float32 [n, length_bins, num_targets].
+    """
+    n = len(x_train)
+
+    def train(epoch: int) -> tf.data.Dataset:
+        ds = tf.data.Dataset.from_tensor_slices((x_train, y_train))
+        ds = ds.shuffle(n, seed=None if seed is None else seed + epoch)
+        return ds.repeat().batch(batch_size, drop_remainder=True)
+
+    def valid() -> tf.data.Dataset:
+        return tf.data.Dataset.from_tensor_slices((x_valid, y_valid)).batch(batch_size)
+
+    return DataSource(train, valid, n // batch_size, name=name)
+
+
+# ---------------------------------------------------------------------------------------
+# The loop
+
+
+def output_names(num_datasets: int) -> list[dict[str, str]]:
+    """Per dataset: file names of its check and best models."""
+    if num_datasets == 1:
+        return [{"check": "model_check.h5", "best": "model_best.h5"}]
+    return [{"check": f"model{i}_check.h5", "best": f"model{i}_best.h5"}
+            for i in range(num_datasets)]
+
+
+class Trainer:
+    """Train ``models[i]`` on ``data[i]`` with a shared optimizer.
+
+    Build the models and call this constructor inside ``strategy.scope()``.
+
+    Args:
+        models: one Keras model per dataset (heads sharing a trunk).
+        data: one :class:`DataSource` per model.
+        settings: the parsed ``train`` section.
+        out_dir: output directory (created).
+        save_model: ``save_model(path, i)`` writes model ``i`` to ``path`` (legacy HDF5);
+            called with a temporary name that is then renamed.
+        strategy: the tf.distribute strategy the models were built under.
+        seed: seeds the per-epoch batch order and data shuffles (None: drawn once and
+            kept in the resume state).
+    """
+
+    def __init__(
+        self,
+        models: Sequence[keras.Model],
+        data: Sequence[DataSource],
+        settings: TrainParams,
+        out_dir: str | os.PathLike,
+        save_model: Callable[[str, int], None],
+        strategy: tf.distribute.Strategy | None = None,
+        seed: int | None = None,
+    ):
+        if len(models) != len(data):
+            raise InputError(
+                f"{len(data)} data directories for {len(models)} model heads; give one data "
+                "directory per head (in natsorted head-key order)"
+            )
+        self.models = list(models)
+        self.data = list(data)
+        self.settings = settings
+        self.out_dir = Path(out_dir)
+        self.save_model = save_model
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.seed = seed if seed is not None else int(np.random.default_rng().integers(2**31))
+        self.num_replicas = self.strategy.num_replicas_in_sync
+        if settings.batch_size % self.num_replicas:
+            raise InputError(
+                f"train.batch_size {settings.batch_size} is not divisible by the "
+                f"{self.num_replicas} replicas; make it a multiple"
+            )
+        self.chief = is_chief(self.strategy)
+        self.loss_fn = make_loss(settings)
+        self.names = output_names(len(models))
+
+        self.variables = _unique(v for m in self.models for v in m.variables)
+        trainable = _unique(v for m in self.models for v in m.trainable_variables)
+        total_steps = sum(d.steps_per_epoch for d in self.data)
+        with self.strategy.scope():
+            optimizer = make_optimizer(settings, total_steps)
+            self.mixed = keras.mixed_precision.global_policy().name == "mixed_float16"
+            if self.mixed:
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            optimizer.build(trainable)
+        self.optimizer = optimizer
+        self._train_steps = [self._make_train_step(i) for i in range(len(models))]
+        self._eval_steps = [self._make_eval_step(i) for i in range(len(models))]
+
+        self.epoch = 0
+        self.best = [-math.inf] * len(models)
+        self.unimproved = [0] * len(models)
+        self.history: list[dict] = []
+
+    # -- distributed steps --------------------------------------------------------------
+
+    def _distribute(self, dataset: tf.data.Dataset, pad: bool):
+        """Global batches -> per-replica slices, with a [B/replicas] mask of real rows."""
+        batch = self.settings.batch_size
+        replicas = self.num_replicas
+
+        def add_mask(x, y):
+            real = tf.shape(x)[0]
+            mask = tf.ones([real], tf.float32)
+            if pad:
+                extra = batch - real
+                x = tf.pad(x, [[0, extra], [0, 0], [0, 0]])
+                y = tf.pad(y, [[0, extra], [0, 0], [0, 0]])
+                mask = tf.pad(mask, [[0, extra]])
+            return x, y, mask
+
+        def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+            ds = dataset.map(add_mask)
+            if replicas == 1:
+                return ds
+            per_pipeline = replicas // context.num_input_pipelines
+            first = context.input_pipeline_id * per_pipeline
+
+            def slices(*tensors):
+                return tuple(
+                    tf.reshape(t, tf.concat([[replicas, batch // replicas], tf.shape(t)[1:]], 0))[
+                        first : first + per_pipeline
+                    ]
+                    for t in tensors
+                )
+
+            return ds.map(slices).unbatch()
+
+        options = tf.distribute.InputOptions(experimental_fetch_to_device=True)
+        return self.strategy.distribute_datasets_from_function(dataset_fn, options)
+
+    def _reduce(self, value):
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+
+    def _make_train_step(self, i: int):
+        model = self.models[i]
+        variables = list(model.trainable_variables)
+        optimizer, settings, loss_fn = self.optimizer, self.settings, self.loss_fn
+        replicas, batch, mixed = self.num_replicas, self.settings.batch_size, self.mixed
+
+        def replica_step(x, y, mask):
+            with tf.GradientTape() as tape:
+                pred = tf.cast(model(x, training=True), tf.float32)
+                per_example = loss_fn(y, pred)
+                regularization = tf.add_n(model.losses) if model.losses else 0.0
+                loss = tf.reduce_sum(per_example) / batch + regularization / replicas
+                scaled = optimizer.scale_loss(loss) if mixed else loss
+            grads = tape.gradient(scaled, variables)
+            pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+            context = tf.distribute.get_replica_context()
+            grads = context.all_reduce(tf.distribute.ReduceOp.SUM, [g for g, _ in pairs])
+            scale = tf.cast(optimizer.dynamic_scale, tf.float32) if mixed else 1.0
+            grads = clip_gradients([g / scale for g in grads], settings)
+            # The optimizer all-reduces (sums) again; hand each replica 1/replicas of the
+            # clipped global gradient so that sum is the gradient itself.
+            grads = [g * (scale / replicas) for g in grads]
+            optimizer.apply_gradients(zip(grads, [v for _, v in pairs]))
+            return loss, metrics.batch_sums(y, pred, mask)
+
+        @tf.function
+        def step(iterator):
+            x, y, mask = next(iterator)
+            loss, sums = self.strategy.run(replica_step, args=(x, y, mask))
+            return self._reduce(loss), self._reduce(sums)
+
+        return step
+
+    def _make_eval_step(self, i: int):
+        model, loss_fn = self.models[i], self.loss_fn
+
+        def replica_step(x, y, mask):
+            pred = tf.cast(model(x, training=False), tf.float32)
+            loss_sum = tf.reduce_sum(loss_fn(y, pred) * mask)
+            return loss_sum, tf.reduce_sum(mask), metrics.batch_sums(y, pred, mask)
+
+        @tf.function
+        def step(inputs):
+            loss_sum, count, sums = self.strategy.run(replica_step, args=inputs)
+            return self._reduce(loss_sum), self._reduce(count), self._reduce(sums)
+
+        return step
+
+    def _regularization(self, i: int) -> float:
+        losses = self.models[i].losses
+        return float(sum(float(loss) for loss in losses)) if losses else 0.0
+
+    def evaluate(self, i: int) -> dict[str, float]:
+        """Validation loss (mean per sequence + regularization), mean r and R2 of dataset ``i``."""
+        stats = metrics.TargetStats(int(self.models[i].output.shape[-1]))
+        loss_sum = count = 0.0
+        for inputs in self._distribute(self.data[i].valid(), pad=True):
+            batch_loss, batch_count, sums = self._eval_steps[i](inputs)
+            loss_sum += float(batch_loss)
+            count += float(batch_count)
+            stats.add_sums(sums.numpy())
+        if count == 0:
+            raise InputError(f"{self.data[i].name}: the validation split has no sequences")
+        return {
+            "loss": loss_sum / count + self._regularization(i),
+            "r": float(np.nanmean(stats.pearsonr())),
+            "r2": float(np.nanmean(stats.r2())),
+        }
+
+    # -- epochs -------------------------------------------------------------------------
+
+    def batch_order(self, epoch: int) -> np.ndarray:
+        """Dataset index of each step of ``epoch``: steps_i copies of i, shuffled (seeded)."""
+        order = np.concatenate(
+            [np.full(d.steps_per_epoch, i) for i, d in enumerate(self.data)]
+        ).astype(np.int64)
+        np.random.default_rng([self.seed, epoch]).shuffle(order)
+        return order
+
+    def train_epoch(self, epoch: int) -> list[dict[str, float]]:
+        """One epoch of interleaved training steps; per dataset mean loss, r, R2."""
+        iterators = [iter(self._distribute(d.train(epoch), pad=False)) for d in self.data]
+        stats = [metrics.TargetStats(int(m.output.shape[-1])) for m in self.models]
+        loss_sums = [0.0] * len(self.data)
+        order = self.batch_order(epoch)
+        for i in tqdm(order, desc=f"epoch {epoch}", leave=False, disable=not self.chief):
+            loss, sums = self._train_steps[i](iterators[i])
+            loss_sums[i] += float(loss)
+            stats[i].add_sums(sums.numpy())
+        return [
+            {
+                "loss": loss_sums[i] / d.steps_per_epoch,
+                "r": float(np.nanmean(stats[i].pearsonr())),
+                "r2": float(np.nanmean(stats[i].r2())),
+            }
+            for i, d in enumerate(self.data)
+        ]
+
+    def fit(self) -> list[dict]:
+        """Train until early stopping or ``train_epochs_max``; returns the history rows.
+
+        Resumes from ``out_dir/resume.h5`` when it exists.
+        """
+        settings = self.settings
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.load_state()
+        writers = self._summary_writers()
+        while self.epoch < settings.train_epochs_max:
+            if self.epoch >= settings.train_epochs_min and min(self.unimproved) > settings.patience:
+                break
+            start = time.time()
+            train = self.train_epoch(self.epoch)
+            for i in range(len(self.models)):
+                valid = self.evaluate(i)
+                score = valid["r"] + valid["r2"] / 4
+                improved = score > self.best[i]
+                if improved:
+                    self.best[i] = score
+                    self.unimproved[i] = 0
+                else:
+                    self.unimproved[i] += 1
+                row = {
+                    "epoch": self.epoch, "data": i, "seconds": round(time.time() - start, 2),
+                    **{f"train_{k}": v for k, v in train[i].items()},
+                    **{f"valid_{k}": v for k, v in valid.items()},
+                    "best": improved,
+                }
+                self.history.append(row)
+                log.info(_epoch_line(row, len(self.models)))
+                if writers:
+                    _write_summaries(writers[i], row)
+                self._save_model(i, "check")
+                if improved:
+                    self._save_model(i, "best")
+            self.epoch += 1
+            self.save_state()
+        return self.history
+
+    # -- files --------------------------------------------------------------------------
+
+    def _save_model(self, i: int, kind: str) -> None:
+        if not self.chief:
+            return
+        with atomic_path(self.out_dir / self.names[i][kind]) as tmp:
+            self.save_model(tmp, i)
+
+    def _summary_writers(self):
+        if not self.chief:
+            return None
+        suffixes = [""] if len(self.models) == 1 else [str(i) for i in range(len(self.models))]
+        return [tf.summary.create_file_writer(str(self.out_dir / "logs" / f"data{s}"))
+                for s in suffixes]
+
+    def save_state(self) -> None:
+        """Write every variable and the loop state to ``resume.h5`` (chief only, atomic)."""
+        if not self.chief:
+            return
+        state = {"epoch": self.epoch, "best": self.best, "unimproved": self.unimproved,
+                 "seed": self.seed, "history": self.history}
+        with atomic_path(self.out_dir / RESUME_FILE) as tmp, h5py.File(tmp, "w") as h5:
+            for group, variables in (("model", self.variables),
+                                     ("optimizer", self.optimizer.variables)):
+                grp = h5.create_group(group)
+                for k, var in enumerate(variables):
+                    grp.create_dataset(str(k), data=np.asarray(var.numpy()))
+                grp.attrs["paths"] = json.dumps([v.path for v in variables])
+            h5.attrs["state"] = json.dumps(state)
+        text = "\t".join(_HISTORY_COLUMNS) + "\n" + "".join(
+            "\t".join(str(row[c]) for c in _HISTORY_COLUMNS) + "\n" for row in self.history
+        )
+        write_text_atomic(self.out_dir / HISTORY_FILE, text)
+
+    def load_state(self) -> bool:
+        """Restore variables and loop state from ``resume.h5`` if present; True if resumed."""
+        path = self.out_dir / RESUME_FILE
+        if not path.is_file():
+            return False
+        with h5py.File(path, "r") as h5:
+            for group, variables in (("model", self.variables),
+                                     ("optimizer", self.optimizer.variables)):
+                grp = h5[group]
+                if len(grp) != len(variables):
+                    raise InputError(
+                        f"{path}: holds {len(grp)} {group} variables but this run has "
+                        f"{len(variables)}; it belongs to another model or settings - use "
+                        "another -o directory or delete the file"
+                    )
+                for k, var in enumerate(variables):
+                    value = grp[str(k)][()]
+                    if tuple(value.shape) != tuple(var.shape):
+                        raise InputError(
+                            f"{path}: {group} variable {k} ({var.path}) has shape "
+                            f"{value.shape}, the model {tuple(var.shape)}; use another -o "
+                            "directory or delete the file"
+                        )
+                    var.assign(value)
+            state = json.loads(h5.attrs["state"])
+        self.epoch = state["epoch"]
+        self.best = [float(b) for b in state["best"]]
+        self.unimproved = state["unimproved"]
+        self.seed = state["seed"]
+        self.history = state["history"]
+        log.info("resuming from %s after epoch %d", path, self.epoch - 1)
+        return True
+
+
+_HISTORY_COLUMNS = ("epoch", "data", "seconds", "train_loss", "train_r", "train_r2",
+                    "valid_loss", "valid_r", "valid_r2", "best")
+
+
+def _unique(variables) -> list:
+    seen, out = set(), []
+    for v in variables:
+        if id(v) not in seen:
+            seen.add(id(v))
+            out.append(v)
+    return out
+
+
+def _epoch_line(row: dict, num_datasets: int) -> str:
+    """The original's per-epoch line (prefixed with the dataset with several)."""
+    prefix = f"Data {row['data']} - " if num_datasets > 1 else ""
+    line = (
+        f"{prefix}Epoch {row['epoch']} - {row['seconds']:.0f}s - "
+        f"train_loss: {row['train_loss']:.4f} - train_r: {row['train_r']:.4f} - "
+        f"train_r2: {row['train_r2']:.4f} - valid_loss: {row['valid_loss']:.4f} - "
+        f"valid_r: {row['valid_r']:.4f} - valid_r2: {row['valid_r2']:.4f}"
+    )
+    return line + (" - best!" if row["best"] else "")
+
+
+def _write_summaries(writer, row: dict) -> None:
+    # tf.summary.scalar needs the tensorboard package; the core op with the scalars
+    # plugin's metadata writes the same event records without it.
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = "scalars"
+    with writer.as_default():
+        for key in ("train_loss", "train_r", "train_r2", "valid_loss", "valid_r", "valid_r2"):
+            tf.summary.write(key, tf.constant(row[key], tf.float32), step=row["epoch"],
+                             metadata=metadata.SerializeToString())
+    writer.flush()
+
+
+# ---------------------------------------------------------------------------------------
+# basenji_train.py
+
+
+def train_model(
+    params_file: str | os.PathLike,
+    data_dirs: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike = "train_out",
+    restore: str | os.PathLike | None = None,
+    trunk: bool = False,
+    mixed_precision: bool = False,
+    tfr_train: str | None = None,
+    tfr_eval: str | None = None,
+    seed: int | None = None,
+    strategy: str | None = None,
+) -> list[dict]:
+    """Everything ``basenji_train.py`` does: data dir ``i`` trains head ``i``.
+
+    Args:
+        params_file: params JSON (``train`` and ``model`` sections).
+        data_dirs: one data directory per head, in natsorted head-key order.
+        out_dir: where params.json, model files, resume.h5, history.tsv and logs/ go.
+        restore: weights to start from (a full head-0 model file, or a trunk file).
+        trunk: load ``restore`` into the trunk only.
+        mixed_precision: train under the mixed_float16 policy.
+        tfr_train, tfr_eval: TFRecord globs under ``tfrecords/`` for the train / valid sets.
+        seed: seeds Keras, TensorFlow (with deterministic ops) and the data order.
+        strategy: see :func:`make_strategy` (None: from ``train.num_gpu``).
+
+    Returns:
+        the history rows (one per epoch and dataset).
+    """
+    from basenji_tf import params as params_lib
+    from basenji_tf import seqnn
+    from basenji_tf.targets import read_targets
+    from basenji_tf.tfrecords import read_statistics
+
+    params = params_lib.read_params(params_file)
+    for section in ("train", "model"):
+        if section not in params:
+            raise InputError(f"{params_file}: no {section!r} section")
+    settings = parse_train_params(params["train"], str(params_file))
+    if strategy == "multiworker" and seed is None:
+        raise InputError(
+            "--strategy multiworker needs --seed: every worker must draw the same batch "
+            "order and shuffles"
+        )
+    # MultiWorkerMirroredStrategy must exist before TensorFlow runs anything.
+    dist = make_strategy(strategy, settings.num_gpu)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
+    if mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+
+    params_model = dict(params["model"])
+    # Per head, the output each output becomes on the opposite strand (None: no swap).
+    strand_pairs = []
+    for data_dir in data_dirs:
+        targets_file = Path(data_dir) / "targets.txt"
+        table = read_targets(targets_file) if targets_file.is_file() else None
+        if table is not None and "strand_pair" in table.columns:
+            strand_pairs.append([int(x) for x in table["strand_pair"]])
+        else:
+            strand_pairs.append(None)
+    if any(pair is not None for pair in strand_pairs):
+        params_model["strand_pair"] = strand_pairs
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "params.json", Path(params_file).read_text())
+
+    with dist.scope():
+        model = seqnn.SeqNN(params_model, source=str(params_file))
+        if len(data_dirs) != len(model.models):
+            raise InputError(
+                f"{len(data_dirs)} data directories for the {len(model.models)} heads of "
+                f"{params_file} ({', '.join(model.params.head_keys)}); give one per head"
+            )
+        for i, data_dir in enumerate(data_dirs):
+            stats = read_statistics(data_dir)
+            if int(stats["target_length"]) != model.target_lengths[i] or int(
+                stats["num_targets"]
+            ) != model.num_targets(i):
+                raise InputError(
+                    f"{Path(data_dir) / 'statistics.json'}: target_length "
+                    f"{stats['target_length']} x {stats['num_targets']} targets, but head {i} "
+                    f"outputs {model.target_lengths[i]} bins x {model.num_targets(i)}; the "
+                    "params and the data must agree"
+                )
+        if restore is not None and not (out / RESUME_FILE).is_file():
+            model.restore(restore, head_i=0, trunk=trunk)
+        data = [seq_data_source(d, settings, seed, tfr_train, tfr_eval) for d in data_dirs]
+        trainer = Trainer(
+            model.models, data, settings, out,
+            save_model=lambda path, i: model.save(path, head_i=i),
+            strategy=dist, seed=seed,
+        )
+    return trainer.fit()
