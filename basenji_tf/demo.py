@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from basenji_tf import plots
 from basenji_tf.files import write_text_atomic
 from basenji_tf.genome import read_gtf_tss
+from basenji_tf.tfrecords import read_sequences_bed, read_statistics
 
 ASSAYS = ("CAGE", "DNASE", "ATAC", "CHIP")
 
@@ -88,6 +90,32 @@ def test_regions_bed(gtf_file: str | os.PathLike, chroms: list[str], out_bed: st
     lines = [f"{g['chrom']}\t{g['tss']}\t{g['tss'] + 1}\t{g['gene_name']}\n" for g in genes]
     write_text_atomic(out_bed, "".join(lines))
     return len(lines)
+
+
+def plot_test_example(test_dir: str | os.PathLike, data_dir: str | os.PathLike,
+                      track_indexes: list[int], stem: str | os.PathLike) -> str:
+    """Plot observed vs predicted coverage of the held-out sequence with the most signal.
+
+    Uses ``preds.h5`` / ``targets.h5`` of ``basenji_test.py --save`` and the test rows of
+    sequences.bed for coordinates.
+
+    Returns:
+        the PNG path.
+    """
+    with h5py.File(Path(test_dir) / "preds.h5", "r") as handle:
+        preds = handle["preds"][:].astype(np.float32)
+    with h5py.File(Path(test_dir) / "targets.h5", "r") as handle:
+        targets = handle["targets"][:].astype(np.float32)
+    seqs = read_sequences_bed(data_dir, "test")
+    pool_width = read_statistics(data_dir)["pool_width"]
+    table = pd.read_csv(Path(data_dir) / "targets.txt", sep="\t", index_col=0)
+    best = int(np.argmax(targets[:, :, track_indexes].sum(axis=(1, 2))))
+    row = seqs.iloc[best]
+    tracks = {table["identifier"].iloc[t]: (targets[best, :, t], preds[best, :, t])
+              for t in track_indexes}
+    plots.track_comparison(int(row["start"]), pool_width, tracks, stem,
+                           title=f"held-out {row['chrom']}:{row['start']}-{row['end']}")
+    return f"{os.fspath(stem)}.png"
 
 
 def write_summary(out_dir: str | os.PathLike, summary: dict) -> Path:

@@ -162,3 +162,26 @@ def sat_heatmap(seq_1hot: np.ndarray, scores: np.ndarray, stem: str | os.PathLik
     ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.03)
     save_figure(fig, stem)
+
+
+def track_comparison(start_bp: int, bin_bp: int, tracks: dict[str, tuple[np.ndarray, np.ndarray]],
+                     stem: str | os.PathLike, title: str = "") -> None:
+    """Observed vs predicted coverage, one panel per track.
+
+    Args:
+        start_bp: genomic start of the first bin.
+        bin_bp: bin width (bp).
+        tracks: name -> (observed [bins], predicted [bins]).
+        stem: output path without extension (.png and .pdf are written).
+    """
+    fig, axes = plt.subplots(len(tracks), 1, figsize=(9, 1.6 * len(tracks)), sharex=True,
+                             squeeze=False)
+    for ax, (name, (observed, predicted)) in zip(axes[:, 0], tracks.items()):
+        x = start_bp + bin_bp * np.arange(len(observed))
+        ax.fill_between(x, observed, step="post", color="0.7", label="observed")
+        ax.step(x, predicted, where="post", color="tab:blue", linewidth=1, label="predicted")
+        ax.set_ylabel(name, fontsize=8)
+    axes[0, 0].legend(loc="upper right", fontsize=7, frameon=False)
+    axes[0, 0].set_title(title, fontsize=9)
+    axes[-1, 0].set_xlabel("position (bp)")
+    save_figure(fig, stem)

@@ -80,6 +80,7 @@ def run_demo(out_dir: Path, seed: int, size: str, params_file: Path) -> dict:
          ["-f", str(human / "genome.fa"), "-b", "0,3", "-o", str(predict), str(params_file),
           str(model_file), str(regions)])
 
+    figure = demo.plot_test_example(test, data, [0, 3, 6], out_dir / "tracks_observed_vs_predicted")
     targets_file = data / "targets.txt"
     agreement = demo.sad_vs_truth(sad / "sad.h5", human / "variant_effects.tsv", targets_file)
     summary = {
@@ -89,6 +90,7 @@ def run_demo(out_dir: Path, seed: int, size: str, params_file: Path) -> dict:
         "sad_true_effect_spearman_per_track": agreement["per_track"],
         "outputs": {
             "acc": str(test / "acc.txt"),
+            "figure": figure,
             "plots": sorted(str(p) for p in test.rglob("*.png")),
             "bigwigs": sorted(str(p) for p in predict.rglob("*.bw")),
             "sad": str(sad / "sad.h5"),
@@ -105,6 +107,7 @@ def print_summary(summary: dict, out_dir: Path) -> None:
         print(f"test Pearson R, {assay:<6} {r:.3f}")
     print(f"SAD vs true effect, Spearman (mean over tracks) "
           f"{summary['sad_true_effect_spearman']:.3f}")
+    print(f"figure:  {summary['outputs']['figure']}")
     print(f"plots:   {len(summary['outputs']['plots'])} under {out_dir / 'test'}")
     print(f"bigwigs: {', '.join(summary['outputs']['bigwigs'])}")
     print(f"summary: {out_dir / 'summary.json'}")

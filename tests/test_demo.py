@@ -1,0 +1,50 @@
+"""The demo scorecard: assay grouping and SAD-vs-truth agreement on hand-made files."""
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from basenji_tf import demo
+
+
+def test_assay_of():
+    assert demo.assay_of("CAGE:liver") == "CAGE"
+    assert demo.assay_of("chip:CTCF:K562") == "CHIP"
+    assert demo.assay_of("RNA:brain") == "OTHER"
+
+
+@pytest.fixture
+def scored(tmp_path):
+    targets = tmp_path / "targets.txt"
+    pd.DataFrame({"index": [0, 1], "identifier": ["D", "C"], "file": ["d.bw", "c.bw"],
+                  "description": ["DNASE:x", "CAGE:x"]}).to_csv(targets, sep="\t", index=False)
+    ids = [f"v{i}" for i in range(6)]
+    truth = pd.DataFrame({"id": ids, "chrom": "chr1", "pos": range(6), "ref": "A", "alt": "C",
+                          "class": "neutral", "D": [1, 2, 3, 4, 5, 6], "C": [6, 5, 4, 3, 2, 1]})
+    effects = tmp_path / "effects.tsv"
+    truth.to_csv(effects, sep="\t", index=False)
+    sad = tmp_path / "sad.h5"
+    predicted = np.array([[10, 1], [20, 2], [30, 3], [40, 4], [60, 5], [50, 6]], np.float16)
+    order = [5, 4, 3, 2, 1, 0]  # rows in another order than the truth table
+    with h5py.File(sad, "w") as handle:
+        handle["snp"] = np.array([ids[i] for i in order], dtype="S")
+        handle["SAD"] = predicted[order]
+        handle["target_ids"] = np.array([b"t0", b"t1"])
+    return sad, effects, targets
+
+
+def test_sad_vs_truth_matches_rows_and_tracks(scored):
+    agreement = demo.sad_vs_truth(*scored)
+    assert agreement["variants"] == 6
+    assert agreement["per_track"]["D"] == pytest.approx(0.9429, abs=1e-4)  # one swapped pair
+    assert agreement["per_track"]["C"] == pytest.approx(-1.0)
+    assert agreement["mean"] == pytest.approx((0.9429 - 1.0) / 2, abs=1e-4)
+
+
+def test_pearsonr_by_assay(tmp_path, scored):
+    _, _, targets = scored
+    acc = tmp_path / "acc.txt"
+    acc.write_text("index\tpearsonr\tr2\tidentifier\tdescription\n"
+                   "0\t0.5\t0.2\tD\tDNASE:x\n1\t0.7\t0.4\tC\tCAGE:x\n")
+    assert demo.pearsonr_by_assay(acc, targets) == {"CAGE": 0.7, "DNASE": 0.5}
