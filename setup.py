@@ -42,6 +42,7 @@ setup(
         "matplotlib",
         "scipy",
         "scikit-learn",
+        "google-crc32c",
     ],
     # TensorFlow comes in two distributions; pick one: ``pip install .[cpu]`` on machines
     # without a GPU (a much smaller wheel), ``pip install .[gpu]`` with CUDA.

@@ -1,0 +1,56 @@
+"""basenji_data_read.py: one coverage track over sequences.bed -> binned targets in HDF5."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from basenji_tf.cli._common import make_parser, parse_args, run_main
+
+PROG = "basenji_data_read.py"
+
+
+def build_parser():
+    parser = make_parser(
+        PROG,
+        "Read a coverage track (BigWig, w5/HDF5 or BED/narrowPeak) over the windows of a BED "
+        "file and write binned, clipped targets: HDF5 dataset 'targets', float16 "
+        "[num_windows, target_length].",
+    )
+    parser.add_argument("genome_cov_file", help="coverage track: .bw, .h5/.w5 or .bed/.narrowPeak")
+    parser.add_argument("seqs_bed_file", help="windows (chrom start end ...), e.g. sequences.bed")
+    parser.add_argument("seqs_cov_file", help="output HDF5")
+    add = parser.add_argument
+    add("-b", dest="blacklist_bed", help="blacklist BED: values clipped to the window baseline")
+    add("--black_pct", type=float, default=0.5, help="baseline quantile of each window")
+    add("-c", dest="clip", type=float, help="hard clip binned values to [-clip, clip]")
+    add("--clip_soft", type=float, help="soft clip above this: c - 1 + sqrt(x - c + 1)")
+    add("--clip_pct", type=float, default=0.9999999,
+        help="finally clip to this quantile of all values of the track")
+    add("--crop", dest="crop_bp", type=int, default=0, help="bp to leave out at each window end")
+    add("-i", dest="interp", action="store_true", help="interpolate NaN linearly")
+    add("-s", dest="scale", type=float, default=1.0, help="multiply per-bp coverage (before pooling)")
+    add("-u", dest="sum_stat", default="sum",
+        choices=["sum", "sum_sqrt", "mean", "avg", "mean_sqrt", "avg_sqrt", "median", "max", "peak"],
+        help="how bp values become a bin value")
+    add("-w", dest="pool_width", type=int, default=1, help="bin width (bp)")
+    add("--allow_missing_chroms", action="store_true",
+        help="read chromosomes missing from the track as zeros instead of failing")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(build_parser(), argv)
+
+    def body() -> None:
+        from basenji_tf.targets import read_coverage_h5
+
+        settings = vars(args).copy()
+        read_coverage_h5(
+            settings.pop("genome_cov_file"),
+            settings.pop("seqs_bed_file"),
+            settings.pop("seqs_cov_file"),
+            progress=True,
+            **settings,
+        )
+
+    return run_main(PROG, body)

@@ -1,0 +1,859 @@
+"""The basenji_data.py pipeline: contigs -> splits -> windows -> coverage -> TFRecords.
+
+Steps (the data directory layout is described in :mod:`basenji_tf.tfrecords`):
+
+1. check every input before anything is written: the targets table (``sum_stat``
+   required), that each coverage file exists and names the FASTA's chromosomes, lengths;
+2. contigs = FASTA chromosomes minus ``gaps_file``, limited to ``limit_bed``, kept when
+   at least one target region long (``seq_length - 2 * crop_bp`` bp), halved until no
+   longer than ``break_bp``;
+3. split: K folds, nucleotide fractions (``-t/-v 0.1``) or chromosome lists (``-v chr2``);
+   pieces of one broken contig that land in one split are joined again (contigs.bed);
+4. windows: target regions of ``seq_length - 2 * crop_bp`` bp stepping by the split's
+   stride from the (snapped) contig start, shuffled per split with ``random.Random(seed)``,
+   optionally down-sampled and filtered for mappability; written as sequences.bed (splits
+   in order train, valid, test or fold0, fold1, ...);
+5. coverage: one ``seqs_cov/{ti}.h5`` per target (:func:`basenji_tf.targets.read_coverage`),
+   in parallel over targets;
+6. TFRecords: ``tfrecords/{split}-{i}.tfr`` with ``seqs_per_tfr`` records, in parallel over
+   files; the DNA of each record spans its target region plus ``crop_bp`` on each side;
+7. targets.txt, then statistics.json last: a directory without statistics.json is
+   unfinished, and ``--restart`` completes it, reusing sequences.bed and every finished
+   file (each file is written under a temporary name and renamed when complete).
+
+The random draws follow the original so that the same contigs give the same splits and
+the same window order: ``numpy.random.RandomState(seed)`` for fraction and fold splits,
+``random.Random(seed)`` for the per-split shuffles and sampling.
+
+Differences from the original:
+  * contig breaking keeps every piece (the original loses one contig, see
+    :func:`basenji_tf.genome.break_large_contigs`);
+  * no empty TFRecord file when a split fills its last file exactly;
+  * an empty split, a chromosome name missing from a coverage file or from the FASTA,
+    and a targets table without ``sum_stat`` are errors instead of a crash or silent
+    zeros; nothing is written before the inputs are checked;
+  * coverage file paths that do not exist relative to the working directory are looked up
+    relative to the targets table's folder;
+  * the mappability annotation is done in Python (no bedtools), on the target regions.
+"""
+
+from __future__ import annotations
+
+import bisect
+import concurrent.futures as cf
+import logging
+import math
+import multiprocessing
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from basenji_tf import targets as targets_mod
+from basenji_tf.dna import dna_index
+from basenji_tf.errors import InputError
+from basenji_tf.files import atomic_path
+from basenji_tf.genome import (
+    Contig,
+    Genome,
+    break_large_contigs,
+    chromosome_contigs,
+    intersect_intervals,
+    read_bed_intervals,
+    rejoin_contigs,
+    subtract_intervals,
+)
+from basenji_tf.tfrecords import (
+    DEFAULT_COMPRESSION_LEVEL,
+    ENCODINGS,
+    read_sequences_bed,
+    write_statistics,
+    write_tfrecords,
+)
+
+log = logging.getLogger(__name__)
+
+Window = tuple[str, int, int, str]  # chrom, start, end (target region, bp), split label
+UNMAP_MINOR_OVERLAP = 0.1  # fraction of a bin; smaller overlaps at either end are ignored
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Settings of one basenji_data.py run (the CLI's options; lengths in bp).
+
+    ``test`` and ``valid`` are a fraction of the nucleotides ("0.05") or a comma list of
+    chromosomes ("chr8,chr10"). Strides <= 1 are fractions of ``seq_length``.
+    """
+
+    seq_length: int = 131072
+    pool_width: int = 128
+    crop_bp: int = 0
+    test: str = "0.05"
+    valid: str = "0.05"
+    folds: int | None = None
+    gaps_file: str | None = None
+    limit_bed: str | None = None
+    umap_bed: str | None = None
+    umap_t: float = 0.5
+    umap_clip: float = 1.0
+    umap_tfr: bool = False
+    blacklist_bed: str | None = None
+    break_bp: int = 786432
+    stride_train: float = 1.0
+    stride_test: float = 1.0
+    snap: int = 1
+    seqs_per_tfr: int = 256
+    sample_pct: float = 1.0
+    seed: int = 44
+    decimals: int | None = None
+    interp_nan: bool = False
+    encoding: str = "index"
+    compression_level: int = DEFAULT_COMPRESSION_LEVEL
+    processes: int = 1
+    restart: bool = False
+    split_test: bool = False
+    allow_missing_chroms: bool = False
+
+    @property
+    def target_bp(self) -> int:
+        """bp of a target region (sequences.bed row)."""
+        return self.seq_length - 2 * self.crop_bp
+
+    @property
+    def target_length(self) -> int:
+        """bins per target region."""
+        return self.target_bp // self.pool_width
+
+    def labels(self) -> list[str]:
+        if self.folds is not None:
+            return [f"fold{k}" for k in range(self.folds)]
+        return ["train", "valid", "test"]
+
+    def stride_bp(self, label: str) -> int:
+        """The original rule: <= 1 is a fraction of the full seq_length, rounded."""
+        stride = self.stride_test if label in ("valid", "test") else self.stride_train
+        return int(np.round(stride * self.seq_length if stride <= 1 else stride))
+
+    def check(self) -> None:
+        """Raise InputError on inconsistent lengths (before any file is read)."""
+        if self.seq_length <= 0 or self.pool_width <= 0:
+            raise InputError("-l seq_length and -w pool_width must be positive")
+        if self.seq_length % self.pool_width:
+            raise InputError(
+                f"-l {self.seq_length}: seq_length must be a multiple of the pool width "
+                f"-w {self.pool_width}"
+            )
+        if not 0 <= 2 * self.crop_bp < self.seq_length or self.crop_bp % self.pool_width:
+            raise InputError(
+                f"--crop {self.crop_bp}: must be a multiple of -w {self.pool_width} and leave "
+                f"a target region inside -l {self.seq_length}"
+            )
+        for label in self.labels()[:1] + (["valid"] if self.folds is None else []):
+            stride = self.stride_bp(label)
+            if stride <= 0 or stride % self.snap:
+                raise InputError(
+                    f"stride {stride} bp of {label} must be positive and a multiple of "
+                    f"--snap {self.snap}"
+                )
+        if self.seq_length % self.snap:
+            raise InputError(f"-l {self.seq_length} must be a multiple of --snap {self.snap}")
+        if self.break_bp < self.seq_length:
+            raise InputError(f"--break {self.break_bp} must be at least -l {self.seq_length}")
+        if self.seqs_per_tfr <= 0:
+            raise InputError("-r seqs_per_tfr must be positive")
+        if self.encoding not in ENCODINGS:
+            raise InputError(f"--encoding {self.encoding!r} is not one of {ENCODINGS}")
+        if not 0 <= self.compression_level <= 9:
+            raise InputError("--zlib_level must be 0-9")
+        if self.folds is not None and self.folds < 1:
+            raise InputError("-f folds must be at least 1")
+
+
+# ---------------------------------------------------------------------------------------
+# Contigs and splits
+
+
+def _check_bed_names(path: str, intervals: dict, sizes: dict[str, int], what: str) -> None:
+    if intervals and not set(intervals) & set(sizes):
+        raise InputError(
+            f"{path}: no chromosome of this {what} is in the FASTA (BED names look like "
+            f"{', '.join(list(intervals)[:3])}; FASTA names like {', '.join(list(sizes)[:3])});"
+            " make the chromosome names agree"
+        )
+
+
+def define_contigs(sizes: dict[str, int], opts: DataOptions) -> list[Contig]:
+    """Chromosomes minus gaps, limited, long enough for one target region, broken."""
+    contigs = chromosome_contigs(sizes)
+    if opts.gaps_file:
+        gaps = read_bed_intervals(opts.gaps_file)
+        _check_bed_names(opts.gaps_file, gaps, sizes, "gaps file")
+        contigs = subtract_intervals(contigs, gaps)
+    if opts.limit_bed:
+        limit = read_bed_intervals(opts.limit_bed)
+        _check_bed_names(opts.limit_bed, limit, sizes, "--limit BED")
+        contigs = intersect_intervals(contigs, limit)
+    contigs = [c for c in contigs if c[2] - c[1] >= opts.target_bp]
+    if not contigs:
+        longest = max(sizes.values(), default=0)
+        raise InputError(
+            f"no contig is long enough for a {opts.target_bp}-bp target region (-l "
+            f"{opts.seq_length} minus 2 x --crop {opts.crop_bp}; longest chromosome "
+            f"{longest} bp, before removing gaps); use a shorter -l"
+        )
+    return break_large_contigs(contigs, opts.break_bp)
+
+
+def divide_contigs_pct(
+    contigs: list[Contig], test_pct: float, valid_pct: float, rng: np.random.RandomState
+) -> list[list[Contig]]:
+    """Assign contigs to train/valid/test, aiming at nucleotide fractions.
+
+    Contigs go longest first (ties by descending chrom, start, end); each split's chance
+    is its remaining nucleotide deficit, and a contig longer than 20% of the valid or test
+    deficit is never put there (the original's rule, and its random draws).
+    """
+    ordered = sorted(contigs, key=lambda c: (c[2] - c[1], c), reverse=True)
+    total = sum(c[2] - c[1] for c in ordered)
+    aims = [total * (1 - valid_pct - test_pct), valid_pct * total, test_pct * total]
+    nts = [0, 0, 0]
+    folds: list[list[Contig]] = [[], [], []]
+    for ctg in ordered:
+        length = ctg[2] - ctg[1]
+        gaps = [max(1, aims[0] - nts[0]), max(0, aims[1] - nts[1]), max(0, aims[2] - nts[2])]
+        for fi in (1, 2):
+            if length > 0.2 * gaps[fi]:
+                gaps[fi] = 0
+        probs = [g / sum(gaps) for g in gaps]
+        fi = int(rng.choice(range(3), 1, p=probs)[0])
+        folds[fi].append(ctg)
+        nts[fi] += length
+    return folds
+
+
+def divide_contigs_folds(
+    contigs: list[Contig], num_folds: int, rng: np.random.RandomState
+) -> list[list[Contig]]:
+    """Assign contigs (longest first) to K folds with chance ∝ each fold's deficit."""
+    ordered = sorted(contigs, key=lambda c: (c[2] - c[1], c), reverse=True)
+    total = sum(c[2] - c[1] for c in ordered)
+    aim = int(np.ceil(total / num_folds))
+    fold_nt = np.zeros(num_folds)
+    folds: list[list[Contig]] = [[] for _ in range(num_folds)]
+    for ctg in ordered:
+        gap = np.clip(aim - fold_nt, 0, np.inf)
+        fi = int(rng.choice(num_folds, p=gap / gap.sum()))
+        folds[fi].append(ctg)
+        fold_nt[fi] += ctg[2] - ctg[1]
+    return folds
+
+
+def divide_contigs_chr(
+    contigs: list[Contig], test_chrs: Sequence[str], valid_chrs: Sequence[str]
+) -> list[list[Contig]]:
+    """Test and valid contigs by chromosome name, the rest train (contig order kept)."""
+    folds: list[list[Contig]] = [[], [], []]
+    for ctg in contigs:
+        fi = 2 if ctg[0] in test_chrs else 1 if ctg[0] in valid_chrs else 0
+        folds[fi].append(ctg)
+    return folds
+
+
+def _as_fraction(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0 <= value <= 1 else None
+
+
+def split_contigs(
+    contigs: list[Contig], genome: Genome, opts: DataOptions
+) -> list[list[Contig]]:
+    """Contigs per split label (``opts.labels()`` order), broken pieces rejoined."""
+    rng = np.random.RandomState(opts.seed)
+    if opts.folds is not None:
+        folds = divide_contigs_folds(contigs, opts.folds, rng)
+    else:
+        test_pct, valid_pct = _as_fraction(opts.test), _as_fraction(opts.valid)
+        if test_pct is not None and valid_pct is not None:
+            if test_pct + valid_pct >= 1:
+                raise InputError(f"-t {opts.test} and -v {opts.valid} leave nothing to train on")
+            folds = divide_contigs_pct(contigs, test_pct, valid_pct, rng)
+        else:
+            test_chrs = [genome.resolve(c, "-t") for c in opts.test.split(",") if c]
+            valid_chrs = [genome.resolve(c, "-v") for c in opts.valid.split(",") if c]
+            folds = divide_contigs_chr(contigs, test_chrs, valid_chrs)
+    folds = [rejoin_contigs(f) for f in folds]
+    for label, fold in zip(opts.labels(), folds):
+        if not fold:
+            raise InputError(
+                f"split {label!r} has no contig (contigs: {len(contigs)}, "
+                f"-t {opts.test} -v {opts.valid} -f {opts.folds}); with small genomes name "
+                "chromosomes with -t/-v, since a fraction split never puts a contig longer "
+                "than 20% of a split's share there"
+            )
+    return folds
+
+
+def contig_windows(
+    contigs: list[Contig], length_bp: int, stride_bp: int, snap: int, label: str
+) -> list[Window]:
+    """Target regions of ``length_bp`` from each snapped contig start, ``stride_bp`` apart."""
+    windows = []
+    for chrom, ctg_start, ctg_end in contigs:
+        start = int(math.ceil(ctg_start / snap) * snap)
+        while start + length_bp <= ctg_end:
+            windows.append((chrom, start, start + length_bp, label))
+            start += stride_bp
+    return windows
+
+
+def define_windows(folds: list[list[Contig]], opts: DataOptions) -> list[Window]:
+    """Windows of every split, each split shuffled (and sampled) with ``random.Random(seed)``.
+
+    Returns:
+        windows of all splits concatenated in ``opts.labels()`` order.
+    """
+    rng = random.Random(opts.seed)
+    windows: list[Window] = []
+    for label, fold in zip(opts.labels(), folds):
+        fold_windows = contig_windows(
+            fold, opts.target_bp, opts.stride_bp(label), opts.snap, label
+        )
+        rng.shuffle(fold_windows)
+        if opts.sample_pct < 1.0:
+            fold_windows = rng.sample(fold_windows, int(opts.sample_pct * len(fold_windows)))
+        if not fold_windows:
+            raise InputError(
+                f"split {label!r} has contigs but no window of {opts.target_bp} bp fits them "
+                "at this stride and --snap; use a smaller -l or stride, or other chromosomes"
+            )
+        windows += fold_windows
+    return windows
+
+
+def annotate_unmap(
+    windows: Sequence[Window], umap_bed: str, pool_width: int
+) -> np.ndarray:
+    """Unmappable bins of each target region.
+
+    A bin is marked when an unmappable interval overlaps it, except that an overlap of
+    less than 10% of a bin in the first or last bin an interval touches is ignored.
+
+    Returns:
+        bool [num_windows, target_length].
+    """
+    intervals = read_bed_intervals(umap_bed)
+    target_length = (windows[0][2] - windows[0][1]) // pool_width
+    unmap = np.zeros((len(windows), target_length), dtype=bool)
+    for i, (chrom, start, end, _) in enumerate(windows):
+        for iv_start, iv_end in intervals.get(chrom, []):
+            lo, hi = max(start, iv_start), min(end, iv_end)
+            if lo >= hi:
+                continue
+            first = (lo - start) // pool_width
+            last = -(-(hi - start) // pool_width)
+            if start + (first + 1) * pool_width - lo < UNMAP_MINOR_OVERLAP * pool_width:
+                first += 1
+            if hi - (start + (last - 1) * pool_width) < UNMAP_MINOR_OVERLAP * pool_width:
+                last -= 1
+            unmap[i, first:last] = True
+    return unmap
+
+
+def write_bed(path: str | os.PathLike, rows: Sequence[tuple]) -> None:
+    """Tab-separated rows, atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w") as handle:
+        for row in rows:
+            handle.write("\t".join(str(x) for x in row) + "\n")
+
+
+# ---------------------------------------------------------------------------------------
+# Coverage and records
+
+
+def resolve_track_path(path: str, targets_file: str) -> str:
+    """``path`` as given if it exists, else relative to the targets table's folder."""
+    if os.path.isabs(path) or Path(path).exists():
+        return path
+    beside = Path(targets_file).parent / path
+    return str(beside) if beside.exists() else path
+
+
+def read_target_options(targets_file: str) -> list[dict]:
+    """Per-target options of a targets table, with every coverage file found."""
+    table = targets_mod.read_targets(targets_file)
+    options = targets_mod.target_options(table, targets_file)
+    for opt in options:
+        opt["file"] = resolve_track_path(opt["file"], targets_file)
+        if not Path(opt["file"]).is_file():
+            raise FileNotFoundError(f"{targets_file}: coverage file {opt['file']} not found")
+    return options
+
+
+def check_tracks(
+    options: list[dict], genome: Genome, chroms: set[str], allow_missing: bool
+) -> None:
+    """Every coverage file exists, opens, and has the chromosomes the windows use."""
+    examples = ", ".join(list(genome.sizes)[:4])
+    for opt in options:
+        with targets_mod.CoverageSource(opt["file"], allow_missing) as source:
+            source.check_chroms(chroms, f"FASTA {genome.path} (names like {examples})")
+
+
+def write_chunk(
+    fasta_file: str,
+    windows: Sequence[tuple[str, int, int]],
+    cov_files: Sequence[str],
+    start_i: int,
+    end_i: int,
+    out_file: str,
+    extend_bp: int,
+    encoding: str = "index",
+    compression_level: int = DEFAULT_COMPRESSION_LEVEL,
+    decimals: int | None = None,
+    unmap: np.ndarray | None = None,
+    umap_clip: float = 1.0,
+    umap_tfr: bool = False,
+) -> int:
+    """Write records ``start_i:end_i`` of a data set to one TFRecord file (basenji_data_write).
+
+    Args:
+        fasta_file: genome FASTA.
+        windows: all target regions (sequences.bed rows, chrom/start/end in bp).
+        cov_files: ``seqs_cov/{ti}.h5`` per target, dataset ``targets`` float16
+            [num_windows, target_length].
+        extend_bp: DNA added on each side of a target region (crop_bp); N past the ends.
+        decimals: round targets to this many decimals.
+        unmap: bool [num_windows, target_length] unmappable bins (for umap_clip/umap_tfr).
+        umap_clip: unmappable bins are clipped to this quantile of their target's values
+            in the same record (1: no clipping).
+
+    Returns:
+        records written.
+    """
+    targets = []
+    for cov_file in cov_files:
+        with h5py.File(cov_file, "r") as handle:
+            targets.append(handle["targets"][start_i:end_i])
+    # [n, target_length, num_targets], targets in table order
+    targets = np.stack(targets, axis=-1)
+    chunk_unmap = None if unmap is None else unmap[start_i:end_i]
+    if chunk_unmap is not None and umap_clip < 1:
+        values = targets.astype(np.float32)
+        quant = np.percentile(values, 100 * umap_clip, axis=1, keepdims=True)
+        clipped = np.minimum(values, quant)
+        values = np.where(chunk_unmap[:, :, None], clipped, values)
+        targets = values.astype(np.float16)
+    if decimals is not None:
+        targets = np.around(targets.astype(np.float32), decimals).astype(np.float16)
+    with Genome(fasta_file) as genome:
+        seqs = [
+            dna_index(genome.fetch(chrom, start - extend_bp, end + extend_bp))
+            for chrom, start, end in windows[start_i:end_i]
+        ]
+    return write_tfrecords(
+        out_file,
+        seqs,
+        targets,
+        encoding=encoding,
+        compression_level=compression_level,
+        umap=chunk_unmap if umap_tfr else None,
+    )
+
+
+def _worker_pool(processes: int) -> cf.Executor | None:
+    """A pool of ``processes`` spawned workers, or None to run jobs here (processes <= 1).
+
+    Spawned, not forked: forking is unsafe once a caller has imported TensorFlow. The
+    workers import only numpy-level modules; one pool serves both stages, so they start
+    once.
+    """
+    if processes <= 1:
+        return None
+    return cf.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _run_jobs(fn: Callable, jobs: list[dict], pool: cf.Executor | None, desc: str) -> None:
+    """Run ``fn(**job)`` for each job, in ``pool`` if given, with a progress bar."""
+    start = time.perf_counter()
+    if pool is None or len(jobs) <= 1:
+        for job in tqdm(jobs, desc=desc, leave=False):
+            fn(**job)
+    else:
+        futures = [pool.submit(fn, **job) for job in jobs]
+        for future in tqdm(cf.as_completed(futures), total=len(jobs), desc=desc, leave=False):
+            future.result()
+    log.info("%s: %d jobs in %.1f s", desc, len(jobs), time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------------------------------
+# The whole pipeline
+
+
+def make_data_dir(
+    fasta_file: str,
+    targets_file: str,
+    out_dir: str,
+    opts: DataOptions,
+    folds: list[list[Contig]] | None = None,
+) -> dict:
+    """Write a complete data directory (see the module docstring).
+
+    Args:
+        fasta_file: indexed genome FASTA (plain or bgzipped).
+        targets_file: targets table with ``file`` and ``sum_stat`` columns.
+        out_dir: output directory; must not exist unless ``opts.restart``.
+        folds: contigs of each split (``opts.labels()`` order) decided by the caller
+            (the cross-species split); None: from ``opts``.
+
+    Returns:
+        the statistics.json contents (empty if ``opts.split_test`` stopped after contigs.bed).
+    """
+    opts.check()
+    out = Path(out_dir)
+    if out.exists() and not opts.restart:
+        raise InputError(f"{out_dir}: output directory exists; remove it or pass --restart")
+    options = read_target_options(targets_file)
+    for path in (opts.blacklist_bed, opts.umap_bed):
+        if path and not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: BED file not found")
+
+    genome = Genome(fasta_file)
+    seqs_bed = out / "sequences.bed"
+    unmap_npy = out / "mseqs_unmap.npy"
+    labels = opts.labels()
+    if opts.restart and seqs_bed.is_file():
+        log.info("restart: reusing %s", seqs_bed)
+        bed = read_sequences_bed(out)
+        windows = list(bed.itertuples(index=False, name=None))
+        labels = [lab for lab in labels if lab in set(bed["split"])] or labels
+        unmap = np.load(unmap_npy) if unmap_npy.is_file() else None
+        contig_rows = None
+    else:
+        if folds is None:
+            folds = split_contigs(define_contigs(genome.sizes, opts), genome, opts)
+        contig_rows = [c + (label,) for label, fold in zip(labels, folds) for c in fold]
+        windows = define_windows(folds, opts) if not opts.split_test else []
+        unmap = None
+        if opts.umap_bed and windows:
+            unmap = annotate_unmap(windows, opts.umap_bed, opts.pool_width)
+            keep = unmap.mean(axis=1, dtype=np.float64) < opts.umap_t
+            windows = [w for w, k in zip(windows, keep) if k]
+            unmap = unmap[keep]
+            for label in labels:
+                if not any(w[3] == label for w in windows):
+                    raise InputError(
+                        f"{opts.umap_bed}: every window of split {label!r} is at least "
+                        f"{opts.umap_t:.0%} unmappable; raise --umap_t"
+                    )
+    if windows:
+        check_tracks(options, genome, {w[0] for w in windows}, opts.allow_missing_chroms)
+
+    # inputs are good: from here on, files are written
+    out.mkdir(parents=True, exist_ok=True)
+    if contig_rows is not None:
+        write_bed(out / "contigs.bed", contig_rows)
+        if opts.split_test:
+            return {}
+        write_bed(seqs_bed, windows)
+        if unmap is not None:
+            with atomic_path(unmap_npy) as tmp:
+                np.save(tmp, unmap)
+
+    cov_dir = out / "seqs_cov"
+    cov_dir.mkdir(exist_ok=True)
+    cov_files = [str(cov_dir / f"{ti}.h5") for ti in range(len(options))]
+    read_jobs = [
+        dict(
+            cov_file=opt["file"],
+            seqs_bed=str(seqs_bed),
+            out_h5=cov_files[ti],
+            pool_width=opts.pool_width,
+            sum_stat=opt["sum_stat"],
+            clip=opt["clip"],
+            clip_soft=opt["clip_soft"],
+            scale=opt["scale"],
+            interp=opts.interp_nan,
+            blacklist_bed=opts.blacklist_bed,
+            allow_missing_chroms=opts.allow_missing_chroms,
+        )
+        for ti, opt in enumerate(options)
+        if not Path(cov_files[ti]).is_file()
+    ]
+    tfr_dir = out / "tfrecords"
+    tfr_dir.mkdir(exist_ok=True)
+    plain_windows = [w[:3] for w in windows]
+    write_jobs = []
+    counts = {}
+    for label in labels:
+        index = [i for i, w in enumerate(windows) if w[3] == label]
+        counts[label] = len(index)
+        for k, first in enumerate(range(index[0], index[-1] + 1, opts.seqs_per_tfr)):
+            tfr_file = tfr_dir / f"{label}-{k}.tfr"
+            if tfr_file.is_file():
+                continue
+            write_jobs.append(
+                dict(
+                    fasta_file=fasta_file,
+                    windows=plain_windows,
+                    cov_files=cov_files,
+                    start_i=first,
+                    end_i=min(first + opts.seqs_per_tfr, index[-1] + 1),
+                    out_file=str(tfr_file),
+                    extend_bp=opts.crop_bp,
+                    encoding=opts.encoding,
+                    compression_level=opts.compression_level,
+                    decimals=opts.decimals,
+                    unmap=unmap,
+                    umap_clip=opts.umap_clip,
+                    umap_tfr=opts.umap_tfr,
+                )
+            )
+    pool = _worker_pool(opts.processes)
+    try:
+        _run_jobs(targets_mod.read_coverage_h5, read_jobs, pool, "coverage")
+        _run_jobs(write_chunk, write_jobs, pool, "tfrecords")
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+    with atomic_path(out / "targets.txt") as tmp:
+        shutil.copyfile(targets_file, tmp)
+    stats = {"num_targets": len(options), "seq_length": opts.seq_length}
+    if opts.encoding == "index":
+        stats["seq_1hot"] = True
+    stats.update(
+        pool_width=opts.pool_width,
+        crop_bp=opts.crop_bp,
+        target_length=opts.target_length,
+    )
+    stats.update({f"{label}_seqs": counts[label] for label in labels})
+    write_statistics(out, stats)
+    return stats
+
+
+# ---------------------------------------------------------------------------------------
+# Cross-species split (basenji_data_align.py)
+
+
+def read_net_fills(net_file: str | os.PathLike) -> Iterator[tuple[str, int, int, str, int, int]]:
+    """Aligned blocks of a UCSC chain-net file (``.net``, optionally gzipped), streamed.
+
+    Every ``fill`` line at any depth is one block: the target (first genome) interval
+    ``[tStart, tStart + tSize)`` of the current ``net`` chromosome aligned to the query
+    (second genome) interval ``[qStart, qStart + qSize)`` (forward-strand coordinates).
+
+    Yields:
+        (target chrom, start, end, query chrom, start, end) per block, in file order.
+    """
+    import gzip
+
+    if not Path(net_file).is_file():
+        raise FileNotFoundError(f"{net_file}: alignment net file not found")
+    any_fill = False
+    chrom = None
+    opener = gzip.open if str(net_file).endswith(".gz") else open
+    with opener(net_file, "rt") as handle:
+        for line_no, line in enumerate(handle, 1):
+            fields = line.split()
+            if not fields or fields[0].startswith("#"):
+                continue
+            if fields[0] == "net":
+                chrom = fields[1]
+            elif fields[0] == "fill":
+                try:
+                    t_start, t_size = int(fields[1]), int(fields[2])
+                    q_chrom, q_start, q_size = fields[3], int(fields[5]), int(fields[6])
+                except (IndexError, ValueError):
+                    raise InputError(
+                        f"{net_file}:{line_no}: expected 'fill tStart tSize qName qStrand "
+                        f"qStart qSize ...', got {line.strip()!r}"
+                    ) from None
+                if chrom is None:
+                    raise InputError(f"{net_file}:{line_no}: 'fill' before any 'net' line")
+                any_fill = True
+                yield chrom, t_start, t_start + t_size, q_chrom, q_start, q_start + q_size
+    if not any_fill:
+        raise InputError(f"{net_file}: no 'fill' lines; is this a UCSC .net file?")
+
+
+class _ContigIndex:
+    """Contigs of one genome, found by overlap through binary search."""
+
+    def __init__(self, contigs: list[Contig], offset: int = 0):
+        self.by_chrom: dict[str, tuple[list[int], list[int], list[int]]] = {}
+        for i, (chrom, start, end) in sorted(
+            enumerate(contigs), key=lambda item: (item[1][0], item[1][1])
+        ):
+            starts, ends, ids = self.by_chrom.setdefault(chrom, ([], [], []))
+            starts.append(start)
+            ends.append(end)
+            ids.append(offset + i)
+
+    def overlapping(self, chrom: str, start: int, end: int) -> list[int]:
+        """Node ids of contigs overlapping [start, end) (contigs do not overlap)."""
+        if chrom not in self.by_chrom:
+            return []
+        starts, ends, ids = self.by_chrom[chrom]
+        first = bisect.bisect_right(ends, start)
+        last = bisect.bisect_left(starts, end)
+        return ids[first:last]
+
+
+def component_bp(
+    component: tuple[list[int], list[int]], contigs0: list[Contig], contigs1: list[Contig]
+) -> int:
+    """Nucleotides of a component's contigs in both genomes."""
+    return sum(contigs0[i][2] - contigs0[i][1] for i in component[0]) + sum(
+        contigs1[i][2] - contigs1[i][1] for i in component[1]
+    )
+
+
+def align_components(
+    contigs0: list[Contig], contigs1: list[Contig], fills: Iterable[tuple]
+) -> list[tuple[list[int], list[int]]]:
+    """Group contigs of two genomes that alignments connect (connected components).
+
+    Args:
+        contigs0, contigs1: contigs of the first (net target) and second (query) genome.
+        fills: aligned blocks from :func:`read_net_fills`.
+
+    Returns:
+        components as (indexes into contigs0, indexes into contigs1), largest first (by
+        nucleotides of both genomes; ties by first index); unaligned contigs are
+        components of their own.
+    """
+    parent = list(range(len(contigs0) + len(contigs1)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    index0 = _ContigIndex(contigs0)
+    index1 = _ContigIndex(contigs1, offset=len(contigs0))
+    for t_chrom, t_start, t_end, q_chrom, q_start, q_end in fills:
+        nodes = index0.overlapping(t_chrom, t_start, t_end)
+        nodes += index1.overlapping(q_chrom, q_start, q_end)
+        for node in nodes[1:]:
+            parent[find(node)] = find(nodes[0])
+    groups: dict[int, list[int]] = {}
+    for node in range(len(parent)):
+        groups.setdefault(find(node), []).append(node)
+    n0 = len(contigs0)
+    comps = [([n for n in g if n < n0], [n - n0 for n in g if n >= n0]) for g in groups.values()]
+    return sorted(
+        comps,
+        key=lambda c: (-component_bp(c, contigs0, contigs1), c[0][0] if c[0] else n0 + c[1][0]),
+    )
+
+
+def divide_components(
+    sizes: Sequence[int], fractions: Sequence[float], rng: np.random.RandomState
+) -> list[int]:
+    """Assign items (largest first, as given) to splits with chance ∝ each split's deficit.
+
+    Args:
+        sizes: nucleotides of each item.
+        fractions: target share of each split (sums to 1).
+
+    Returns:
+        the split index of each item.
+    """
+    aims = np.asarray(fractions, dtype=np.float64) * sum(sizes)
+    have = np.zeros(len(fractions))
+    out = []
+    for size in sizes:
+        gap = np.clip(aims - have, 0, np.inf)
+        if gap.sum() == 0:
+            gap = np.ones(len(fractions))
+        fi = int(rng.choice(len(fractions), p=gap / gap.sum()))
+        have[fi] += size
+        out.append(fi)
+    return out
+
+
+def make_aligned_data_dirs(
+    net_file: str,
+    fasta_files: Sequence[str],
+    targets_files: Sequence[str],
+    out_dirs: Sequence[str],
+    opts: DataOptions,
+) -> list[dict]:
+    """One data directory per genome with splits that respect the alignment.
+
+    Contigs of both genomes (each as in basenji_data.py) that the net aligns end up in
+    the same split, so no sequence of one genome's test set has an aligned counterpart in
+    the other genome's training set.
+
+    Args:
+        net_file: UCSC net of genome 0 (target) against genome 1 (query).
+        fasta_files, targets_files, out_dirs: per genome (two each).
+        opts: shared settings; ``test``/``valid`` must be fractions (or use ``folds``).
+
+    Returns:
+        the statistics.json contents of each directory.
+
+    Differences from the original: components are assigned largest first with chance
+    ∝ each split's nucleotide deficit (as the original's fold split), without the
+    20%-of-deficit rule of its fraction split, so small genomes get all three splits.
+    """
+    opts.check()
+    for out_dir in out_dirs:
+        if Path(out_dir).exists() and not opts.restart:
+            raise InputError(f"{out_dir}: output directory exists; remove it or pass --restart")
+    labels = opts.labels()
+    if opts.folds is None:
+        test_pct, valid_pct = _as_fraction(opts.test), _as_fraction(opts.valid)
+        if test_pct is None or valid_pct is None:
+            raise InputError(
+                f"-t {opts.test} -v {opts.valid}: the cross-species split needs fractions "
+                "(chromosome names differ between genomes)"
+            )
+        fractions = [1 - test_pct - valid_pct, valid_pct, test_pct]
+    else:
+        fractions = [1 / opts.folds] * opts.folds
+    genome_contigs = []
+    for fasta in fasta_files:
+        with Genome(fasta) as genome:
+            genome_contigs.append(define_contigs(genome.sizes, opts))
+    for targets_file in targets_files:
+        read_target_options(targets_file)
+    comps = align_components(*genome_contigs, read_net_fills(net_file))
+    if not any(c0 and c1 for c0, c1 in comps):
+        examples = [", ".join(sorted({c[0] for c in contigs})[:3]) for contigs in genome_contigs]
+        raise InputError(
+            f"{net_file}: no alignment links contigs of the two genomes (names like "
+            f"{examples[0]} and {examples[1]}); check the chromosome names and the genome "
+            "order (the net's target genome first)"
+        )
+    sizes = [component_bp(c, *genome_contigs) for c in comps]
+    assignment = divide_components(sizes, fractions, np.random.RandomState(opts.seed))
+    genome_folds = []
+    for g in range(2):
+        indexes: list[list[int]] = [[] for _ in labels]
+        for comp, fi in zip(comps, assignment):
+            indexes[fi] += comp[g]
+        folds = [rejoin_contigs([genome_contigs[g][i] for i in sorted(ix)]) for ix in indexes]
+        for label, fold in zip(labels, folds):
+            if not fold:
+                raise InputError(
+                    f"{fasta_files[g]}: split {label!r} got no contig from the "
+                    f"{len(comps)} aligned components; use other fractions or a smaller --break"
+                )
+        genome_folds.append(folds)
+    results = [
+        make_data_dir(fasta_files[g], targets_files[g], out_dirs[g], opts, genome_folds[g])
+        for g in range(2)
+    ]
+    return results

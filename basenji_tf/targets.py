@@ -1,0 +1,628 @@
+"""The targets table and coverage reading: BigWig, w5 (HDF5) and BED tracks -> binned targets.
+
+The targets table is tab-separated with a header; its first column (header ``index``, or
+empty in some released tables) is the model output channel. Other columns, as the
+original uses them: ``identifier``, ``file`` (coverage track), ``clip``, ``clip_soft``,
+``scale``, ``sum_stat``, ``description``, optional ``strand_pair`` (index of the other
+strand's track).
+
+Coverage reading follows the current original ``basenji_data_read.py``; per window of
+``[start, end)`` bp (the cropped target region of sequences.bed):
+
+1. per-bp coverage, cast to float16 (NaN where a BigWig has no data);
+2. optional linear interpolation of NaN;
+3. baseline = the ``black_pct`` percentile of the window (0 when NaN, or when the window
+   has fewer than 8 bins);
+4. blacklisted bp (each interval extended by 20 bp) clipped to [-baseline, baseline];
+5. remaining NaN -> baseline; multiply by ``scale`` (before pooling);
+6. pool to ``pool_width`` bins with ``sum_stat``;
+7. soft clip ``x > c: c - 1 + sqrt(x - c + 1)``, then hard clip to [-clip, clip];
+8. clamp to the float16 range; after all windows, clip to +-the ``clip_pct`` percentile of
+   the whole track.
+
+The last section turns alignments into per-bp coverage tracks (``bam_cov.py``): reads
+weighted 1/NH, optional fragment centres, strands and smoothing.
+
+Differences from the original:
+  * ``bam_cov.py`` does not re-assign multi-mapped reads by EM; it weights them 1/NH.
+  * ``median`` pooling works (the original calls a non-existent ndarray method and crashes).
+  * A chromosome missing from a BigWig or w5 file is an :class:`InputError` listing
+    example names of both files, unless ``allow_missing_chroms`` (then zeros, as the
+    original does silently, which makes a naming mismatch look like empty coverage).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from basenji_tf.errors import InputError
+from basenji_tf.files import atomic_path
+from basenji_tf.genome import read_bed_intervals, read_bed_rows
+
+REQUIRED_COLUMNS = ("identifier", "file")
+SUM_STATS = ("sum", "sum_sqrt", "mean", "avg", "mean_sqrt", "avg_sqrt", "median", "max", "peak")
+BLACKLIST_EXTEND_BP = 20
+F16_MAX = float(np.finfo(np.float16).max)
+
+
+def read_targets(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a targets table.
+
+    Args:
+        path: tab-separated table with a header; first column = output channel index.
+
+    Returns:
+        DataFrame indexed by the channel index (int, named ``index``), other columns as in
+        the file, in file order.
+
+    Raises:
+        FileNotFoundError: no such file.
+        InputError: a required column (identifier, file) is missing, or the index column
+            is not unique integers.
+    """
+    path = str(path)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: targets table not found")
+    try:
+        table = pd.read_csv(path, sep="\t", index_col=0)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise InputError(
+            f"{path}: cannot parse as a tab-separated targets table ({err}); "
+            "the first line must be a header such as 'index<TAB>identifier<TAB>file...'"
+        ) from None
+    for column in REQUIRED_COLUMNS:
+        if column not in table.columns:
+            raise InputError(
+                f"{path}: targets table has no {column!r} column (columns: "
+                f"{', '.join(map(str, table.columns))}); add it to the header"
+            )
+    if not pd.api.types.is_integer_dtype(table.index):
+        raise InputError(f"{path}: the first column (index) must hold integer channel indexes")
+    if table.index.has_duplicates:
+        dup = table.index[table.index.duplicated()][0]
+        raise InputError(f"{path}: index {dup} appears more than once; indexes must be unique")
+    table.index.name = "index"
+    return table
+
+
+def target_options(table: pd.DataFrame, path: str = "targets table") -> list[dict]:
+    """Per-target coverage options of a table, validated for the data pipeline.
+
+    Args:
+        table: from :func:`read_targets`.
+        path: the table's file name, for messages.
+
+    Returns:
+        one dict per row, in table order: ``file``, ``sum_stat``, ``clip`` (None if absent
+        or NaN), ``clip_soft`` (None likewise), ``scale`` (1.0 if absent).
+    """
+    if "sum_stat" not in table.columns:
+        raise InputError(
+            f"{path}: targets table has no 'sum_stat' column, which the data pipeline needs "
+            f"to pool coverage into bins; add it with one of {', '.join(SUM_STATS)}"
+        )
+
+    def optional_float(row: pd.Series, column: str) -> float | None:
+        value = row.get(column, np.nan)
+        return None if pd.isna(value) else float(value)
+
+    options = []
+    for index, row in table.iterrows():
+        if row["sum_stat"] not in SUM_STATS:
+            raise InputError(
+                f"{path}:index {index}: sum_stat {row['sum_stat']!r} is not one of "
+                f"{', '.join(SUM_STATS)}"
+            )
+        scale = optional_float(row, "scale")
+        options.append(
+            {
+                "file": str(row["file"]),
+                "sum_stat": row["sum_stat"],
+                "clip": optional_float(row, "clip"),
+                "clip_soft": optional_float(row, "clip_soft"),
+                "scale": 1.0 if scale is None else scale,
+            }
+        )
+    return options
+
+
+# ---------------------------------------------------------------------------------------
+# Coverage sources: per-bp values of [start, end) as float16, NaN where a BigWig has no data.
+
+
+class CoverageSource:
+    """Per-bp coverage of one track file, BigWig, w5/HDF5 or BED/narrowPeak.
+
+    Args:
+        path: ``.bw``/``.bigwig``; ``.h5``/``.hdf5``/``.w5``/``.wdf5`` (one dataset per
+            chromosome); ``.bed``/``.narrowpeak`` (optionally ``.gz``: 1 inside an interval).
+        allow_missing_chroms: read a chromosome the file lacks as zeros instead of failing.
+    """
+
+    def __init__(self, path: str | os.PathLike, allow_missing_chroms: bool = False):
+        self.path = str(path)
+        self.allow_missing = allow_missing_chroms
+        if not Path(self.path).is_file():
+            raise FileNotFoundError(f"{self.path}: coverage file not found")
+        lower = self.path.lower()
+        if lower.endswith((".bw", ".bigwig")):
+            import pyBigWig
+
+            self.kind = "bigwig"
+            try:
+                self._handle = pyBigWig.open(self.path)
+            except RuntimeError:
+                raise InputError(f"{self.path}: cannot open as a BigWig file") from None
+            if self._handle is None or not self._handle.isBigWig():
+                raise InputError(f"{self.path}: not a BigWig file")
+            self.chroms = dict(self._handle.chroms())
+        elif lower.endswith((".h5", ".hdf5", ".w5", ".wdf5")):
+            import h5py
+
+            self.kind = "w5"
+            try:
+                self._handle = h5py.File(self.path, "r")
+            except OSError:
+                raise InputError(f"{self.path}: cannot open as an HDF5 (w5) file") from None
+            self.chroms = {k: self._handle[k].shape[0] for k in self._handle.keys()}
+        elif lower.endswith((".bed", ".narrowpeak", ".bed.gz", ".narrowpeak.gz")):
+            self.kind = "bed"
+            self._intervals = {
+                c: np.array(ivs, dtype=np.int64) for c, ivs in read_bed_intervals(self.path).items()
+            }
+            self.chroms = {c: int(v[-1, 1]) for c, v in self._intervals.items()}
+        else:
+            raise InputError(
+                f"{self.path}: unknown coverage file type; use .bw/.bigwig, .h5/.w5 or "
+                ".bed/.narrowPeak"
+            )
+
+    def close(self) -> None:
+        if self.kind in ("bigwig", "w5"):
+            self._handle.close()
+
+    def __enter__(self) -> CoverageSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def check_chroms(self, chroms: Iterable[str], source: str) -> None:
+        """Fail with examples of both namings if a chromosome of ``source`` is absent here.
+
+        A BED track only lists chromosomes with intervals, so it is never checked.
+        """
+        if self.allow_missing or self.kind == "bed":
+            return
+        missing = sorted(set(chroms) - set(self.chroms))
+        if missing:
+            ours = ", ".join(list(self.chroms)[:4]) or "none"
+            raise InputError(
+                f"{self.path}: chromosome {missing[0]!r} of {source} is not in this coverage "
+                f"file (its names look like {ours}; {len(missing)} missing); make the "
+                "chromosome names agree, or pass --allow_missing_chroms to read them as zeros"
+            )
+
+    def values(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """Coverage of [start, end) bp as float16 [end - start]; zero past the chromosome end."""
+        length = end - start
+        out = np.zeros(length, dtype=np.float16)
+        if chrom not in self.chroms:
+            if self.allow_missing or self.kind == "bed":
+                return out
+            raise InputError(f"{self.path}: chromosome {chrom!r} is not in this coverage file")
+        size = self.chroms[chrom]
+        lo, hi = max(start, 0), min(end, size)
+        if hi <= lo:
+            return out
+        if self.kind == "bigwig":
+            out[lo - start : hi - start] = self._handle.values(chrom, lo, hi, numpy=True)
+        elif self.kind == "w5":
+            out[lo - start : hi - start] = self._handle[chrom][lo:hi]
+        else:
+            ivs = self._intervals[chrom]
+            first = np.searchsorted(ivs[:, 1], lo, side="right")
+            for iv_start, iv_end in ivs[first:]:
+                if iv_start >= hi:
+                    break
+                out[max(iv_start, lo) - start : min(iv_end, hi) - start] = 1
+        return out
+
+
+def read_blacklist(path: str | os.PathLike | None) -> dict[str, np.ndarray]:
+    """Blacklist BED -> per-chromosome merged intervals, each extended by 20 bp both sides."""
+    if path is None:
+        return {}
+    intervals = {}
+    for chrom, ivs in read_bed_intervals(path).items():
+        arr = np.array(ivs, dtype=np.int64)
+        arr[:, 0] = np.maximum(arr[:, 0] - BLACKLIST_EXTEND_BP, 0)
+        arr[:, 1] += BLACKLIST_EXTEND_BP
+        intervals[chrom] = arr
+    return intervals
+
+
+# ---------------------------------------------------------------------------------------
+# Per-window processing.
+
+
+def interp_nan(values: np.ndarray) -> np.ndarray:
+    """Linearly interpolate NaN runs, as if the array had a 0 just outside both ends."""
+    values = np.asarray(values, dtype=np.float32)
+    nan = np.isnan(values)
+    if not nan.any():
+        return values
+    padded = np.concatenate([[0.0], values, [0.0]]).astype(np.float32)
+    pnan = np.isnan(padded)
+    x = np.arange(len(padded))
+    padded[pnan] = np.interp(x[pnan], x[~pnan], padded[~pnan])
+    return padded[1:-1]
+
+
+def pool_bins(values: np.ndarray, pool_width: int, sum_stat: str) -> np.ndarray:
+    """Pool per-bp values [L] into float32 bins [L // pool_width] with ``sum_stat``.
+
+    sum (float32 sum), sum_sqrt (sum, then -1 + sqrt(1 + x)), mean/avg, mean_sqrt/avg_sqrt,
+    median, max, peak (clip(sqrt(4 * mean), 0, 1)).
+    """
+    bins = values.reshape(-1, pool_width)
+    if sum_stat == "sum":
+        return bins.sum(axis=1, dtype=np.float32)
+    if sum_stat == "sum_sqrt":
+        return -1 + np.sqrt(1 + bins.sum(axis=1, dtype=np.float32))
+    if sum_stat in ("mean", "avg"):
+        return bins.mean(axis=1, dtype=np.float32)
+    if sum_stat in ("mean_sqrt", "avg_sqrt"):
+        return -1 + np.sqrt(1 + bins.mean(axis=1, dtype=np.float32))
+    if sum_stat == "median":
+        return np.median(bins, axis=1).astype(np.float32)
+    if sum_stat == "max":
+        return bins.max(axis=1).astype(np.float32)
+    if sum_stat == "peak":
+        return np.clip(np.sqrt(4 * bins.mean(axis=1, dtype=np.float32)), 0, 1)
+    raise InputError(f"sum_stat {sum_stat!r} is not one of {', '.join(SUM_STATS)}")
+
+
+def soft_clip(x: np.ndarray, clip_soft: float) -> np.ndarray:
+    """Compress values above ``clip_soft``: x -> clip_soft - 1 + sqrt(x - clip_soft + 1)."""
+    over = x > clip_soft
+    x = x.copy()
+    x[over] = clip_soft - 1 + np.sqrt(x[over] - clip_soft + 1)
+    return x
+
+
+def window_targets(
+    values: np.ndarray,
+    pool_width: int,
+    sum_stat: str,
+    clip: float | None = None,
+    clip_soft: float | None = None,
+    scale: float = 1.0,
+    interp: bool = False,
+    black_mask: np.ndarray | None = None,
+    black_pct: float = 0.5,
+    crop_bp: int = 0,
+) -> np.ndarray:
+    """Binned targets of one window from its per-bp coverage (steps 2-8 of the module doc).
+
+    Args:
+        values: float16 [L] bp coverage (NaN = no data); L - 2 * crop_bp a multiple of
+            pool_width.
+        black_mask: bool [L], True on blacklisted bp.
+        crop_bp: bp dropped at each end after the baseline is computed, before pooling.
+
+    Returns:
+        float32 [(L - 2 * crop_bp) // pool_width] bins, within the float16 range.
+    """
+    # float16 until pooling, as the original: its scale multiply rounds to float16; a
+    # copy, since blacklisting writes into it
+    cov = np.array(values, dtype=np.float16)
+    if interp:
+        cov = interp_nan(cov)
+    if black_mask is not None and black_mask.any():
+        baseline = 0.0
+        if (len(cov) - 2 * crop_bp) // pool_width >= 8:
+            baseline = float(np.nan_to_num(np.percentile(cov, 100 * black_pct)))
+        cov[black_mask] = np.clip(cov[black_mask], -baseline, baseline)
+    if not interp:
+        # NaN -> baseline, which is 0 whenever there is NaN (the percentile of a window
+        # holding NaN is NaN, read as 0); so the slow percentile runs only for blacklists
+        nan = np.isnan(cov)
+        if nan.any():
+            cov = np.where(nan, cov.dtype.type(0), cov)
+    cov = cov[crop_bp : len(cov) - crop_bp]
+    if scale != 1:
+        cov = cov * cov.dtype.type(scale)
+    out = pool_bins(cov, pool_width, sum_stat)
+    if clip_soft is not None:
+        out = soft_clip(out, clip_soft)
+    if clip is not None:
+        out = np.clip(out, -clip, clip)
+    return np.clip(out, -F16_MAX, F16_MAX).astype(np.float32)
+
+
+def blacklist_mask(
+    blacklist: dict[str, np.ndarray], chrom: str, start: int, end: int
+) -> np.ndarray | None:
+    """bool [end - start], True on bp inside (extended) blacklist intervals; None if none."""
+    ivs = blacklist.get(chrom)
+    if ivs is None:
+        return None
+    first = np.searchsorted(ivs[:, 1], start, side="right")
+    mask = None
+    for iv_start, iv_end in ivs[first:]:
+        if iv_start >= end:
+            break
+        if mask is None:
+            mask = np.zeros(end - start, dtype=bool)
+        mask[max(iv_start, start) - start : min(iv_end, end) - start] = True
+    return mask
+
+
+def read_coverage(
+    cov_file: str | os.PathLike,
+    windows: Sequence[tuple[str, int, int]],
+    pool_width: int,
+    sum_stat: str = "sum",
+    clip: float | None = None,
+    clip_soft: float | None = None,
+    scale: float = 1.0,
+    interp: bool = False,
+    blacklist_bed: str | os.PathLike | None = None,
+    black_pct: float = 0.5,
+    clip_pct: float = 0.9999999,
+    allow_missing_chroms: bool = False,
+    crop_bp: int = 0,
+    progress: bool = False,
+) -> np.ndarray:
+    """Binned, processed targets of one track over many windows (basenji_data_read.py).
+
+    Args:
+        cov_file: BigWig, w5 or BED track.
+        windows: (chrom, start, end) bp regions, all of one length L with L - 2 * crop_bp
+            a multiple of pool_width.
+        pool_width: bp per bin.
+        clip_pct: final clip of the whole array to +-its ``100 * clip_pct`` percentile.
+        crop_bp: bp of each window left out of the bins (the baseline still sees them).
+
+    Returns:
+        float16 [num_windows, target_length], target_length = (L - 2 * crop_bp) // pool_width.
+    """
+    from tqdm import tqdm
+
+    if not windows:
+        raise InputError(f"{cov_file}: no windows to read")
+    lengths = {end - start - 2 * crop_bp for _, start, end in windows}
+    if len(lengths) != 1 or next(iter(lengths)) % pool_width or next(iter(lengths)) <= 0:
+        raise InputError(
+            f"{cov_file}: windows minus the crop must share one length that is a multiple "
+            f"of the pool width {pool_width} bp (got lengths {sorted(lengths)[:3]})"
+        )
+    target_length = next(iter(lengths)) // pool_width
+    blacklist = read_blacklist(blacklist_bed)
+    out = np.zeros((len(windows), target_length), dtype=np.float16)
+    with CoverageSource(cov_file, allow_missing_chroms) as source:
+        source.check_chroms({w[0] for w in windows}, "the sequences")
+        for i, (chrom, start, end) in enumerate(
+            tqdm(windows, desc=Path(str(cov_file)).name, disable=not progress, leave=False)
+        ):
+            out[i] = window_targets(
+                source.values(chrom, start, end),
+                pool_width,
+                sum_stat,
+                clip=clip,
+                clip_soft=clip_soft,
+                scale=scale,
+                interp=interp,
+                black_mask=blacklist_mask(blacklist, chrom, start, end),
+                black_pct=black_pct,
+                crop_bp=crop_bp,
+            )
+    extreme = np.percentile(out.astype(np.float32), 100 * clip_pct)
+    return np.clip(out, -extreme, extreme).astype(np.float16)
+
+
+def read_coverage_h5(
+    cov_file: str | os.PathLike,
+    seqs_bed: str | os.PathLike,
+    out_h5: str | os.PathLike,
+    pool_width: int,
+    **kwargs,
+) -> None:
+    """:func:`read_coverage` over the windows of a BED file, saved as HDF5 ``targets``.
+
+    Args:
+        seqs_bed: windows (first three columns used), e.g. a data dir's sequences.bed.
+        out_h5: written atomically, dataset ``targets`` float16 [num_windows,
+            target_length], gzip-compressed (the original's ``seqs_cov/{ti}.h5``).
+        kwargs: options of :func:`read_coverage`.
+    """
+    import h5py
+
+    windows = read_bed_rows(seqs_bed)
+    targets = read_coverage(cov_file, windows, pool_width, **kwargs)
+    with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as handle:
+        handle.create_dataset("targets", data=targets, dtype="float16", compression="gzip")
+
+
+# ---------------------------------------------------------------------------------------
+# Coverage tracks from alignments (bam_cov.py).
+
+
+def alignment_weight(read, multi: str) -> float:
+    """Weight of one alignment: 1, or 1/NH for a read aligned NH times (``multi="weight"``).
+
+    ``multi="unique"`` counts every alignment as 1; ``"skip"`` drops multi-mapped reads.
+    """
+    nh = read.get_tag("NH") if read.has_tag("NH") else 1
+    if nh <= 1 or multi == "unique":
+        return 1.0
+    return 0.0 if multi == "skip" else 1.0 / nh
+
+
+def bam_chrom_coverage(
+    bam,
+    chrom: str,
+    length: int,
+    shift_center: bool = False,
+    fragment_length: int = 200,
+    multi: str = "weight",
+    min_mapq: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bp coverage of one chromosome, by strand.
+
+    Args:
+        bam: an open ``pysam.AlignmentFile`` with an index.
+        chrom, length: the chromosome and its length (bp).
+        shift_center: count each fragment once at its centre (paired reads: the centre of
+            the pair from read 1, proper pairs only; single reads: ``fragment_length // 2``
+            downstream of the 5' end); otherwise count every aligned base of every read.
+        multi: "weight" (1/NH), "unique" (weight 1) or "skip" multi-mapped reads.
+        min_mapq: skip alignments with a lower mapping quality.
+
+    Returns:
+        float32 [length] coverage of fragments on the + strand, and on the - strand (the
+        strand of read 1 for pairs).
+    """
+    plus = np.zeros(length, dtype=np.float32)
+    minus = np.zeros(length, dtype=np.float32)
+    for read in bam.fetch(chrom):
+        if read.is_unmapped or read.is_secondary or read.is_supplementary or read.is_qcfail:
+            continue
+        if read.mapping_quality < min_mapq:
+            continue
+        weight = alignment_weight(read, multi)
+        if weight == 0:
+            continue
+        reverse = read.is_reverse
+        if read.is_paired and read.is_read2:
+            reverse = not reverse
+        out = minus if reverse else plus
+        if shift_center:
+            if read.is_paired:
+                if not (read.is_read1 and read.is_proper_pair) or read.template_length == 0:
+                    continue
+                left = min(read.reference_start, read.next_reference_start)
+                center = left + abs(read.template_length) // 2
+            elif read.is_reverse:
+                center = read.reference_end - 1 - fragment_length // 2
+            else:
+                center = read.reference_start + fragment_length // 2
+            if 0 <= center < length:
+                out[center] += weight
+        else:
+            for start, end in read.get_blocks():
+                out[start:end] += weight
+    return plus, minus
+
+
+def write_coverage_track(
+    path: str | os.PathLike, chrom_values: Iterable[tuple[str, np.ndarray]], sizes: dict
+) -> None:
+    """Write per-bp coverage atomically as BigWig (``.bw``) or w5 HDF5 (``.h5``/``.w5``).
+
+    Args:
+        chrom_values: (chrom, float [size]) pairs in ``sizes`` order, produced one at a
+            time so that only one chromosome is in memory.
+        sizes: chromosome lengths (bp) for the BigWig header.
+
+    The w5 layout is the original's: one float16 dataset per chromosome (gzip, shuffle),
+    values below 0.003 set to 0. BigWig runs of equal values become one entry; zeros are
+    left out.
+    """
+    path = str(path)
+    with atomic_path(path) as tmp:
+        if path.lower().endswith((".bw", ".bigwig")):
+            import pyBigWig
+
+            bw = pyBigWig.open(tmp, "w")
+            bw.addHeader(list(sizes.items()))
+            for chrom, values in chrom_values:
+                values = values.astype(np.float32)
+                change = np.flatnonzero(np.diff(values)) + 1
+                starts = np.concatenate([[0], change])
+                ends = np.concatenate([change, [len(values)]])
+                vals = values[starts]
+                keep = vals != 0
+                if keep.any():
+                    bw.addEntries(
+                        [chrom] * int(keep.sum()),
+                        starts[keep].tolist(),
+                        ends=ends[keep].tolist(),
+                        values=vals[keep].tolist(),
+                    )
+            bw.close()
+        elif path.lower().endswith((".h5", ".hdf5", ".w5", ".wdf5")):
+            import h5py
+
+            with h5py.File(tmp, "w") as handle:
+                for chrom, values in chrom_values:
+                    values = np.clip(values, -F16_MAX, F16_MAX).astype(np.float16)
+                    values[np.abs(values) < 0.003] = 0
+                    handle.create_dataset(
+                        chrom, data=values, dtype="float16", compression="gzip", shuffle=True
+                    )
+        else:
+            raise InputError(f"{path}: output must end in .bw/.bigwig or .h5/.w5")
+
+
+def bam_coverage(
+    bam_file: str | os.PathLike,
+    out_file: str | os.PathLike,
+    strand: bool = False,
+    smooth_sigma: float = 0.0,
+    **kwargs,
+) -> list[str]:
+    """BAM/CRAM -> per-bp coverage track(s), one chromosome at a time.
+
+    Args:
+        bam_file: coordinate-sorted, indexed BAM or CRAM.
+        out_file: ``.bw`` or ``.h5``/``.w5``; with ``strand``, ``<stem>+<ext>`` and
+            ``<stem>-<ext>`` are written instead.
+        strand: separate tracks per strand.
+        smooth_sigma: Gaussian smoothing sigma (bp) of the per-bp coverage (0: none);
+            the total is preserved.
+        kwargs: options of :func:`bam_chrom_coverage`.
+
+    Returns:
+        the files written.
+    """
+    import pysam
+    from scipy.ndimage import gaussian_filter1d
+    from tqdm import tqdm
+
+    if not Path(bam_file).is_file():
+        raise FileNotFoundError(f"{bam_file}: alignment file not found")
+    try:
+        bam = pysam.AlignmentFile(str(bam_file))
+        bam.check_index()
+    except (ValueError, OSError) as err:
+        raise InputError(
+            f"{bam_file}: cannot read as an indexed BAM/CRAM ({err}); sort and index it "
+            "with `samtools sort` and `samtools index`"
+        ) from None
+    sizes = dict(zip(bam.references, bam.lengths))
+    out_file = str(out_file)
+    stem, ext = os.path.splitext(out_file)
+    outputs = [f"{stem}+{ext}", f"{stem}-{ext}"] if strand else [out_file]
+
+    def smooth(values: np.ndarray) -> np.ndarray:
+        return gaussian_filter1d(values, smooth_sigma, mode="constant") if smooth_sigma else values
+
+    def chrom_values(which: int):
+        for chrom, length in tqdm(sizes.items(), desc=Path(outputs[which]).name, leave=False):
+            plus, minus = bam_chrom_coverage(bam, chrom, length, **kwargs)
+            if strand:
+                yield chrom, smooth(plus if which == 0 else minus)
+            else:
+                yield chrom, smooth(plus + minus)
+
+    with bam:
+        for which, path in enumerate(outputs):
+            write_coverage_track(path, chrom_values(which), sizes)
+    return outputs
