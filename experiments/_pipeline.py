@@ -47,7 +47,7 @@ def aligned_data(out: Path, sim: Path, seed: int) -> tuple[Path, Path]:
     data = out / "data_aligned"
     if not (data / "mouse" / "statistics.json").exists():
         run(basenji_data_align.main, GEOMETRY + [
-            "--seed", seed, "-t", "0.15", "-v", "0.15", "--break", "65536",
+            "--seed", seed, "-t", "0.2", "-v", "0.2", "--break", "50000",
             "-a", "human,mouse", "-o", data, sim / "human.mouse.net",
             f"{sim / 'human' / 'genome.fa'},{sim / 'mouse' / 'genome.fa'}",
             f"{sim / 'human' / 'targets.txt'},{sim / 'mouse' / 'targets.txt'}"])
