@@ -1,0 +1,124 @@
+"""basenji_sad.py: variant effect (SAD) scores of a VCF's alleles with a trained model."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+
+from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
+from basenji_tf.errors import InputError
+
+PROG = "basenji_sad.py"
+
+
+def add_sad_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by basenji_sad.py and basenji_sad_multi.py."""
+    parser.add_argument("params_file")
+    parser.add_argument("model_file")
+    parser.add_argument("vcf_file", help="VCF, plain or bgzipped; every ALT allele of a "
+                        "multi-allelic record is scored as its own row")
+    parser.add_argument("-f", dest="genome_fasta", required=True, help="genome FASTA")
+    parser.add_argument("-o", dest="out_dir", default="sad", help="output directory")
+    parser.add_argument("--rc", action="store_true", help="average with reverse complements")
+    parser.add_argument("--shifts", type=comma_ints, default=[0], help="ensemble shifts (bp)")
+    parser.add_argument("--stats", default="SAD", help="comma-separated statistics: "
+                        "SAD,logSAD,sqrtSAD,SAX,D1,logD1,sqrtD1,D2,logD2,sqrtD2,JS,logJS,REF,ALT")
+    parser.add_argument("-t", dest="targets_file", help="targets table: output channels to "
+                        "keep (index column), un-transformation and strand-pair collapse")
+    parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
+    parser.add_argument("--batch_size", type=int, default=8,
+                        help="sequences per model call (ensemble members included)")
+    parser.add_argument("--batch_variants", type=int, default=32,
+                        help="variants read and scored together")
+    parser.add_argument("--cluster", dest="cluster_bp", type=int, default=0,
+                        help="score SNVs within this many bp of each other in one shared window "
+                        "(one reference prediction); such variants are then not centred. 0: off")
+    parser.add_argument("--no_splice", action="store_true",
+                        help="predict every ALT window in full instead of reusing the "
+                        "reference conv tower outside the variant's receptive cone")
+    parser.add_argument("--first_alt", action="store_true",
+                        help="score only the first ALT of each record (the original's behaviour)")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail on a REF allele that does not match the genome "
+                        "(default: warn, skip the row and summarise)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = make_parser(
+        PROG,
+        "Score the variants of a VCF: predictions of REF and ALT windows centred on each "
+        "variant, compared by the chosen statistics; writes <out_dir>/sad.h5.",
+    )
+    add_sad_options(parser)
+    parser.add_argument("-p", dest="processes", type=int, default=1,
+                        help="split the VCF over this many local processes and merge")
+    parser.add_argument("--shard", help="score only shard i of N (i/N, 0-based); used by -p")
+    return parser
+
+
+def sad_options(args: argparse.Namespace):
+    """Command-line options -> :class:`basenji_tf.variants.SadOptions` (shard not set)."""
+    from basenji_tf.variants import SadOptions, check_stats
+
+    return SadOptions(
+        stats=check_stats([s for s in args.stats.split(",") if s]),
+        batch_variants=args.batch_variants,
+        cluster_bp=args.cluster_bp,
+        first_alt=args.first_alt,
+        strict=args.strict,
+    )
+
+
+def worker_argv(argv: Sequence[str], drop: Sequence[str] = ("-p", "-o", "--shard")) -> list[str]:
+    """argv without the ``drop`` options and their values, for the per-shard workers."""
+    out = []
+    tokens = iter(argv)
+    for arg in tokens:
+        if arg in drop:
+            next(tokens, None)
+        elif not any(
+            arg.startswith(f"{opt}=") or (not opt.startswith("--") and arg.startswith(opt))
+            for opt in drop
+        ):
+            out.append(arg)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(build_parser(), argv)
+
+    def body() -> None:
+        from basenji_tf import variants
+        from basenji_tf.genome import Genome
+
+        options = sad_options(args)
+        if args.processes > 1:
+            variants.run_shards(worker_argv(argv), args.out_dir, args.processes)
+            return
+        with Genome(args.genome_fasta) as genome:
+            if args.shard:
+                try:
+                    shard_i, num_shards = (int(x) for x in args.shard.split("/"))
+                    assert 0 <= shard_i < num_shards
+                except (ValueError, AssertionError):
+                    raise InputError(f"--shard {args.shard!r}: expected i/N with 0 <= i < N")
+                total = variants.count_vcf_records(args.vcf_file)
+                options.record_range = variants.shard_range(total, shard_i, num_shards)
+            _, _, predictor, targets = variants.scoring_setup(
+                args.params_file, args.model_file, args.head_i, args.targets_file,
+                args.rc, args.shifts, args.batch_size, splice=not args.no_splice,
+            )  # fmt: skip
+            variants.score_vcf(
+                predictor, genome, args.vcf_file, os.path.join(args.out_dir, "sad.h5"),
+                targets, options,
+            )  # fmt: skip
+
+    return run_main(PROG, body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,230 @@
+"""basenji_sad with the small Basenji2 model: the original's outputs, exact fast paths, real VCFs."""
+
+import h5py
+import numpy as np
+import pytest
+
+from basenji_tf import variants as V
+from basenji_tf.cli import basenji_sad
+from basenji_tf.genome import Genome
+
+ALL_STATS = ",".join(V.SAD_STATS)
+
+
+@pytest.fixture(scope="module")
+def small(reference_dir):
+    d = reference_dir / "basenji2_small"
+    return V.load_scoring_model(str(d / "params.json"), str(d / "model0_best.h5"))
+
+
+@pytest.fixture(scope="module")
+def sad_dir(reference_dir):
+    return reference_dir / "sad_small"
+
+
+def assert_same_sad(ours_file, ref_file, extra_row=None):
+    """Every dataset equal (float16 tolerance); ``extra_row``: a row of ours the original
+    does not have (then the percentile tables, computed over all rows, are not compared)."""
+    with h5py.File(ours_file) as ours, h5py.File(ref_file) as ref:
+        assert set(ours) == set(ref)
+        for name in ref:
+            a, b = ours[name][:], ref[name][:]
+            if extra_row is not None:
+                if name.endswith("_pct"):
+                    continue
+                if a.shape[:1] == (b.shape[0] + 1,):
+                    a = np.delete(a, extra_row, axis=0)
+            assert a.shape == b.shape, name
+            if b.dtype.kind == "f":
+                assert a.dtype == b.dtype, name
+                np.testing.assert_allclose(a, b, rtol=2e-3, atol=1e-3, err_msg=name)
+            elif name == "target_labels" and not any(b):
+                assert not any(a)  # empty labels: the original's string width is not kept
+            else:
+                assert a.dtype == b.dtype, name
+                np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+@pytest.mark.parametrize("run", ["sad_out", "sad_targets_out"])
+def test_cli_reproduces_the_original(tmp_path, reference_dir, sad_dir, run):
+    argv = ["-f", str(sad_dir / "gata4_locus.fa"), "-o", str(tmp_path), "--rc",
+            "--shifts", "0,1,-1", "--stats", ALL_STATS, "--batch_variants", "6"]
+    extra_row = None
+    if run == "sad_targets_out":
+        argv += ["-t", str(sad_dir / "targets_sad.txt"), "--first_alt"]
+    else:
+        extra_row = 11  # multi's second ALT (C), which the original does not score
+    small = reference_dir / "basenji2_small"
+    argv += [str(small / "params.json"), str(small / "model0_best.h5"), str(sad_dir / "snps.vcf")]
+    assert basenji_sad.main(argv) == 0
+    assert_same_sad(tmp_path / "sad.h5", sad_dir / run / "sad.h5", extra_row)
+    if extra_row is not None:
+        with h5py.File(tmp_path / "sad.h5") as h5:
+            assert list(h5["snp"][10:12]) == [b"multi", b"multi"]
+            assert list(h5["alt_allele"][10:12]) == [b"A", b"C"]
+            # both ALTs share the REF window
+            np.testing.assert_array_equal(h5["REF"][10], h5["REF"][11])
+
+
+def test_float32_predictions_and_seqnn_ensemble(small, sad_dir):
+    """Our batched ensemble (spliced and not) matches the original's float32 arrays and
+    SeqNN.build_ensemble."""
+    seqnn_model, model, _ = small
+    z = np.load(sad_dir / "sad_float32.npz")
+    refs = z["ref_onehot"].astype(np.float32)
+    alts = z["alt_onehot"].astype(np.float32)
+    index = np.arange(len(refs))
+    plain = V.EnsemblePredictor(model, True, [0, 1, -1], batch_size=12)
+    spliced = V.EnsemblePredictor(model, True, [0, 1, -1], splice=V.TowerSplice(model))
+    for predictor in (plain, spliced):
+        ref_p, alt_p = predictor.predict_pairs(refs, alts, index)
+        np.testing.assert_allclose(ref_p, z["ref_preds"], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(alt_p, z["alt_preds"], rtol=1e-4, atol=1e-4)
+    seqnn_model.build_ensemble(True, [0, 1, -1])
+    np.testing.assert_allclose(
+        seqnn_model.predict(refs[:3]), plain.predict(refs[:3]), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_tower_splice_is_exact(small):
+    """Spliced ALT predictions equal full ones for SNVs anywhere, edges included."""
+    _, model, _ = small
+    splice = V.TowerSplice(model)
+    assert (splice.stride_bp, splice.reach_bp) == (128, 7 + 2 * (2 + 4 + 8 + 16 + 32 + 64))
+    rng = np.random.default_rng(0)
+    length = model.input.shape[1]
+    ref = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (2, length))]
+    positions = [0, 5, 127, 128, 300, 8191, 8192, 16000, length - 1]
+    alts = np.repeat(ref[[0]], len(positions) + 1, axis=0)
+    for j, p in enumerate(positions):
+        alts[j, p] = np.roll(alts[j, p], 1)
+    alts[-1, 4000:4003] = 0.25  # a short multi-base change, still one local window
+    alt_ref = np.zeros(len(alts), dtype=int)
+    full = V.EnsemblePredictor(model, rc=True, shifts=[0, 1])
+    fast = V.EnsemblePredictor(model, rc=True, shifts=[0, 1], splice=splice)
+    want = full.predict_pairs(ref, alts, alt_ref)
+    got = fast.predict_pairs(ref, alts, alt_ref)
+    for w, g in zip(want, got):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+def test_cluster_shares_one_reference(tmp_path, small, sad_dir):
+    """--cluster: one reference window per group, each ALT substituted in it, rows in
+    VCF order."""
+    _, model, _ = small
+    vcf = tmp_path / "c.vcf"
+    vcf.write_text(
+        "chrG\t74453\ta\tA\tC\n"
+        "chrG\t74460\tb\tG\tA\n"  # genome base at 74460
+        "chrG\t40001\tdel2\tTTG\tT\n"
+        "chrG\t74500\tc\tC\tG\n"
+    )
+    with Genome(sad_dir / "gata4_locus.fa") as genome:
+        rows = list(V.read_vcf(str(vcf), genome))
+        for v in rows:
+            if v.id in "abc":
+                assert genome.fetch("chrG", v.pos - 1, v.pos) == v.ref, v
+        targets = V.TargetSet.all_outputs(8)
+        options = V.SadOptions(stats=["SAD", "REF", "ALT"], cluster_bp=100)
+        predictor = V.EnsemblePredictor(model, rc=True, splice=V.TowerSplice(model))
+        V.score_vcf(predictor, genome, str(vcf), str(tmp_path / "sad.h5"), targets, options)
+        # by hand: the window of the middle member (b), not centred on a or c
+        left = 16384 // 2 - 1
+        start0 = 74460 - 1 - left
+        ref = V.dna_1hot(genome.fetch("chrG", start0, start0 + 16384), n_uniform=True)
+    predictor = V.EnsemblePredictor(model, rc=True)
+    alts = []
+    for v in (rows[0], rows[1], rows[3]):
+        alt = ref.copy()
+        alt[v.pos - 1 - start0] = V.dna_1hot(v.alt)[0]
+        alts.append(alt)
+    want = predictor.predict(np.stack([ref, *alts]))
+    with h5py.File(tmp_path / "sad.h5") as h5:
+        assert [s.decode() for s in h5["snp"][:]] == ["a", "b", "del2", "c"]
+        np.testing.assert_allclose(h5["REF"][[0, 1, 3]], np.repeat(want[:1], 3, 0).astype(np.float16), rtol=2e-3, atol=1e-3)
+        np.testing.assert_allclose(h5["ALT"][[0, 1, 3]], want[1:].astype(np.float16), rtol=2e-3, atol=1e-3)
+
+
+class HgFake:
+    """hg19 chromosome names and sizes with a synthetic sequence: the GATA4 locus repeated,
+    and the validated VCF's REF alleles at their positions (hg19 itself is not in the repo)."""
+
+    def __init__(self, reference_dir):
+        real = reference_dir / "real_hg19"
+        self.base = "".join(
+            line.strip() for line in open(real / "gata4.fa") if not line.startswith(">")
+        ).upper()
+        self.sizes = {}
+        for line in open(reference_dir / "basenji_published" / "human.hg19.genome"):
+            name, size = line.split()[:2]
+            self.sizes[name] = int(size)
+        self.planted = {}
+        for v in V.read_vcf(str(real / "regulatory_validated.vcf")):
+            self.planted[(v.chrom, v.pos - 1)] = v.ref
+
+    def resolve(self, chrom, source="input"):
+        return Genome.resolve(self, chrom, source)
+
+    def fetch(self, chrom, start, end):
+        seq = list(
+            self.base[i % len(self.base)] if 0 <= i < self.sizes[chrom] else "N"
+            for i in range(start, end)
+        )
+        for (c, p), allele in self.planted.items():
+            if c == chrom and start <= p < end:
+                seq[p - start : p - start + len(allele)] = allele
+        return "".join(seq)[: end - start]
+
+
+def test_real_vcfs_misref_and_misorder(tmp_path, reference_dir, small, caplog):
+    _, model, _ = small
+    genome = HgFake(reference_dir)
+    genome.path = "hg19-fake"
+    real = reference_dir / "real_hg19"
+    options = V.SadOptions(stats=["SAD", "D1"], batch_variants=5)
+    targets = V.TargetSet.all_outputs(8)
+    results = {}
+    for name in ("regulatory_validated", "regulatory_validated_misref",
+                 "regulatory_validated_misorder"):
+        out = tmp_path / f"{name}.h5"
+        counts = V.score_vcf(
+            V.EnsemblePredictor(model), genome, str(real / f"{name}.vcf"), str(out), targets, options
+        )
+        assert counts.rows == 16 and counts.ref_mismatch == 0
+        with h5py.File(out) as h5:
+            results[name] = {
+                s.decode(): (h5["SAD"][i], h5["D1"][i]) for i, s in enumerate(h5["snp"][:])
+            }
+            if name.endswith("misorder"):
+                assert h5["snp"][0] == b"rs12740374"  # file order kept
+    assert "rs72664324: the genome has the ALT allele G" in caplog.text
+    valid = results["regulatory_validated"]
+    for name in ("regulatory_validated_misref", "regulatory_validated_misorder"):
+        for rsid, (sad, d1) in results[name].items():
+            if name.endswith("misref") and rsid == "rs72664324":
+                # REF put in the genome's place: the windows swap, so SAD changes sign
+                np.testing.assert_allclose(sad, -valid[rsid][0], rtol=2e-3, atol=2e-3)
+            else:
+                np.testing.assert_array_equal(sad, valid[rsid][0])
+            np.testing.assert_allclose(d1, valid[rsid][1], rtol=2e-3, atol=2e-3)
+
+
+def test_shards_merge_to_a_single_run(tmp_path, reference_dir, sad_dir):
+    """--shard i/N runs (what -p N starts as processes) merge into the single-run file."""
+    small = reference_dir / "basenji2_small"
+    common = ["-f", str(sad_dir / "gata4_locus.fa"), "--stats", "SAD,SAX,REF",
+              str(small / "params.json"), str(small / "model0_best.h5"), str(sad_dir / "snps.vcf")]
+    assert basenji_sad.main(["-o", str(tmp_path / "one"), *common]) == 0
+    jobs = []
+    for i in range(2):
+        job = tmp_path / f"job{i}"
+        assert basenji_sad.main(["--shard", f"{i}/2", "-o", str(job), *common]) == 0
+        jobs.append(str(job / "sad.h5"))
+    V.merge_sad(jobs, str(tmp_path / "two.h5"))
+    with h5py.File(tmp_path / "one/sad.h5") as one, h5py.File(tmp_path / "two.h5") as two:
+        assert set(one) == set(two) and one["snp"].shape == (16,)
+        for k in one:
+            np.testing.assert_array_equal(one[k][:], two[k][:], err_msg=k)
+    assert basenji_sad.worker_argv(["-p", "2", "-o", "x", "--rc", "--shard=1/2", "a.vcf"]) == [
+        "--rc", "a.vcf"
+    ]

@@ -1,0 +1,128 @@
+"""Saturation mutagenesis (library and CLIs) and gradient attribution on a planted motif."""
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from basenji_tf import regions as R
+from basenji_tf import variants as V
+from basenji_tf.cli import basenji_sat_bed, basenji_sat_vcf
+from basenji_tf.dna import dna_1hot
+
+
+@pytest.fixture(scope="module")
+def small(reference_dir):
+    d = reference_dir / "basenji2_small"
+    return V.load_scoring_model(str(d / "params.json"), str(d / "model0_best.h5"))
+
+
+def hand_sum(predictor, seq, p, base):
+    mutant = seq.copy()
+    mutant[p] = 0
+    mutant[p, base] = 1
+    return predictor.predict(mutant[None])[0]
+
+
+def test_mutagenesis_equals_single_mutants_and_handles_n(small, reference_dir):
+    _, model, _ = small
+    predictor = V.EnsemblePredictor(model, rc=True, splice=V.TowerSplice(model))
+    rng = np.random.default_rng(3)
+    seq = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 16384)]
+    mut_start, mut_len = R.mutation_region(16384, 6)
+    assert (mut_start, mut_len) == (8189, 6)
+    seq[mut_start + 1] = 0  # an N inside the region: four mutants there, not three
+    scores = R.sat_mutagenesis(predictor, seq, mut_start, mut_len, ["sum", "center", "scd"], chunk=5)
+    ref_pred = predictor.predict(seq[None])[0]
+    raw_sum = np.zeros((mut_len, 4, 8), np.float32)
+    raw_centre = np.zeros((mut_len, 4, 8), np.float32)
+    for i in range(mut_len):
+        p = mut_start + i
+        for base in range(4):
+            if seq[p, base] == 1:
+                pred = ref_pred
+                assert np.all(scores["scd"][i, base] == 0)
+            else:
+                pred = hand_sum(predictor, seq, p, base)
+                scd = np.sqrt(((pred - ref_pred) ** 2).sum(axis=0))
+                np.testing.assert_allclose(scores["scd"][i, base], scd, rtol=1e-4, atol=1e-5)
+            raw_sum[i, base] = pred.sum(axis=0)
+            raw_centre[i, base] = pred[56:58].sum(axis=0)  # 112 bins: [56, 58)
+    # positions after the N are where the original's bookkeeping went wrong
+    for stat, raw in (("sum", raw_sum), ("center", raw_centre)):
+        want = raw - raw.mean(axis=1, keepdims=True)
+        np.testing.assert_allclose(scores[stat], want, rtol=1e-4, atol=2e-4, err_msg=stat)
+
+
+def test_sat_bed_cli(tmp_path, reference_dir):
+    sad_dir = reference_dir / "sad_small"
+    small = reference_dir / "basenji2_small"
+    bed = tmp_path / "r.bed"
+    bed.write_text("chrG\t60000\t60010\tplus\t0\t+\nchrG\t80000\t80011\tminus\t0\t-\n")
+    out = tmp_path / "sat"
+    argv = ["-f", str(sad_dir / "gata4_locus.fa"), "-l", "4", "-o", str(out), "--plots",
+            "--stats", "sum,scd", str(small / "params.json"), str(small / "model0_best.h5"),
+            str(bed)]
+    assert basenji_sat_bed.main(argv) == 0
+    with h5py.File(out / "scores.h5") as h5:
+        assert h5["seqs"].dtype == bool and h5["seqs"].shape == (2, 4, 4)
+        assert h5["sum"].shape == (2, 4, 4, 8) and h5["sum"].dtype == np.float16
+        # window of 'plus': mid 60005 - 8192 = 51813; region [L/2 - 2, +4) in the window
+        assert list(h5["start"][:]) == [51813 + 8190, 80005 + 8192 - 8190 - 4]
+        assert list(h5["end"][:] - h5["start"][:]) == [4, 4]
+        assert [s.decode() for s in h5["strand"][:]] == ["+", "-"]
+        np.testing.assert_allclose(h5["sum"][:].astype(np.float32).sum(axis=2), 0, atol=2e-2)
+    with open(sad_dir / "gata4_locus.fa") as handle:
+        genome_seq = "".join(line.strip() for line in handle if not line.startswith(">"))
+    with h5py.File(out / "scores.h5") as h5:
+        plus = dna_1hot(genome_seq[51813 + 8190 : 51813 + 8194])
+        np.testing.assert_array_equal(h5["seqs"][0], plus == 1)
+    assert (out / "seq0_t0_logo.png").stat().st_size > 1000
+    assert (out / "seq1_t0_heat.png").stat().st_size > 1000
+
+
+def test_sat_vcf_cli(tmp_path, reference_dir):
+    sad_dir = reference_dir / "sad_small"
+    small = reference_dir / "basenji2_small"
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("chrG\t74453\tsnv2\tA\tC,GTTTTTT\n")
+    argv = ["-f", str(sad_dir / "gata4_locus.fa"), "-l", "3", "-o", str(tmp_path / "o"),
+            str(small / "params.json"), str(small / "model0_best.h5"), str(vcf)]
+    assert basenji_sat_vcf.main(argv) == 0
+    with h5py.File(tmp_path / "o" / "scores.h5") as h5:
+        assert [s.decode() for s in h5["label"][:]] == ["snv2_A", "snv2_C", "snv2_GTTTT*"]
+        assert h5["sum"].shape == (3, 3, 4, 8)
+        # REF and ALT windows differ exactly at the variant (index L/2 - 1 = region[0])
+        assert h5["seqs"][0, 0, 0] and h5["seqs"][1, 0, 1]
+
+
+def motif_model(length=256):
+    """Conv filter matching GATA (+1 per matching base, bias -3.5), ReLU, summed: a strong,
+    known motif detector."""
+    inp = keras.Input((length, 4))
+    conv = keras.layers.Conv1D(1, 4, padding="same", activation="relu")
+    x = conv(inp)
+    x = keras.layers.AveragePooling1D(8)(x)
+    out = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")(x)
+    model = keras.Model(inp, out)
+    kernel = dna_1hot("GATA")[:, :, None] * 2.0
+    conv.set_weights([kernel, np.array([-7.0], np.float32)])
+    return model
+
+
+def test_gradient_and_ism_agree_in_sign_on_a_planted_motif():
+    model = motif_model()
+    rng = np.random.default_rng(1)
+    seq = dna_1hot("".join(rng.choice(list("CT"), 256)))  # no G or A: no chance motif
+    seq[126:130] = dna_1hot("GATA")
+    predictor = V.EnsemblePredictor(model)
+    ism = R.sat_mutagenesis(predictor, seq, 120, 16, ["sum"])["sum"][..., 0]
+    ism_ref = (ism * seq[120:136]).sum(axis=1)  # reference base's centred score
+    attr = (R.input_gradients(model, seq[None])[0] * seq).sum(axis=1)[120:136]
+    motif = slice(6, 10)
+    assert np.all(ism_ref[motif] > 0.05) and np.all(attr[motif] > 0.05)
+    assert np.all(np.sign(ism_ref[motif]) == np.sign(attr[motif]))
+    assert np.allclose(ism_ref[:6], 0, atol=1e-6) and np.allclose(attr[:6], 0, atol=1e-6)
+    # gradients of the reverse complement, flipped back, see the same motif
+    both = (R.input_gradients(model, seq[None], rc=True)[0] * seq).sum(axis=1)[120:136]
+    assert np.all(both[motif] > 0)
