@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 from pathlib import Path
@@ -15,6 +16,15 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO_PARAMS = REPO / "models" / "params_demo.json"
 GEOMETRY = ["-l", "32768", "-w", "128", "--crop", "8192", "--stride", "4096",
             "--stride_test", "16384", "-p", "2"]
+
+
+def parse_args(doc: str) -> argparse.Namespace:
+    """The options every experiment takes: -o, --seed, --epochs."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("-o", dest="out", type=Path, default=Path("experiments_out"))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=6)
+    return parser.parse_args()
 
 
 def run(main, args: list[str]) -> None:

@@ -9,11 +9,9 @@ local sites, so dilation should matter most for CAGE.
 Usage: python experiments/dilation.py [-o experiments_out] [--seed 1] [--epochs 6]
 """
 
-import argparse
 import json
-from pathlib import Path
 
-from _pipeline import human_data, params_variant, print_table, simulate, train_and_test
+from _pipeline import parse_args, human_data, params_variant, print_table, simulate, train_and_test
 
 
 def set_rate_mult(rate_mult: float):
@@ -25,12 +23,8 @@ def set_rate_mult(rate_mult: float):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", dest="out", default="experiments_out")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--epochs", type=int, default=6)
-    args = parser.parse_args()
-    out = Path(args.out)
+    args = parse_args(__doc__)
+    out = args.out
     sim = simulate(out, args.seed)
     data = human_data(out, sim, args.seed)
     rows = {}

@@ -8,11 +8,9 @@ mouse test Pearson R per assay.
 Usage: python experiments/joint_vs_single.py [-o experiments_out] [--seed 1] [--epochs 6]
 """
 
-import argparse
 import json
-from pathlib import Path
 
-from _pipeline import aligned_data, params_variant, print_table, simulate, train_and_test
+from _pipeline import parse_args, aligned_data, params_variant, print_table, simulate, train_and_test
 
 MOUSE_TRACKS = 4
 
@@ -29,12 +27,8 @@ def joint(params):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", dest="out", default="experiments_out")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--epochs", type=int, default=6)
-    args = parser.parse_args()
-    out = Path(args.out)
+    args = parse_args(__doc__)
+    out = args.out
     sim = simulate(out, args.seed)
     human, mouse = aligned_data(out, sim, args.seed)
     rows = {
