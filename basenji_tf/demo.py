@@ -17,25 +17,15 @@ import pandas as pd
 from scipy import stats
 
 from basenji_tf import plots
+from basenji_tf.evaluate import assay_summary
 from basenji_tf.files import write_text_atomic
 from basenji_tf.genome import read_gtf_tss
 from basenji_tf.tfrecords import read_sequences_bed, read_statistics
 
-ASSAYS = ("CAGE", "DNASE", "ATAC", "CHIP")
-
-
-def assay_of(description: str) -> str:
-    """Assay from a Basenji target description ('CAGE:liver' -> 'CAGE'), else 'OTHER'."""
-    prefix = str(description).split(":", 1)[0].upper()
-    return prefix if prefix in ASSAYS else "OTHER"
-
-
-def pearsonr_by_assay(acc_file: str | os.PathLike, targets_file: str | os.PathLike) -> dict:
-    """Mean test Pearson R per assay from acc.txt and the targets table descriptions."""
+def pearsonr_by_assay(acc_file: str | os.PathLike) -> dict[str, float]:
+    """Mean test Pearson R per assay (description prefix) from basenji_test.py's acc.txt."""
     acc = pd.read_csv(acc_file, sep="\t")
-    descriptions = pd.read_csv(targets_file, sep="\t", index_col=0)["description"]
-    acc["assay"] = [assay_of(descriptions.loc[i]) for i in acc["index"]]
-    return {a: round(float(r), 4) for a, r in acc.groupby("assay")["pearsonr"].mean().items()}
+    return {assay: round(mean, 4) for assay, (_, mean) in assay_summary(acc).items()}
 
 
 def sad_vs_truth(sad_file: str | os.PathLike, effects_file: str | os.PathLike,

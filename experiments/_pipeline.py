@@ -7,10 +7,8 @@ import copy
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from basenji_tf.cli import basenji_data, basenji_data_align, basenji_sim, basenji_test, basenji_train
-from basenji_tf.demo import assay_of
+from basenji_tf.demo import pearsonr_by_assay
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_PARAMS = REPO / "models" / "params_demo.json"
@@ -81,9 +79,7 @@ def train_and_test(params_file: Path, data_dirs: list[Path], out: Path, seed: in
     model = out / "train" / ("model_best.h5" if len(data_dirs) == 1 else f"model{head_i}_best.h5")
     run(basenji_test.main, ["--head", head_i, "-o", out / "test", params_file, model,
                             data_dirs[head_i]])
-    acc = pd.read_csv(out / "test" / "acc.txt", sep="\t")
-    acc["assay"] = [assay_of(d) for d in acc["description"]]
-    return acc.groupby("assay")["pearsonr"].mean().round(4).to_dict()
+    return pearsonr_by_assay(out / "test" / "acc.txt")
 
 
 def print_table(title: str, rows: dict[str, dict]) -> None:

@@ -8,12 +8,6 @@ import pytest
 from basenji_tf import demo
 
 
-def test_assay_of():
-    assert demo.assay_of("CAGE:liver") == "CAGE"
-    assert demo.assay_of("chip:CTCF:K562") == "CHIP"
-    assert demo.assay_of("RNA:brain") == "OTHER"
-
-
 @pytest.fixture
 def scored(tmp_path):
     targets = tmp_path / "targets.txt"
@@ -42,9 +36,8 @@ def test_sad_vs_truth_matches_rows_and_tracks(scored):
     assert agreement["mean"] == pytest.approx((0.9429 - 1.0) / 2, abs=1e-4)
 
 
-def test_pearsonr_by_assay(tmp_path, scored):
-    _, _, targets = scored
+def test_pearsonr_by_assay(tmp_path):
     acc = tmp_path / "acc.txt"
     acc.write_text("index\tpearsonr\tr2\tidentifier\tdescription\n"
                    "0\t0.5\t0.2\tD\tDNASE:x\n1\t0.7\t0.4\tC\tCAGE:x\n")
-    assert demo.pearsonr_by_assay(acc, targets) == {"CAGE": 0.7, "DNASE": 0.5}
+    assert demo.pearsonr_by_assay(acc) == {"CAGE": 0.7, "DNASE": 0.5}

@@ -84,7 +84,7 @@ def run_demo(out_dir: Path, seed: int, size: str, params_file: Path) -> dict:
     targets_file = data / "targets.txt"
     agreement = demo.sad_vs_truth(sad / "sad.h5", human / "variant_effects.tsv", targets_file)
     summary = {
-        "test_pearsonr_by_assay": demo.pearsonr_by_assay(test / "acc.txt", targets_file),
+        "test_pearsonr_by_assay": demo.pearsonr_by_assay(test / "acc.txt"),
         "sad_true_effect_spearman": agreement["mean"],
         "sad_true_effect_spearman_pooled": agreement["pooled"],
         "sad_true_effect_spearman_per_track": agreement["per_track"],
