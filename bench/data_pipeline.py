@@ -1,6 +1,6 @@
 """Benchmark of basenji_data.py on a generated genome with 8 BigWig tracks; prints JSON.
 
-    python bench/data_pipeline.py [--genome_mb 20] [--tracks 8] [--out /tmp/bench_data]
+    python bench/data_pipeline.py [--genome_mb 20] [--tracks 8] [--out DIR]
 
 Each run is a separate ``bin/basenji_data.py`` process (wall time includes starting
 Python); peak memory is the largest resident set of the command and of any of
@@ -17,6 +17,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -128,9 +129,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--genome_mb", type=float, default=20)
     parser.add_argument("--tracks", type=int, default=8)
-    parser.add_argument("--out", default="/tmp/bench_data_pipeline")
+    parser.add_argument("--out", help="work folder (default: a new temporary folder)")
     args = parser.parse_args()
-    out = Path(args.out)
+    out = Path(args.out or tempfile.mkdtemp(prefix="bench_data_pipeline_"))
     shutil.rmtree(out, ignore_errors=True)
     report = {"genome_MB": args.genome_mb, "tracks": args.tracks, "seq_length": SEQ_LENGTH,
               "crop_bp": CROP, "pool_width": POOL, "stride": 0.125, "seqs_per_tfr": 64, "cpus": os.cpu_count()}

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def main() -> None:
         y = rng.poisson(1.0, (n, model.target_lengths[hi], model.num_targets(hi)))
         y = y.astype(np.float32)
         data.append(train.array_data_source(x, y, x, y, args.batch, seed=0, name=f"head{hi}"))
-    trainer = train.Trainer(model.models, data, settings, "/tmp/bench_train_throughput",
+    trainer = train.Trainer(model.models, data, settings, tempfile.mkdtemp(prefix="bench_train_throughput_"),
                             save_model=lambda path, i: None, seed=0)
     trainer.train_epoch(0)  # traces every step function
     start = time.perf_counter()
