@@ -867,11 +867,16 @@ def train_model(
 
     with dist.scope():
         model = seqnn.SeqNN(params_model, source=str(params_file))
-        if len(data_dirs) != len(model.models):
+        if len(data_dirs) > len(model.models):
             raise InputError(
                 f"{len(data_dirs)} data directories for the {len(model.models)} heads of "
                 f"{params_file} ({', '.join(model.params.head_keys)}); give one per head"
             )
+        if len(data_dirs) < len(model.models):
+            # As the original: one dataset trains head 0 of a multi-head params file.
+            log.info("training heads %s; %s get no data directory and stay untrained",
+                     ", ".join(model.params.head_keys[: len(data_dirs)]),
+                     ", ".join(model.params.head_keys[len(data_dirs):]))
         for i, data_dir in enumerate(data_dirs):
             stats = read_statistics(data_dir)
             if int(stats["target_length"]) != model.target_lengths[i] or int(
@@ -887,7 +892,7 @@ def train_model(
             model.restore(restore, head_i=0, trunk=trunk)
         data = [seq_data_source(d, settings, seed, tfr_train, tfr_eval) for d in data_dirs]
         trainer = Trainer(
-            model.models, data, settings, out,
+            model.models[: len(data_dirs)], data, settings, out,
             save_model=lambda path, i: model.save(path, head_i=i),
             strategy=dist, seed=seed,
         )

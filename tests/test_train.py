@@ -368,3 +368,15 @@ def test_seq_data_source_patterns_and_epoch_seeds(tmp_path):
 
     np.testing.assert_array_equal(first_targets(3), first_targets(3))  # same epoch, same order
     assert not np.array_equal(first_targets(3), first_targets(4))
+
+
+def test_one_data_dir_trains_head_zero_of_a_two_head_model(tmp_path):
+    """As the original: a multi-head params file with one dataset trains head 0 only."""
+    params = json.loads(json.dumps(TINY_PARAMS))
+    params["model"]["head_b"] = {"name": "final", "units": 2, "activation": "softplus"}
+    params_file = write_params(tmp_path / "params.json", params, train_epochs_max=1)
+    data = write_data_dir(tmp_path / "data")
+    history = train.train_model(params_file, [data], tmp_path / "out")
+    assert len(history) >= 1
+    assert (tmp_path / "out" / "model_best.h5").is_file()
+    assert not (tmp_path / "out" / "model1_best.h5").exists()

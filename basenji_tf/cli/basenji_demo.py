@@ -52,6 +52,8 @@ def run_demo(out_dir: Path, seed: int, size: str, params_file: Path) -> dict:
     """Run the pipeline into ``out_dir`` and return the summary (also summary.json)."""
     from basenji_tf import demo
 
+    if not params_file.is_file():
+        raise FileNotFoundError(f"{params_file}: params file not found")
     out_dir.mkdir(parents=True, exist_ok=True)
     sim, data, train = out_dir / "sim", out_dir / "data_human", out_dir / "train"
     test, sad, predict = out_dir / "test", out_dir / "sad", out_dir / "predict"
