@@ -8,8 +8,9 @@ The pieces, in the order a ``basenji_sad.py`` run uses them:
   ``basenji.vcf.snp_seq1`` does: the variant's first base at index ``L/2 - 1``, indel alleles
   length-normalised around the centre, N encoded as 0.25 in every channel.
 * :class:`EnsemblePredictor` runs many variants' REF, ALT and ensemble members (shifts,
-  reverse complement) through the model in large batches; with a :class:`TowerSplice` it
-  recomputes only the part of the ALT conv tower an SNV can change (exact).
+  reverse complement) through the model in large batches; with a
+  :class:`~basenji_tf.cone.ConeSplice` it recomputes only the band of each layer an SNV can
+  change and reuses the REF activations elsewhere (exact).
 * :func:`sad_stats` computes the SAD family of statistics; :class:`SadWriter` streams rows
   into ``sad.h5`` and adds the percentile tables at the end.
 * :func:`score_vcf` ties them together; :func:`merge_sad` joins shard outputs.
@@ -35,6 +36,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
@@ -47,6 +49,9 @@ from basenji_tf.errors import InputError
 from basenji_tf.files import atomic_path
 from basenji_tf.genome import Genome
 from basenji_tf.targets import read_targets
+
+if TYPE_CHECKING:
+    from basenji_tf.cone import ConeSplice
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +87,8 @@ class Variant:
         alt: this row's ALT allele (upper case).
         site_alts: every ALT of the record (the REF/ALT swap check looks at all of them).
         line: line number in the VCF (for messages).
+        record: index of the record among the VCF's data records (0-based; -1 when the
+            variant does not come from a VCF).
     """
 
     chrom: str
@@ -91,6 +98,7 @@ class Variant:
     alt: str
     site_alts: tuple[str, ...]
     line: int
+    record: int = -1
 
     @property
     def is_snv(self) -> bool:
@@ -212,7 +220,7 @@ def read_vcf(
                     "fix or remove the record"
                 )
             counts.rows += 1
-            yield Variant(chrom, pos, rsid, ref, alt, alts, line_no)
+            yield Variant(chrom, pos, rsid, ref, alt, alts, line_no, record_i)
 
 
 # ---------------------------------------------------------------------------------------
@@ -594,94 +602,6 @@ def merge_sad(job_files: Sequence[str], out_file: str, chunk_rows: int = 4096) -
 # ---------------------------------------------------------------------------------------
 
 
-class TowerSplice:
-    """Exact ALT predictions that reuse the REF conv tower outside the variant's cone.
-
-    In inference mode every layer before the last pooling layer (the "tower") is a
-    'same'-padded convolution, a per-position map (batch norm, activation) or a pooling
-    aligned to the sequence start. A change at bp ``p`` therefore changes the tower output
-    only in bins ``[(p - reach) // stride, (p + reach) // stride]``, where ``reach`` is the
-    tower's one-sided receptive field in bp. The ALT tower output is the REF one with those
-    bins replaced by the tower run on a short, stride-aligned window around the variant
-    whose edges lie more than ``reach`` bp beyond the replaced bins; only the rest of the
-    model (dilated stack, crop, head: the low-resolution layers) runs on the full length.
-
-    Args:
-        model: a functional ``keras.Model`` [batch, L, 4] -> [batch, bins, T].
-
-    Raises:
-        ValueError: the model has no pooling layer or a layer before the split whose
-            receptive field cannot be bounded (anything other than convolutions with
-            'same' padding, pooling with pool size = stride, and per-position layers).
-    """
-
-    def __init__(self, model):
-        import keras
-
-        self.seq_length = int(model.input.shape[1])
-        split_i = None
-        for i, layer in enumerate(model.layers):
-            if hasattr(layer, "pool_size"):
-                split_i = i
-        if split_i is None:
-            raise ValueError("model has no pooling layer to split the tower at")
-        reach_bp = 0
-        stride = 1
-        for layer in model.layers[1 : split_i + 1]:
-            if hasattr(layer, "pool_size"):
-                pool = layer.pool_size[0] if isinstance(layer.pool_size, tuple) else layer.pool_size
-                strides = layer.strides[0] if isinstance(layer.strides, tuple) else layer.strides
-                if strides != pool:
-                    raise ValueError(f"{layer.name}: pool stride {strides} != size {pool}")
-                # Pooling aligned to the sequence start widens no bin's receptive field.
-                stride *= pool
-            elif hasattr(layer, "kernel_size"):
-                if layer.padding != "same" or layer.strides[0] != 1:
-                    raise ValueError(f"{layer.name}: tower convolutions must be 'same', stride 1")
-                reach_bp += (layer.kernel_size[0] // 2) * layer.dilation_rate[0] * stride
-            elif (
-                (layer.weights and not hasattr(layer, "moving_mean"))
-                or len(layer.output.shape) != 3
-                or layer.output.shape[1] != layer.input.shape[1]
-            ):
-                raise ValueError(f"{layer.name}: cannot bound the receptive field of this layer")
-        split = model.layers[split_i].output
-        self.stride_bp = stride
-        self.reach_bp = reach_bp
-        self.tower = keras.Model(model.input, split)
-        try:
-            self.rest = keras.Model(split, model.output)
-        except (ValueError, TypeError) as err:
-            raise ValueError(f"cannot cut the model after {model.layers[split_i].name}: {err}")
-        # Local window: the changed bins plus a margin covering the reach on both sides.
-        margin_bins = -(-reach_bp // stride) + 1
-        self.window_bp = (4 * margin_bins + 2) * stride
-        if self.window_bp >= self.seq_length or self.seq_length % stride:
-            raise ValueError("the local window would not be shorter than the sequence")
-
-    def local_window(self, first_bp: int, last_bp: int) -> tuple[int, int, int, int]:
-        """Window and bins to recompute for a change at bp ``[first_bp, last_bp]``.
-
-        Returns:
-            (window start bp, window end bp, first changed bin, end changed bin), with the
-            window stride-aligned, inside the sequence, and the changed bins at least
-            ``reach`` bp from any window edge that is not a sequence edge.
-        """
-        b0 = max(0, (first_bp - self.reach_bp) // self.stride_bp)
-        b1 = min(self.seq_length // self.stride_bp, (last_bp + self.reach_bp) // self.stride_bp + 1)
-        centre_bin = (b0 + b1) // 2
-        win_bins = self.window_bp // self.stride_bp
-        w0 = min(max(0, centre_bin - win_bins // 2), self.seq_length // self.stride_bp - win_bins)
-        return w0 * self.stride_bp, (w0 + win_bins) * self.stride_bp, b0, b1
-
-    def fits(self, first_bp: int, last_bp: int) -> bool:
-        """Whether a change spanning these bp fits one local window exactly."""
-        w0, w1, b0, b1 = self.local_window(first_bp, last_bp)
-        left_ok = w0 == 0 or b0 * self.stride_bp - self.reach_bp >= w0
-        right_ok = w1 == self.seq_length or b1 * self.stride_bp + self.reach_bp <= w1
-        return left_ok and right_ok
-
-
 class EnsemblePredictor:
     """Ensemble-averaged predictions of many sequences per model call.
 
@@ -698,7 +618,8 @@ class EnsemblePredictor:
         strand_pair: per output column, its other-strand column (None or empty: none).
         target_slice: model output columns to keep, applied before averaging.
         batch_size: sequences (members included) per model call.
-        splice: reuse REF tower outputs for ALT sequences (see :class:`TowerSplice`).
+        splice: reuse REF activations outside each ALT's cone (see
+            :class:`~basenji_tf.cone.ConeSplice`).
     """
 
     def __init__(
@@ -709,7 +630,7 @@ class EnsemblePredictor:
         strand_pair: Sequence[int] | None = None,
         target_slice: Sequence[int] | None = None,
         batch_size: int = 8,
-        splice: TowerSplice | None = None,
+        splice: ConeSplice | None = None,
     ):
         self.model = model
         self.members = [(s, fw) for s in shifts for fw in ((True, False) if rc else (True,))]
@@ -722,12 +643,10 @@ class EnsemblePredictor:
     def _call(self, fn: Callable, x: np.ndarray) -> np.ndarray:
         outs = []
         for b0 in range(0, len(x), self.batch_size):
-            batch = x[b0 : b0 + self.batch_size]
-            n = len(batch)
-            if n < self.batch_size and len(x) > self.batch_size:
-                # one input shape per model: a short last batch would retrace the graph
-                pad = np.zeros((self.batch_size - n, *batch.shape[1:]), batch.dtype)
-                batch = np.concatenate([batch, pad])
+            # One input shape per model: no retracing, and a sequence's outputs do not
+            # depend on which sequences share its batch (sharded runs equal single ones).
+            n = min(self.batch_size, len(x) - b0)
+            batch = _pad_rows(x[b0 : b0 + n], self.batch_size)
             if hasattr(fn, "predict_on_batch"):
                 outs.append(np.asarray(fn.predict_on_batch(batch))[:n])
             else:
@@ -775,33 +694,92 @@ class EnsemblePredictor:
         if self.splice is None:
             both = self.predict(np.concatenate([refs, alts]))
             return both[: len(refs)], both[len(refs) :]
-        sp = self.splice
+        num_m = len(self.members)
         ref_in = self._member_inputs(refs)
         alt_in = self._member_inputs(alts)
-        num_m = len(self.members)
+        alt_ref_m = np.concatenate([m * len(refs) + np.asarray(alt_ref) for m in range(num_m)])
+        ref_raw, alt_raw = self._spliced(ref_in, alt_in, alt_ref_m)
+        return self._average(ref_raw, len(refs)), self._average(alt_raw, len(alts))
+
+    def _spliced(
+        self, ref_in: np.ndarray, alt_in: np.ndarray, alt_ref: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Raw REF and ALT predictions of member inputs through the :class:`ConeSplice`.
+
+        ALTs that differ from their REF in a short stretch get the tower on a local window
+        and the rest of the model on their band; others (indels) get the full pass.
+        """
+        sp = self.splice
         ref_tower = self._call(sp.tower, ref_in)
-        alt_ref_m = np.concatenate([m * len(refs) + alt_ref for m in range(num_m)])
-        alt_tower = ref_tower[alt_ref_m].copy()
-        local, local_slots, full = [], [], []
+        local, band_rows, starts, whole = [], [], [], []
         for j in range(len(alt_in)):
-            diff = np.nonzero((alt_in[j] != ref_in[alt_ref_m[j]]).any(axis=-1))[0]
-            if len(diff) == 0:
+            diff = np.nonzero((alt_in[j] != ref_in[alt_ref[j]]).any(axis=-1))[0]
+            first, last = (int(diff[0]), int(diff[-1])) if len(diff) else (0, 0)
+            start = sp.patch_start(first, last)
+            if start is None:
+                whole.append(j)
                 continue
-            if not sp.fits(int(diff[0]), int(diff[-1])):
-                full.append(j)
-                continue
-            w0, w1, b0, b1 = sp.local_window(int(diff[0]), int(diff[-1]))
-            local.append(alt_in[j, w0:w1])
-            local_slots.append((j, w0 // sp.stride_bp, b0, b1))
+            w0 = sp.local_start(start)
+            local.append(alt_in[j, w0 * sp.stride_bp : (w0 + sp.local_bins) * sp.stride_bp])
+            band_rows.append(j)
+            starts.append((start, start - w0))
+        # ALTs taking the full pass join the REF rows, with no band of their own.
+        rows = ref_tower
+        if whole:
+            rows = np.concatenate([ref_tower, self._call(sp.tower, alt_in[whole])])
+        channels = ref_tower.shape[-1]
+        patches = np.zeros((len(band_rows), sp.patch_bins, channels), np.float32)
         if local:
             local_out = self._call(sp.tower, np.stack(local))
-            for k, (j, wb, b0, b1) in enumerate(local_slots):
-                alt_tower[j, b0:b1] = local_out[k, b0 - wb : b1 - wb]
-        if full:
-            alt_tower[full] = self._call(sp.tower, alt_in[full])
-        ref_raw = self._call(sp.rest, ref_tower)
-        alt_raw = self._call(sp.rest, alt_tower)
-        return self._average(ref_raw, len(refs)), self._average(alt_raw, len(alts))
+            for k, (_, at) in enumerate(starts):
+                patches[k] = local_out[k, at : at + sp.patch_bins]
+        band_ref = alt_ref[band_rows] if band_rows else np.zeros(0, int)
+        band_start = np.array([s for s, _ in starts], dtype=int)
+        row_out, band_out = self._rest_chunks(rows, patches, band_ref, band_start)
+        num_refs = len(ref_in)
+        alt_raw = np.empty((len(alt_in), *row_out.shape[1:]), np.float32)
+        alt_raw[band_rows] = band_out
+        alt_raw[whole] = row_out[num_refs:]
+        return row_out[:num_refs], alt_raw
+
+    def _rest_chunks(
+        self, rows: np.ndarray, patches: np.ndarray, band_ref: np.ndarray,
+        band_start: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The layers after the tower: REF rows in chunks of ``batch_size``, then the
+        bands of each chunk's ALTs in groups of ``batch_size``.
+
+        Every call has the same shapes, so that a row's outputs do not depend on which
+        rows share its batch (a sharded run then equals a single one).
+        """
+        sp = self.splice
+        row_out, band_out = [], None
+        for r0 in range(0, len(rows), self.batch_size):
+            r1 = min(r0 + self.batch_size, len(rows))
+            saved = sp.ref_pass(_pad_rows(rows[r0:r1], self.batch_size))
+            row_out.append(saved[-1].numpy()[: r1 - r0])
+            mine = np.nonzero((band_ref >= r0) & (band_ref < r1))[0]
+            for g in range(0, len(mine), self.batch_size):
+                group = mine[g : g + self.batch_size]
+                out = sp.band_pass(
+                    saved, _pad_rows(patches[group], self.batch_size),
+                    _pad_rows(band_ref[group] - r0, self.batch_size),
+                    _pad_rows(band_start[group], self.batch_size),
+                )  # fmt: skip
+                if band_out is None:
+                    band_out = np.empty((len(patches), *out.shape[1:]), np.float32)
+                band_out[group] = out[: len(group)]
+        row_out = np.concatenate(row_out)
+        if band_out is None:
+            band_out = np.empty((0, *row_out.shape[1:]), np.float32)
+        return row_out, band_out
+
+
+def _pad_rows(x: np.ndarray, n: int) -> np.ndarray:
+    """``x`` with zero rows appended up to ``n`` rows."""
+    if len(x) >= n:
+        return x
+    return np.concatenate([x, np.zeros((n - len(x), *x.shape[1:]), x.dtype)])
 
 
 # ---------------------------------------------------------------------------------------
@@ -909,12 +887,17 @@ def score_vcf(
             progress = tqdm(desc="variants", unit=" variants", disable=None)
             batch: list[Variant] = []
             context = (genome, predictor, targets, options, seq_length, counts, writer)
+            # A batch holds the rows of `batch_variants` consecutive records, counted from
+            # the file's first record: shards cut at batch boundaries (shard_range) then
+            # see the same batches, and so compute bit for bit the same scores.
             for v in variants:
-                batch.append(v)
-                if len(batch) >= options.batch_variants:
+                if batch and v.record // options.batch_variants != (
+                    batch[0].record // options.batch_variants
+                ):
                     _score_batch(batch, *context)
                     progress.update(len(batch))
                     batch = []
+                batch.append(v)
             _score_batch(batch, *context)
             progress.update(len(batch))
             progress.close()
@@ -988,7 +971,8 @@ def load_scoring_model(params_file: str, model_file: str, head_i: int = 0):
     """A SeqNN head for inference, restored from ``model_file``.
 
     Training augmentation is left out of the graph: it is the identity at inference and has
-    no weights, and without it the graph can be cut for :class:`TowerSplice`.
+    no weights, and without it the graph can be cut for
+    :class:`~basenji_tf.cone.ConeSplice`.
 
     Returns:
         (the SeqNN, its ``keras.Model`` for ``head_i``, that head's strand pairs or None).
@@ -1006,9 +990,15 @@ def load_scoring_model(params_file: str, model_file: str, head_i: int = 0):
     return seqnn_model, seqnn_model.models[head_i], strand_pair
 
 
-def shard_range(num_records: int, shard_i: int, num_shards: int) -> tuple[int, int]:
-    """Record range ``[first, last)`` of shard ``shard_i`` (the original's linspace split)."""
-    bounds = np.linspace(0, num_records, num_shards + 1).astype(int)
+def shard_range(
+    num_records: int, shard_i: int, num_shards: int, align: int = 1
+) -> tuple[int, int]:
+    """Record range ``[first, last)`` of shard ``shard_i``: the original's even split,
+    with inner boundaries rounded down to multiples of ``align`` records (the scoring batch, so
+    that each shard's batches are the single run's)."""
+    bounds = np.linspace(0, num_records, num_shards + 1)
+    bounds = (np.floor(bounds / align) * align).astype(int)
+    bounds[-1] = num_records
     return int(bounds[shard_i]), int(bounds[shard_i + 1])
 
 
@@ -1092,13 +1082,15 @@ def scoring_setup(
         strand_pair = targets.strand_pair
     else:
         targets = TargetSet.all_outputs(int(model.output.shape[-1]))
-    tower = None
+    cone = None
     if splice:
+        from basenji_tf.cone import ConeSplice
+
         try:
-            tower = TowerSplice(model)
+            cone = ConeSplice(model)
         except ValueError as err:
-            log.info("no tower splicing (%s)", err)
+            log.info("no cone splicing (%s)", err)
     predictor = EnsemblePredictor(
-        model, rc, shifts, strand_pair, targets.slice, batch_size, tower
+        model, rc, shifts, strand_pair, targets.slice, batch_size, cone
     )
     return seqnn_model, model, predictor, targets

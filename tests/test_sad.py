@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from basenji_tf import variants as V
+from basenji_tf.cone import ConeSplice
 from basenji_tf.cli import basenji_sad
 from basenji_tf.genome import Genome
 
@@ -75,7 +76,7 @@ def test_float32_predictions_and_seqnn_ensemble(small, sad_dir):
     alts = z["alt_onehot"].astype(np.float32)
     index = np.arange(len(refs))
     plain = V.EnsemblePredictor(model, True, [0, 1, -1], batch_size=12)
-    spliced = V.EnsemblePredictor(model, True, [0, 1, -1], splice=V.TowerSplice(model))
+    spliced = V.EnsemblePredictor(model, True, [0, 1, -1], splice=ConeSplice(model))
     for predictor in (plain, spliced):
         ref_p, alt_p = predictor.predict_pairs(refs, alts, index)
         np.testing.assert_allclose(ref_p, z["ref_preds"], rtol=1e-4, atol=1e-4)
@@ -86,26 +87,62 @@ def test_float32_predictions_and_seqnn_ensemble(small, sad_dir):
     )
 
 
-def test_tower_splice_is_exact(small):
-    """Spliced ALT predictions equal full ones for SNVs anywhere, edges included."""
+def test_cone_splice_is_exact(small):
+    """Spliced ALT predictions equal full ones for SNVs anywhere (edges included), a short
+    multi-base change, and a long change that takes the full pass."""
     _, model, _ = small
-    splice = V.TowerSplice(model)
+    splice = ConeSplice(model)
     assert (splice.stride_bp, splice.reach_bp) == (128, 7 + 2 * (2 + 4 + 8 + 16 + 32 + 64))
+    assert {kind for *_, kind in splice._steps} == {"pointwise", "conv", "merge", "crop"}
     rng = np.random.default_rng(0)
     length = model.input.shape[1]
     ref = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (2, length))]
     positions = [0, 5, 127, 128, 300, 8191, 8192, 16000, length - 1]
-    alts = np.repeat(ref[[0]], len(positions) + 1, axis=0)
+    alts = np.repeat(ref[[0]], len(positions) + 2, axis=0)
     for j, p in enumerate(positions):
         alts[j, p] = np.roll(alts[j, p], 1)
-    alts[-1, 4000:4003] = 0.25  # a short multi-base change, still one local window
+    alts[-2, 4000:4003] = 0.25  # a short multi-base change, still one band
+    alts[-1, 4000:4400] = 0.25  # longer than a band: the full pass
     alt_ref = np.zeros(len(alts), dtype=int)
     full = V.EnsemblePredictor(model, rc=True, shifts=[0, 1])
-    fast = V.EnsemblePredictor(model, rc=True, shifts=[0, 1], splice=splice)
+    fast = V.EnsemblePredictor(model, rc=True, shifts=[0, 1], splice=splice, batch_size=3)
     want = full.predict_pairs(ref, alts, alt_ref)
     got = fast.predict_pairs(ref, alts, alt_ref)
     for w, g in zip(want, got):
-        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_cone_splice_any_layer_stays_exact():
+    """A layer the band logic does not know (here LayerNormalization) widens the band to
+    the whole length; convolutions of even width and dilation, Add and cropping around it
+    keep their bands; results stay exact."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    x = inputs = keras.Input((1024, 4))
+    x = keras.layers.Conv1D(8, 5, padding="same")(x)
+    x = keras.layers.MaxPooling1D(8)(x)
+    y = keras.layers.Conv1D(8, 4, padding="same", dilation_rate=3, activation="relu")(x)
+    x = keras.layers.Add()([x, y])
+    z = keras.layers.Conv1D(8, 3, padding="same")(x)
+    z = keras.layers.LayerNormalization()(z)
+    x = keras.layers.Add()([x, keras.layers.Conv1D(8, 3, padding="same")(z)])
+    x = keras.layers.Cropping1D((3, 5))(x)
+    outputs = keras.layers.Dense(3)(x)
+    model = keras.Model(inputs, outputs)
+    splice = ConeSplice(model)
+    kinds = [kind for *_, kind in splice._steps]
+    assert kinds.count("whole") == 1 and kinds.count("conv") == 3
+    rng = np.random.default_rng(1)
+    ref = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (1, 1024))]
+    alts = np.repeat(ref, 4, axis=0)
+    for j, p in enumerate([0, 9, 500, 1023]):
+        alts[j, p] = np.roll(alts[j, p], 1)
+    alt_ref = np.zeros(len(alts), dtype=int)
+    want = V.EnsemblePredictor(model).predict_pairs(ref, alts, alt_ref)
+    got = V.EnsemblePredictor(model, splice=splice).predict_pairs(ref, alts, alt_ref)
+    for w, g in zip(want, got):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
 
 
 def test_cluster_shares_one_reference(tmp_path, small, sad_dir):
@@ -126,7 +163,7 @@ def test_cluster_shares_one_reference(tmp_path, small, sad_dir):
                 assert genome.fetch("chrG", v.pos - 1, v.pos) == v.ref, v
         targets = V.TargetSet.all_outputs(8)
         options = V.SadOptions(stats=["SAD", "REF", "ALT"], cluster_bp=100)
-        predictor = V.EnsemblePredictor(model, rc=True, splice=V.TowerSplice(model))
+        predictor = V.EnsemblePredictor(model, rc=True, splice=ConeSplice(model))
         V.score_vcf(predictor, genome, str(vcf), str(tmp_path / "sad.h5"), targets, options)
         # by hand: the window of the middle member (b), not centred on a or c
         left = 16384 // 2 - 1
@@ -212,7 +249,8 @@ def test_real_vcfs_misref_and_misorder(tmp_path, reference_dir, small, caplog):
 def test_shards_merge_to_a_single_run(tmp_path, reference_dir, sad_dir):
     """--shard i/N runs (what -p N starts as processes) merge into the single-run file."""
     small = reference_dir / "basenji2_small"
-    common = ["-f", str(sad_dir / "gata4_locus.fa"), "--stats", "SAD,SAX,REF",
+    common = ["-f", str(sad_dir / "gata4_locus.fa"), "--stats", "SAD,SAX,REF", "--rc",
+              "--batch_variants", "3", "--batch_size", "4",
               str(small / "params.json"), str(small / "model0_best.h5"), str(sad_dir / "snps.vcf")]
     assert basenji_sad.main(["-o", str(tmp_path / "one"), *common]) == 0
     jobs = []

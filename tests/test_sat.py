@@ -7,6 +7,7 @@ import pytest
 
 from basenji_tf import regions as R
 from basenji_tf import variants as V
+from basenji_tf.cone import ConeSplice
 from basenji_tf.cli import basenji_sat_bed, basenji_sat_vcf
 from basenji_tf.dna import dna_1hot
 
@@ -26,7 +27,7 @@ def hand_sum(predictor, seq, p, base):
 
 def test_mutagenesis_equals_single_mutants_and_handles_n(small, reference_dir):
     _, model, _ = small
-    predictor = V.EnsemblePredictor(model, rc=True, splice=V.TowerSplice(model))
+    predictor = V.EnsemblePredictor(model, rc=True, splice=ConeSplice(model))
     rng = np.random.default_rng(3)
     seq = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 16384)]
     mut_start, mut_len = R.mutation_region(16384, 6)

@@ -90,12 +90,26 @@ def test_ref_mismatch_is_skipped_or_strict(genome):
 
 
 def test_statistics_equal_the_originals(sad_dir, float32_run):
-    """All 14 statistics from the original's float32 predictions, bit for bit."""
+    """All 14 statistics from the original's float32 predictions, bit for bit but logSAD.
+
+    numpy's float32 log2 differs in the last bit between its AVX-512 code (the machine
+    that ran the original) and its AVX2 code; logSAD, a difference of two sums over the
+    bins, turns that into a few float16 steps, so it is compared within the float32
+    rounding of those sums.
+    """
     scores = V.sad_stats(float32_run["ref_preds"], float32_run["alt_preds"], ALL_STATS)
     with h5py.File(sad_dir / "sad_out" / "sad.h5") as h5:
         for stat in ALL_STATS:
             assert scores[stat].dtype == np.float16
-            np.testing.assert_array_equal(scores[stat], h5[stat][:], err_msg=stat)
+            assert_same_stat(stat, scores[stat], h5[stat][:])
+
+
+def assert_same_stat(name, ours, theirs):
+    """Bit for bit, but logSAD (and its percentiles) within float32 rounding."""
+    if name.startswith("logSAD"):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=2e-5, err_msg=name)
+    else:
+        np.testing.assert_array_equal(ours, theirs, err_msg=name)
 
 
 def test_writer_and_percentiles_equal_the_originals(tmp_path, sad_dir, genome, float32_run):
@@ -113,7 +127,7 @@ def test_writer_and_percentiles_equal_the_originals(tmp_path, sad_dir, genome, f
                 assert list(ours[name][:]) == list(ref[name][:])
                 continue
             assert ours[name].dtype == ref[name].dtype, name
-            np.testing.assert_array_equal(ours[name][:], ref[name][:], err_msg=name)
+            assert_same_stat(name, ours[name][:], ref[name][:])
 
 
 def test_targets_table_slice_strand_and_untransform(sad_dir, float32_run):
@@ -154,3 +168,6 @@ def test_merge_recomputes_percentiles(tmp_path, sad_dir):
 def test_shard_ranges_cover_every_record():
     ranges = [V.shard_range(10, i, 3) for i in range(3)]
     assert ranges == [(0, 3), (3, 6), (6, 10)]
+    # cut at multiples of the scoring batch, the last shard taking the rest
+    assert [V.shard_range(16, i, 2, align=3) for i in range(2)] == [(0, 6), (6, 16)]
+    assert [V.shard_range(5, i, 3, align=4) for i in range(3)] == [(0, 0), (0, 0), (0, 5)]

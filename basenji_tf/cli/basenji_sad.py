@@ -107,7 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 except (ValueError, AssertionError):
                     raise InputError(f"--shard {args.shard!r}: expected i/N with 0 <= i < N")
                 total = variants.count_vcf_records(args.vcf_file)
-                options.record_range = variants.shard_range(total, shard_i, num_shards)
+                options.record_range = variants.shard_range(
+                    total, shard_i, num_shards, align=options.batch_variants
+                )
             _, _, predictor, targets = variants.scoring_setup(
                 args.params_file, args.model_file, args.head_i, args.targets_file,
                 args.rc, args.shifts, args.batch_size, splice=not args.no_splice,
