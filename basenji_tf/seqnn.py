@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import weakref
 from collections.abc import Sequence
 
 import keras
@@ -64,7 +65,6 @@ class SeqNN:
         self.strand_pair = list(self.params.strand_pair)
         self.ensemble = None
         self.head_i = 0
-        self._forward_fns: dict[int, tuple[keras.Model, tf.types.experimental.GenericFunction]] = {}
         try:
             self._build()
         except ValueError as err:
@@ -217,7 +217,7 @@ class SeqNN:
         Returns:
             float32 [batch, target_length, num_targets].
         """
-        forward = self._forward(self.predictor(head_i))
+        forward = traced_inference(self.predictor(head_i))
         if isinstance(x, tf.data.Dataset):
             batches = (batch[0] if isinstance(batch, tuple) else batch for batch in x)
         else:
@@ -233,22 +233,28 @@ class SeqNN:
             return np.zeros((0,) + tuple(self.predictor(head_i).output.shape[1:]), np.float32)
         return np.concatenate(outputs)
 
-    def _forward(self, model: keras.Model):
-        """A compiled inference call of ``model``, cached per model.
-
-        Keras' ``model.predict`` builds a data pipeline on every call (~80 ms); a traced
-        function costs a few ms, which matters for the many small calls of variant scoring.
-        """
-        cached = self._forward_fns.get(id(model))
-        if cached is None or cached[0] is not model:
-            function = tf.function(lambda batch: model(batch, training=False),
-                                   autograph=False, reduce_retracing=True)
-            cached = self._forward_fns[id(model)] = (model, function)
-        return cached[1]
-
     def __call__(self, x) -> np.ndarray:
         """One eager model call on a batch, as the original's ``SeqNN.__call__``."""
         return np.asarray(self.predictor()(x, training=False))
+
+
+_TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def traced_inference(model: keras.Model):
+    """``model(x, training=False)`` as a traced function, cached per model.
+
+    Keras' ``model.predict`` builds a data pipeline on every call (~80 ms) and
+    ``predict_on_batch`` has its own overhead; a traced function costs a few ms, which
+    matters for the many small calls of variant scoring. Returns a callable taking a
+    float32 batch and returning a tensor.
+    """
+    function = _TRACED.get(model)
+    if function is None:
+        function = _TRACED[model] = tf.function(
+            lambda batch: model(batch, training=False), autograph=False, reduce_retracing=True
+        )
+    return function
 
 
 def _model_stride(model: keras.Model) -> int:

@@ -641,16 +641,17 @@ class EnsemblePredictor:
         self.splice = splice
 
     def _call(self, fn: Callable, x: np.ndarray) -> np.ndarray:
+        if hasattr(fn, "predict_on_batch"):  # a Keras model
+            from basenji_tf.seqnn import traced_inference
+
+            fn = traced_inference(fn)
         outs = []
         for b0 in range(0, len(x), self.batch_size):
             # One input shape per model: no retracing, and a sequence's outputs do not
             # depend on which sequences share its batch (sharded runs equal single ones).
             n = min(self.batch_size, len(x) - b0)
             batch = _pad_rows(x[b0 : b0 + n], self.batch_size)
-            if hasattr(fn, "predict_on_batch"):
-                outs.append(np.asarray(fn.predict_on_batch(batch))[:n])
-            else:
-                outs.append(np.asarray(fn(batch))[:n])
+            outs.append(np.asarray(fn(batch))[:n])
         return np.concatenate(outs)
 
     def _member_inputs(self, seqs: np.ndarray) -> np.ndarray:
