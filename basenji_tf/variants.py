@@ -598,7 +598,7 @@ def merge_sad(job_files: Sequence[str], out_file: str, chunk_rows: int = 4096) -
 
 
 # ---------------------------------------------------------------------------------------
-# Prediction: ensembles, batching, tower splicing
+# Prediction: ensembles, batching, cone splicing
 # ---------------------------------------------------------------------------------------
 
 
@@ -862,7 +862,7 @@ def score_vcf(
     """Score every ALT allele of a VCF and write ``sad.h5``.
 
     Args:
-        predictor: the model head with its ensemble, target slice and tower splice
+        predictor: the model head with its ensemble, target slice and cone splice
             (see :func:`scoring_setup`).
         genome: the FASTA.
         vcf_file: plain or bgzipped VCF; streamed, memory independent of its size.
