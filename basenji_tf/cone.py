@@ -37,6 +37,17 @@ def _int(value) -> int:
     return int(value[0]) if isinstance(value, (tuple, list)) else int(value)
 
 
+def _is_band_conv(layer) -> bool:
+    """A plain 'same', stride-1, ungrouped Conv1D on [batch, length, channels]."""
+    return (
+        type(layer) is keras.layers.Conv1D
+        and layer.padding == "same"
+        and _int(layer.strides) == 1
+        and layer.groups == 1
+        and layer.data_format == "channels_last"
+    )
+
+
 def _split_layer(model: keras.Model) -> int:
     """Index in ``model.layers`` of the last pooling layer (the tower's end)."""
     split_i = None
@@ -123,7 +134,7 @@ class ConeSplice:
         self._band_pass = tf.function(
             self._band_graph,
             input_signature=[
-                [tf.TensorSpec(shape, tf.float32) for shape in self._saved_shapes(model)],
+                [tf.TensorSpec(shape, tf.float32) for shape in self._saved_shapes()],
                 tf.TensorSpec([None, self.patch_bins, channels], tf.float32),
                 tf.TensorSpec([None], tf.int32),
                 tf.TensorSpec([None], tf.int32),
@@ -140,13 +151,13 @@ class ConeSplice:
             if len(layer._inbound_nodes) != 1:
                 raise ValueError(f"{layer.name}: a layer called more than once")
             inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
-            if isinstance(layer, keras.layers.Conv1D) and layer.padding == "same" and (
-                _int(layer.strides) == 1
-            ):
+            if _is_band_conv(layer):
                 kind = "conv"
             elif isinstance(layer, keras.layers.Cropping1D):
                 kind = "crop"
-            elif isinstance(layer, POINTWISE) and len(layer.output.shape) == 3:
+            elif isinstance(layer, POINTWISE) and len(layer.output.shape) == 3 and (
+                getattr(layer, "axis", -1) in (-1, 2, [-1], [2])
+            ):
                 kind = "pointwise"
             elif isinstance(layer, MERGES):
                 kind = "merge"
@@ -187,7 +198,7 @@ class ConeSplice:
                 keys += [k for k in in_keys if k not in keys]
         return keys + [self._out_key]
 
-    def _saved_shapes(self, model: keras.Model) -> list[list]:
+    def _saved_shapes(self) -> list[list]:
         shapes = {self._split_key: self.tower.output.shape}
         for layer, _, out_key, _ in self._steps:
             shapes[out_key] = layer.output.shape
@@ -238,7 +249,7 @@ class ConeSplice:
             if kind in ("merge", "whole"):
                 args = _align(args, alt_ref, start, whole=kind == "whole")
                 xs = [band for _, band, _ in args]
-                bands[out_key] = (layer(xs if kind == "merge" else xs[0]), args[0][2])
+                bands[out_key] = (layer(xs if len(xs) > 1 else xs[0], training=False), args[0][2])
                 continue
             (ref, band, off), = args
             if off is None or kind == "pointwise":

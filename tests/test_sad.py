@@ -112,10 +112,11 @@ def test_cone_splice_is_exact(small):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
 
 
-def test_cone_splice_any_layer_stays_exact():
-    """A layer the band logic does not know (here LayerNormalization) widens the band to
-    the whole length; convolutions of even width and dilation, Add and cropping around it
-    keep their bands; results stay exact."""
+@pytest.mark.parametrize("unknown", ["layer_norm", "concatenate"])
+def test_cone_splice_any_layer_stays_exact(unknown):
+    """A layer the band logic does not know (LayerNormalization, or Concatenate with two
+    inputs) widens the band to the whole length; convolutions of even width and
+    dilation, Add and cropping around it keep their bands; results stay exact."""
     import keras
 
     keras.utils.set_random_seed(0)
@@ -125,7 +126,10 @@ def test_cone_splice_any_layer_stays_exact():
     y = keras.layers.Conv1D(8, 4, padding="same", dilation_rate=3, activation="relu")(x)
     x = keras.layers.Add()([x, y])
     z = keras.layers.Conv1D(8, 3, padding="same")(x)
-    z = keras.layers.LayerNormalization()(z)
+    if unknown == "layer_norm":
+        z = keras.layers.LayerNormalization()(z)
+    else:
+        z = keras.layers.Concatenate()([z, y])
     x = keras.layers.Add()([x, keras.layers.Conv1D(8, 3, padding="same")(z)])
     x = keras.layers.Cropping1D((3, 5))(x)
     outputs = keras.layers.Dense(3)(x)
