@@ -115,6 +115,7 @@ class ConeSplice:
         self.reach_bp, self.stride_bp = _tower_reach(model.layers[1 : split_i + 1])
         split = model.layers[split_i].output
         self.tower = keras.Model(model.input, split)
+        self.output_shape = tuple(int(d) for d in model.output.shape[1:])
         self.tower_bins = self.seq_length // self.stride_bp
         self.max_change_bp = max_change_bp or self.stride_bp
         self.patch_bins = (self.max_change_bp - 1 + 2 * self.reach_bp) // self.stride_bp + 2

@@ -736,25 +736,28 @@ class EnsemblePredictor:
                 patches[k] = local_out[k, at : at + sp.patch_bins]
         band_ref = alt_ref[band_rows] if band_rows else np.zeros(0, int)
         band_start = np.array([s for s, _ in starts], dtype=int)
-        row_out, band_out = self._rest_chunks(rows, patches, band_ref, band_start)
+        alt_out = np.empty((len(alt_in), *sp.output_shape), np.float32)
+        row_out = self._rest_chunks(rows, patches, band_ref, band_start, band_rows, alt_out)
         num_refs = len(ref_in)
-        alt_raw = np.empty((len(alt_in), *row_out.shape[1:]), np.float32)
-        alt_raw[band_rows] = band_out
-        alt_raw[whole] = row_out[num_refs:]
-        return row_out[:num_refs], alt_raw
+        alt_out[whole] = row_out[num_refs:]
+        return row_out[:num_refs], alt_out
 
     def _rest_chunks(
         self, rows: np.ndarray, patches: np.ndarray, band_ref: np.ndarray,
-        band_start: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray]:
+        band_start: np.ndarray, band_rows: Sequence[int], alt_out: np.ndarray,
+    ) -> np.ndarray:
         """The layers after the tower: REF rows in chunks of ``batch_size``, then the
         bands of each chunk's ALTs in groups of ``batch_size``.
 
         Every call has the same shapes, so that a row's outputs do not depend on which
         rows share its batch (a sharded run then equals a single one).
+
+        Returns:
+            predictions of ``rows``; the ALT predictions go into ``alt_out[band_rows]``.
         """
         sp = self.splice
-        row_out, band_out = [], None
+        band_rows = np.asarray(band_rows, dtype=int)
+        row_out = []
         for r0 in range(0, len(rows), self.batch_size):
             r1 = min(r0 + self.batch_size, len(rows))
             saved = sp.ref_pass(_pad_rows(rows[r0:r1], self.batch_size))
@@ -767,13 +770,8 @@ class EnsemblePredictor:
                     _pad_rows(band_ref[group] - r0, self.batch_size),
                     _pad_rows(band_start[group], self.batch_size),
                 )  # fmt: skip
-                if band_out is None:
-                    band_out = np.empty((len(patches), *out.shape[1:]), np.float32)
-                band_out[group] = out[: len(group)]
-        row_out = np.concatenate(row_out)
-        if band_out is None:
-            band_out = np.empty((0, *row_out.shape[1:]), np.float32)
-        return row_out, band_out
+                alt_out[band_rows[group]] = out[: len(group)]
+        return np.concatenate(row_out)
 
 
 def _pad_rows(x: np.ndarray, n: int) -> np.ndarray:
