@@ -848,6 +848,14 @@ class SadOptions:
     strict: bool = False
     record_range: tuple[int, int] | None = None
 
+    def __post_init__(self):
+        if self.batch_variants < 1:
+            raise InputError(
+                f"--batch_variants {self.batch_variants}: must be a positive number of records"
+            )
+        if self.cluster_bp < 0:
+            raise InputError(f"--cluster {self.cluster_bp}: must be 0 (off) or a positive bp")
+
 
 def score_vcf(
     predictor: EnsemblePredictor,

@@ -171,3 +171,10 @@ def test_shard_ranges_cover_every_record():
     # cut at multiples of the scoring batch, the last shard taking the rest
     assert [V.shard_range(16, i, 2, align=3) for i in range(2)] == [(0, 6), (6, 16)]
     assert [V.shard_range(5, i, 3, align=4) for i in range(3)] == [(0, 0), (0, 0), (0, 5)]
+
+
+def test_sad_options_reject_bad_batches():
+    with pytest.raises(InputError, match="--batch_variants 0: must be a positive"):
+        V.SadOptions(batch_variants=0)
+    with pytest.raises(InputError, match="--cluster -5"):
+        V.SadOptions(cluster_bp=-5)
