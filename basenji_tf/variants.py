@@ -620,6 +620,9 @@ class EnsemblePredictor:
         batch_size: sequences (members included) per model call.
         splice: reuse REF activations outside each ALT's cone (see
             :class:`~basenji_tf.cone.ConeSplice`).
+        share_towers: with ``splice``, compute the towers of overlapping REF windows
+            together (see :class:`~basenji_tf.cone.SharedTower`); None: when the model's
+            tower is costly enough to gain from it (Basenji2, not small test models).
     """
 
     def __init__(
@@ -631,6 +634,7 @@ class EnsemblePredictor:
         target_slice: Sequence[int] | None = None,
         batch_size: int = 8,
         splice: ConeSplice | None = None,
+        share_towers: bool | None = None,
     ):
         self.model = model
         self.members = [(s, fw) for s in shifts for fw in ((True, False) if rc else (True,))]
@@ -639,6 +643,17 @@ class EnsemblePredictor:
         self.target_slice = None if target_slice is None else np.asarray(target_slice)
         self.batch_size = max(1, batch_size)
         self.splice = splice
+        self.shared = None
+        if splice is not None and share_towers is not False:
+            from basenji_tf.cone import SharedTower
+
+            try:
+                shared = SharedTower(splice)
+            except ValueError as err:
+                log.info("REF towers computed window by window: %s", err)
+            else:
+                worth = shared.window_gflops >= SharedTower.MIN_WORTH_GFLOPS
+                self.shared = shared if share_towers or worth else None
 
     def _call(self, fn: Callable, x: np.ndarray) -> np.ndarray:
         if hasattr(fn, "predict_on_batch"):  # a Keras model
@@ -678,7 +693,12 @@ class EnsemblePredictor:
         return self._average(self._call(self.model, self._member_inputs(seqs)), len(seqs))
 
     def predict_pairs(
-        self, refs: np.ndarray, alts: np.ndarray, alt_ref: np.ndarray
+        self,
+        refs: np.ndarray,
+        alts: np.ndarray,
+        alt_ref: np.ndarray,
+        ref_starts: Sequence[tuple[str, int] | None] | None = None,
+        genome: Genome | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Ensemble predictions of REF windows and of ALT windows each derived from one.
 
@@ -686,6 +706,9 @@ class EnsemblePredictor:
             refs: [R, L, 4] reference windows.
             alts: [A, L, 4] alternative windows.
             alt_ref: [A] index into ``refs`` of each ALT's reference.
+            ref_starts: per REF window, (chromosome, start bp) in ``genome``, or None;
+                with both, overlapping windows share their tower.
+            genome: the FASTA the windows come from.
 
         Returns:
             (ref predictions [R, bins, T], alt predictions [A, bins, T]), float32.
@@ -699,19 +722,27 @@ class EnsemblePredictor:
         ref_in = self._member_inputs(refs)
         alt_in = self._member_inputs(alts)
         alt_ref_m = np.concatenate([m * len(refs) + np.asarray(alt_ref) for m in range(num_m)])
-        ref_raw, alt_raw = self._spliced(ref_in, alt_in, alt_ref_m)
+        if self.shared is not None and ref_starts is not None and genome is not None:
+
+            def fetch(chrom: str, start: int, end: int) -> np.ndarray:
+                return dna_1hot(genome.fetch(chrom, start, end), n_uniform=True)
+
+            ref_tower = self.shared.outputs(ref_starts, self.members, ref_in, self._call, fetch)
+        else:
+            ref_tower = self._call(self.splice.tower, ref_in)
+        ref_raw, alt_raw = self._spliced(ref_tower, ref_in, alt_in, alt_ref_m)
         return self._average(ref_raw, len(refs)), self._average(alt_raw, len(alts))
 
     def _spliced(
-        self, ref_in: np.ndarray, alt_in: np.ndarray, alt_ref: np.ndarray
+        self, ref_tower: np.ndarray, ref_in: np.ndarray, alt_in: np.ndarray, alt_ref: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Raw REF and ALT predictions of member inputs through the :class:`ConeSplice`.
+        """Raw REF and ALT predictions of member inputs through the :class:`ConeSplice`,
+        given the REF inputs' tower outputs.
 
         ALTs that differ from their REF in a short stretch get the tower on a local window
         and the rest of the model on their band; others (indels) get the full pass.
         """
         sp = self.splice
-        ref_tower = self._call(sp.tower, ref_in)
         local, band_rows, starts, whole = [], [], [], []
         for j in range(len(alt_in)):
             diff = np.nonzero((alt_in[j] != ref_in[alt_ref[j]]).any(axis=-1))[0]
@@ -731,7 +762,7 @@ class EnsemblePredictor:
         channels = ref_tower.shape[-1]
         patches = np.zeros((len(band_rows), sp.patch_bins, channels), np.float32)
         if local:
-            local_out = self._call(sp.tower, np.stack(local))
+            local_out = self._call(sp.local_tower, np.stack(local))
             for k, (_, at) in enumerate(starts):
                 patches[k] = local_out[k, at : at + sp.patch_bins]
         band_ref = alt_ref[band_rows] if band_rows else np.zeros(0, int)
@@ -911,6 +942,12 @@ def score_vcf(
         finally:
             writer.close()
     log.info("%s", counts.summary())
+    if predictor.shared is not None:
+        towers = predictor.shared.counts
+        log.info(
+            "REF towers: %d inputs from shared sequences, %d on their own",
+            towers["shared"], towers["alone"],
+        )  # fmt: skip
     return counts
 
 
@@ -926,7 +963,7 @@ def _score_batch(
 ) -> None:
     if not batch:
         return
-    refs, alts, alt_ref, rows = [], [], [], []
+    refs, ref_starts, alts, alt_ref, rows = [], [], [], [], []
     order = {id(v): i for i, v in enumerate(batch)}
     # ALT alleles of one record share a REF window when they extend it alike
     ref_of_site: dict[tuple, int] = {}
@@ -935,10 +972,13 @@ def _score_batch(
         windows = variant_windows(genome, v, seq_length, counts, options.strict)
         if windows is None:
             return
-        site = (v.line, v.chrom, v.pos, v.ref, max(0, len(v.ref) - len(v.alt)))
+        extend = max(0, len(v.ref) - len(v.alt))
+        site = (v.line, v.chrom, v.pos, v.ref, extend)
         if site not in ref_of_site:
             ref_of_site[site] = len(refs)
             refs.append(windows[0])
+            # variant_windows trims a deletion's extension half on each side
+            ref_starts.append((v.chrom, v.pos - seq_length // 2 + extend // 2))
         alt_ref.append(ref_of_site[site])
         alts.append(windows[1])
         rows.append(v)
@@ -950,6 +990,7 @@ def _score_batch(
         ref, member_alts, singles = _cluster_windows(genome, anchor, members, seq_length)
         if member_alts:
             refs.append(ref)
+            ref_starts.append((anchor.chrom, anchor.pos - seq_length // 2))
             for v, alt in member_alts:
                 alt_ref.append(len(refs) - 1)
                 alts.append(alt)
@@ -962,7 +1003,7 @@ def _score_batch(
     perm = np.argsort([order[id(v)] for v in rows], kind="stable")
     alt_ref_arr = np.array(alt_ref)[perm]
     ref_preds, alt_preds = predictor.predict_pairs(
-        np.stack(refs), np.stack(alts)[perm], alt_ref_arr
+        np.stack(refs), np.stack(alts)[perm], alt_ref_arr, ref_starts, genome
     )
     ref_preds = targets.transform(ref_preds[alt_ref_arr])
     alt_preds = targets.transform(alt_preds)

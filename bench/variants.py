@@ -7,7 +7,11 @@ the values), with the reverse-complement ensemble (``--rc``), measures variants 
 * ``naive``: the original's loop, one variant per call, REF and ALT predicted separately
   through ``SeqNN.build_ensemble(True, [0])``;
 * ``exact``: ``score_vcf`` with centred windows, many variants per call and each ALT
-  recomputed only inside its receptive cone (``basenji_tf.cone.ConeSplice``);
+  recomputed only inside its receptive cone (``basenji_tf.cone.ConeSplice``), on SNVs
+  spread over the genome (about one per window: little to share);
+* ``exact_dense``: the same on SNVs about 2 kb apart (the density of a VCF of 1.5 M
+  variants genome-wide), where overlapping REF windows share their tower
+  (``basenji_tf.cone.SharedTower``);
 * ``exact_no_splice``: batching alone;
 * ``cluster``: ``--cluster`` with variants every ~40 bp, one shared reference per window;
 * ``sad_multi`` (small model only): ``basenji_sad.py -p 1`` and ``-p 2`` wall time on the
@@ -142,7 +146,7 @@ def main() -> None:
                         "(default: 24 small, 3 full)")
     parser.add_argument("--variants", type=int, default=0, help="variants for ours "
                         "(default: 96 small, 16 full; twice as many with --cluster)")
-    parser.add_argument("--modes", default="exact,exact_no_splice,cluster,sad_multi")
+    parser.add_argument("--modes", default="exact,exact_dense,exact_no_splice,cluster,sad_multi")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         fasta, seq = write_inputs(work)
@@ -155,6 +159,11 @@ def main() -> None:
             spread = rng.integers(100_000, GENOME_BP - 100_000, n_ours)
             spread_vcf = os.path.join(work, f"{name}_spread.vcf")
             write_vcf(spread_vcf, seq, spread, 2)
+            # own generator: the other VCFs stay those of earlier measurements
+            gaps = np.random.default_rng(5).integers(1_000, 3_000, n_ours)
+            near = 500_000 + np.cumsum(gaps)
+            near_vcf = os.path.join(work, f"{name}_near.vcf")
+            write_vcf(near_vcf, seq, near, 5)
             n_dense = 2 * n_ours
             dense = 1_000_000 + 40 * np.arange(n_dense) + rng.integers(0, 20, n_dense)
             dense_vcf = os.path.join(work, f"{name}_dense.vcf")
@@ -165,8 +174,8 @@ def main() -> None:
                               "variants_per_s": round(1 / t_naive, 3),
                               "cpu_s_per_variant": round(cpu_naive, 3)}), flush=True)
             batch = 8 if name == "small" else 2
-            runs = [("exact", spread_vcf, True, 0), ("exact_no_splice", spread_vcf, False, 0),
-                    ("cluster", dense_vcf, True, 2000)]
+            runs = [("exact", spread_vcf, True, 0), ("exact_dense", near_vcf, True, 0),
+                    ("exact_no_splice", spread_vcf, False, 0), ("cluster", dense_vcf, True, 2000)]
             for mode, vcf, splice, cluster_bp in runs:
                 if mode not in args.modes.split(","):
                     continue

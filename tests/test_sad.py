@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from basenji_tf import variants as V
-from basenji_tf.cone import ConeSplice
+from basenji_tf.cone import ConeSplice, SharedTower
 from basenji_tf.cli import basenji_sad
 from basenji_tf.genome import Genome
 
@@ -147,6 +147,78 @@ def test_cone_splice_any_layer_stays_exact(unknown):
     got = V.EnsemblePredictor(model, splice=splice).predict_pairs(ref, alts, alt_ref)
     for w, g in zip(want, got):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_shared_tower_equals_window_by_window(small):
+    """Overlapping genome windows share their tower; every ensemble member (shifts, reverse
+    complement) equals its own tower pass. Windows off the chromosome's start (N), alone,
+    without a start, or not matching the genome take their own pass."""
+    _, model, _ = small
+    splice = ConeSplice(model)
+    shared = SharedTower(splice)
+    length = splice.seq_length
+    rng = np.random.default_rng(3)
+    seq = "".join(rng.choice(list("ACGT"), 4 * length))
+
+    def fetch(chrom, start, end):
+        inside = seq[max(start, 0) : max(end, 0)]
+        padded = "N" * max(0, -start) + inside
+        return V.dna_1hot(padded + "N" * (end - start - len(padded)), n_uniform=True)
+
+    starts = [-300, 5, 130, 131, 1000, 9001, 2 * length, None, 6 * length, 77]
+    loci = [None if s is None else ("c", s) for s in starts]
+    windows = np.stack([fetch("c", s or 0, (s or 0) + length) for s in starts])
+    windows[-1, 4000] = windows[-1, 4000, ::-1]  # a REF put in for the genome's allele
+    predictor = V.EnsemblePredictor(model, rc=True, shifts=[0, 1, -1], splice=splice)
+    inputs = predictor._member_inputs(windows)
+    whole_rows = []
+
+    def call(fn, x):
+        if x.shape[1] == length:
+            whole_rows.append(len(x))
+        return predictor._call(fn, x)
+
+    got = shared.outputs(loci, predictor.members, inputs, call, fetch)
+    assert shared.regions(loci) == [[0, 1, 9, 2, 3, 4, 5]]
+    assert whole_rows == [6 * 4]  # each member of rows 6, 7, 8 and 9
+    want = predictor._call(splice.tower, inputs)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-5)
+
+
+def test_scoring_with_shared_towers_equals_without(tmp_path, small, sad_dir):
+    """score_vcf on close SNVs, a deletion, an insertion and a two-ALT site: REF windows
+    (a deletion's shifted by half its length) all share their tower, and every statistic
+    equals the run without sharing."""
+    _, model, _ = small
+    vcf = tmp_path / "dense.vcf"
+    with Genome(sad_dir / "gata4_locus.fa") as genome:
+        base = lambda pos, n=1: genome.fetch("chrG", pos - 1, pos - 1 + n)  # noqa: E731
+        lines = [f"chrG\t{p}\ts{p}\t{base(p)}\t{'T' if base(p) != 'T' else 'G'}"
+                 for p in (50_000, 50_377, 51_001, 52_222)]
+        lines += [f"chrG\t50800\tdel\t{base(50_800, 4)}\t{base(50_800)}",
+                  f"chrG\t51500\tins\t{base(51_500)}\t{base(51_500)}GATTACA",
+                  f"chrG\t52000\ttwo\t{base(52_000)}\t{','.join('ACGT'.replace(base(52_000), '')[:2])}"]
+        vcf.write_text("\n".join(lines) + "\n")
+        targets = V.TargetSet.all_outputs(8)
+        options = V.SadOptions(stats=["SAD", "REF", "ALT"], batch_variants=8)
+        splice = ConeSplice(model)
+        scores = []
+        for share in (True, False):
+            predictor = V.EnsemblePredictor(
+                model, rc=True, shifts=[0, 1], splice=splice, share_towers=share
+            )
+            out = tmp_path / f"share{share}.h5"
+            V.score_vcf(predictor, genome, str(vcf), str(out), targets, options)
+            with h5py.File(out) as h5:
+                scores.append({name: h5[name][:] for name in ("SAD", "REF", "ALT")})
+            if share:
+                # 7 REF windows (the two ALTs share one) x 4 members, none on its own
+                assert predictor.shared.counts == {"shared": 28, "alone": 0}
+            else:
+                assert predictor.shared is None
+    for name, values in scores[0].items():
+        assert values.shape[0] == 8
+        np.testing.assert_allclose(values, scores[1][name], rtol=2e-3, atol=1e-3, err_msg=name)
 
 
 def test_cluster_shares_one_reference(tmp_path, small, sad_dir):
