@@ -4,7 +4,9 @@ A variant changes a model's activations only inside its receptive cone: a few hu
 through the conv tower, then a band of bins that widens by each convolution's reach in
 the dilated stack. :class:`ConeSplice` predicts many edited (ALT) sequences from their
 reference (REF) sequences by recomputing only that band, layer by layer, and reusing the
-REF activations everywhere else. Results equal a full forward pass up to float rounding.
+REF activations everywhere else. :class:`SharedTower` computes the tower of many
+overlapping REF windows (nearby variants) together. Results equal a full forward pass up
+to float rounding.
 
 Units: ``bp`` are input positions; ``bins`` are positions of the tower output (the
 model's stride) and of every later layer.

@@ -10,7 +10,9 @@ The pieces, in the order a ``basenji_sad.py`` run uses them:
 * :class:`EnsemblePredictor` runs many variants' REF, ALT and ensemble members (shifts,
   reverse complement) through the model in large batches; with a
   :class:`~basenji_tf.cone.ConeSplice` it recomputes only the band of each layer an SNV can
-  change and reuses the REF activations elsewhere (exact).
+  change and reuses the REF activations elsewhere, and with a
+  :class:`~basenji_tf.cone.SharedTower` overlapping REF windows share their conv tower
+  (both exact).
 * :func:`sad_stats` computes the SAD family of statistics; :class:`SadWriter` streams rows
   into ``sad.h5`` and adds the percentile tables at the end.
 * :func:`score_vcf` ties them together; :func:`merge_sad` joins shard outputs.

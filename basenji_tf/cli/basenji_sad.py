@@ -36,7 +36,9 @@ def add_sad_options(parser: argparse.ArgumentParser) -> None:
                         "(one reference prediction); such variants are then not centred. 0: off")
     parser.add_argument("--no_splice", action="store_true",
                         help="predict every ALT window in full instead of reusing the "
-                        "reference activations outside the variant's receptive cone")
+                        "reference activations outside the variant's receptive cone, and "
+                        "every REF window on its own instead of sharing the conv tower of "
+                        "overlapping ones")
     parser.add_argument("--first_alt", action="store_true",
                         help="score only the first ALT of each record (the original's behaviour)")
     parser.add_argument("--strict", action="store_true",
