@@ -44,6 +44,7 @@ from basenji_tf.variants import (
     TargetSet,
     VcfCounts,
     read_vcf,
+    ref_window_start,
     variant_windows,
 )
 
@@ -488,7 +489,10 @@ def score_genes(
                 alts.append(windows[1])
         if not rows:
             return
-        ref_p, alt_p = predictor.predict_pairs(np.stack(refs), np.stack(alts), np.arange(len(rows)))
+        starts = [(v.chrom, ref_window_start(v, seq_length)) for v in rows]
+        ref_p, alt_p = predictor.predict_pairs(
+            np.stack(refs), np.stack(alts), np.arange(len(rows)), starts, genome
+        )
         if targets is not None:
             ref_p, alt_p = targets.transform(ref_p), targets.transform(alt_p)
         num_bins = ref_p.shape[1]

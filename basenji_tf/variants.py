@@ -293,6 +293,13 @@ def variant_windows(
     return ref_1hot, alt_1hot
 
 
+def ref_window_start(variant: Variant, seq_length: int) -> int:
+    """0-based genome bp at which :func:`variant_windows`' REF window starts: the variant's
+    first base at index ``L/2 - 1``, a deletion's extension trimmed half on each side."""
+    extend = max(0, len(variant.ref) - len(variant.alt))
+    return variant.pos - seq_length // 2 + extend // 2
+
+
 # ---------------------------------------------------------------------------------------
 # Targets: slice, strand pairs, un-transformation
 # ---------------------------------------------------------------------------------------
@@ -974,13 +981,11 @@ def _score_batch(
         windows = variant_windows(genome, v, seq_length, counts, options.strict)
         if windows is None:
             return
-        extend = max(0, len(v.ref) - len(v.alt))
-        site = (v.line, v.chrom, v.pos, v.ref, extend)
+        site = (v.line, v.chrom, v.pos, v.ref, max(0, len(v.ref) - len(v.alt)))
         if site not in ref_of_site:
             ref_of_site[site] = len(refs)
             refs.append(windows[0])
-            # variant_windows trims a deletion's extension half on each side
-            ref_starts.append((v.chrom, v.pos - seq_length // 2 + extend // 2))
+            ref_starts.append((v.chrom, ref_window_start(v, seq_length)))
         alt_ref.append(ref_of_site[site])
         alts.append(windows[1])
         rows.append(v)

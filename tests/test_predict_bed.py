@@ -120,3 +120,35 @@ def test_sed_scores_tss_bins(tmp_path, paths, predictor):
             want = alt_p[0, b - 1 : b + 2].sum(axis=0) - ref_p[0, b - 1 : b + 2].sum(axis=0)
             np.testing.assert_allclose(h5["SED"][row], want, rtol=2e-3, atol=1e-3)
         assert h5["SED"].shape == (2, 8) and h5["snp"][0] == b"snv2"
+
+
+def test_sed_with_shared_towers_equals_plain(tmp_path, paths, predictor):
+    """score_genes hands its REF windows' genome starts to the predictor: with shared
+    towers forced on, close variants (a deletion among them) share them and every gene
+    score equals the plain predictor's."""
+    from basenji_tf.cone import ConeSplice
+
+    model = predictor.model
+    shared = V.EnsemblePredictor(
+        model, rc=True, splice=ConeSplice(model), share_towers=True
+    )
+    plain = V.EnsemblePredictor(model, rc=True)
+    genes = [{"chrom": "chrG", "tss": 75_000, "strand": "+", "gene_id": "g", "gene_name": "G"}]
+    vcf = tmp_path / "v.vcf"
+    with Genome(paths["fasta"]) as genome:
+        base = lambda pos, n=1: genome.fetch("chrG", pos - 1, pos - 1 + n)  # noqa: E731
+        vcf.write_text(
+            f"chrG\t74453\ta\t{base(74453)}\t{'C' if base(74453) != 'C' else 'G'}\n"
+            f"chrG\t74600\tdel\t{base(74600, 3)}\t{base(74600)}\n"
+            f"chrG\t76001\tb\t{base(76001)}\t{'T' if base(76001) != 'T' else 'A'}\n"
+        )
+        index = R.TssIndex(genes, genome)
+        runs = [
+            list(R.score_genes(p, genome, str(vcf), index, 16384, 128, 8, tss_bins=3))
+            for p in (shared, plain)
+        ]
+    assert shared.shared.counts == {"shared": 6, "alone": 0}  # 3 windows x 2 strands
+    assert [(v.id, g["gene_id"]) for v, g, _, _ in runs[0]] == [("a", "g"), ("del", "g"), ("b", "g")]
+    for (_, _, ref0, alt0), (_, _, ref1, alt1) in zip(*runs):
+        np.testing.assert_allclose(ref0, ref1, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(alt0, alt1, rtol=1e-4, atol=1e-4)
