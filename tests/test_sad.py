@@ -185,6 +185,17 @@ def test_shared_tower_equals_window_by_window(small):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-5)
 
 
+def write_dense_vcf(path, genome) -> None:
+    """Four close SNVs, then a deletion, an insertion and a two-ALT site (8 rows)."""
+    base = lambda pos, n=1: genome.fetch("chrG", pos - 1, pos - 1 + n)  # noqa: E731
+    lines = [f"chrG\t{p}\ts{p}\t{base(p)}\t{'T' if base(p) != 'T' else 'G'}"
+             for p in (50_000, 50_377, 51_001, 52_222)]
+    lines += [f"chrG\t50800\tdel\t{base(50_800, 4)}\t{base(50_800)}",
+              f"chrG\t51500\tins\t{base(51_500)}\t{base(51_500)}GATTACA",
+              f"chrG\t52000\ttwo\t{base(52_000)}\t{','.join('ACGT'.replace(base(52_000), '')[:2])}"]
+    path.write_text("\n".join(lines) + "\n")
+
+
 def test_scoring_with_shared_towers_equals_without(tmp_path, small, sad_dir):
     """score_vcf on close SNVs, a deletion, an insertion and a two-ALT site: REF windows
     (a deletion's shifted by half its length) all share their tower, and every statistic
@@ -192,13 +203,7 @@ def test_scoring_with_shared_towers_equals_without(tmp_path, small, sad_dir):
     _, model, _ = small
     vcf = tmp_path / "dense.vcf"
     with Genome(sad_dir / "gata4_locus.fa") as genome:
-        base = lambda pos, n=1: genome.fetch("chrG", pos - 1, pos - 1 + n)  # noqa: E731
-        lines = [f"chrG\t{p}\ts{p}\t{base(p)}\t{'T' if base(p) != 'T' else 'G'}"
-                 for p in (50_000, 50_377, 51_001, 52_222)]
-        lines += [f"chrG\t50800\tdel\t{base(50_800, 4)}\t{base(50_800)}",
-                  f"chrG\t51500\tins\t{base(51_500)}\t{base(51_500)}GATTACA",
-                  f"chrG\t52000\ttwo\t{base(52_000)}\t{','.join('ACGT'.replace(base(52_000), '')[:2])}"]
-        vcf.write_text("\n".join(lines) + "\n")
+        write_dense_vcf(vcf, genome)
         targets = V.TargetSet.all_outputs(8)
         options = V.SadOptions(stats=["SAD", "REF", "ALT"], batch_variants=8)
         splice = ConeSplice(model)
@@ -219,6 +224,26 @@ def test_scoring_with_shared_towers_equals_without(tmp_path, small, sad_dir):
     for name, values in scores[0].items():
         assert values.shape[0] == 8
         np.testing.assert_allclose(values, scores[1][name], rtol=2e-3, atol=1e-3, err_msg=name)
+
+
+def test_shared_towers_shard_equals_single_run(tmp_path, small, sad_dir):
+    """Regions are formed within a batch, so a shard cut at a batch boundary scores its
+    rows bit for bit as the single run does."""
+    _, model, _ = small
+    vcf = tmp_path / "dense.vcf"
+    predictor = V.EnsemblePredictor(
+        model, rc=True, splice=ConeSplice(model), share_towers=True, batch_size=3
+    )
+    targets = V.TargetSet.all_outputs(8)
+    with Genome(sad_dir / "gata4_locus.fa") as genome:
+        write_dense_vcf(vcf, genome)
+        for name, records in (("one", None), ("shard", (4, 7))):
+            options = V.SadOptions(stats=["SAD", "REF"], batch_variants=4, record_range=records)
+            V.score_vcf(predictor, genome, str(vcf), str(tmp_path / f"{name}.h5"), targets, options)
+    assert predictor.shared.counts["alone"] == 0
+    with h5py.File(tmp_path / "one.h5") as one, h5py.File(tmp_path / "shard.h5") as shard:
+        for name in ("SAD", "REF"):
+            np.testing.assert_array_equal(shard[name][:], one[name][4:], err_msg=name)
 
 
 def test_cluster_shares_one_reference(tmp_path, small, sad_dir):
