@@ -282,10 +282,10 @@ class SharedTower:
     """Tower outputs of many overlapping genome windows, sharing their common work.
 
     Neighbouring variants of a VCF have windows that overlap almost entirely. The tower
-    (the convolutions and poolings before :class:`ConeSplice`'s split) is shift-equivariant
+    (the convolutions and poolings up to :class:`ConeSplice`'s split) is shift-equivariant
     for shifts that are multiples of the stride reached so far, so windows whose starts
-    agree modulo that stride can be computed as one sequence covering them all. The
-    windows of a region start together; at each pooling layer a sequence splits into
+    agree modulo that stride can be computed as one sequence covering them all. All
+    windows of a region start as one sequence; at each pooling layer a sequence splits into
     ``pool_size`` sub-phases (pooling from its 1st, 2nd, ... position), each cut to the
     windows that need it. Early layers, the costly ones at high resolution, thus run once
     per region instead of once per window. A window's first and last ``edge_bins`` bins,
@@ -304,7 +304,7 @@ class SharedTower:
 
     # Below this many GFLOPs per window tower the splitting's per-call overhead outweighs
     # the work saved: the 16 kb test model (0.38) scored 22 instead of 34 variants/s
-    # on 2 kB-spaced SNVs; Basenji2 (190) gained 2.8x on its REF towers.
+    # on SNVs ~2 kb apart; Basenji2 (190) gained 2.8x on its REF towers.
     MIN_WORTH_GFLOPS = 10.0
 
     def __init__(self, splice: ConeSplice, max_region_bp: int | None = None):

@@ -148,7 +148,8 @@ def test_sed_with_shared_towers_equals_plain(tmp_path, paths, predictor):
             for p in (shared, plain)
         ]
     assert shared.shared.counts == {"shared": 6, "alone": 0}  # 3 windows x 2 strands
-    assert [(v.id, g["gene_id"]) for v, g, _, _ in runs[0]] == [("a", "g"), ("del", "g"), ("b", "g")]
+    pairs = [(v.id, g["gene_id"]) for v, g, _, _ in runs[0]]
+    assert pairs == [("a", "g"), ("del", "g"), ("b", "g")]
     for (_, _, ref0, alt0), (_, _, ref1, alt1) in zip(*runs):
         np.testing.assert_allclose(ref0, ref1, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(alt0, alt1, rtol=1e-4, atol=1e-4)
