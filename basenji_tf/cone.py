@@ -381,7 +381,9 @@ class SharedTower:
             flank = sp.stride_bp
             span = max(starts[r][1] for r in rows) + self.seq_length - first + 2 * flank
             region = fetch(chrom, first - flank, first - flank + span)
-            strands = {True: _Shared(region), False: _Shared(hot1_rc(region))}
+            strands = {True: _Shared(region)}
+            if not all(forward for _, forward in members):
+                strands[False] = _Shared(hot1_rc(region))
             for m, (shift, forward) in enumerate(members):
                 for r in rows:
                     o = flank + starts[r][1] - first
