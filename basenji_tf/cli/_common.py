@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 
 from basenji_tf.errors import InputError
@@ -28,11 +30,41 @@ def comma_ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
 
 
-def run_main(prog: str, body: Callable[[], int | None]) -> int:
-    """Run a command body; report bad input as one line on stderr and exit status 1.
+DEBUG_ENV = "BASENJI_DEBUG"
 
-    ``InputError`` and missing files are the user's to fix, so they get a single line
-    naming the problem instead of a traceback.
+# errno -> what the user can do about it; the message itself comes from the OS.
+_OS_FIXES = {
+    errno.ENOSPC: "free space on that file system or write the output elsewhere (-o)",
+    errno.EDQUOT: "free space within your quota or write the output elsewhere (-o)",
+    errno.EACCES: "check the permissions of the file and its directory",
+    errno.EPERM: "check the permissions of the file and its directory",
+    errno.EROFS: "the file system is read-only; write the output elsewhere (-o)",
+    errno.ENOTDIR: "a component of the path is a file, not a directory; fix the path",
+    errno.EISDIR: "the path is a directory; give a file",
+    errno.ENOENT: "check the path",
+    errno.EMFILE: "too many open files; raise the limit (ulimit -n) or use fewer processes",
+    errno.ENFILE: "too many open files on the system; use fewer processes",
+    errno.ENAMETOOLONG: "use a shorter path",
+}
+
+
+def os_error_line(err: OSError) -> str:
+    """``<file>: <reason>; <fix>`` for an OSError (the file when the OS names one)."""
+    reason = err.strerror or str(err)
+    where = err.filename if err.filename is not None else None
+    fix = _OS_FIXES.get(err.errno)
+    line = f"{where}: {reason}" if where is not None else reason
+    return f"{line}; {fix}" if fix else line
+
+
+def run_main(prog: str, body: Callable[[], int | None]) -> int:
+    """Run a command body; report every expected failure as one line and a non-zero exit.
+
+    Bad input (``InputError``) and operating-system failures (missing file, no space left,
+    permission denied, ...) are the user's to fix: one line on stderr, exit status 1. An
+    unexpected exception is reported the same way, as an internal error. Ctrl-C exits 130
+    and a closed output pipe (``| head``) exits quietly. With the environment variable
+    ``BASENJI_DEBUG=1`` the traceback is printed as well.
     """
     logging.basicConfig(
         level=os.environ.get("BASENJI_LOG_LEVEL", "INFO"),
@@ -41,12 +73,34 @@ def run_main(prog: str, body: Callable[[], int | None]) -> int:
     )
     try:
         return body() or 0
-    except (InputError, FileNotFoundError, IsADirectoryError) as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+    except Exception as err:  # noqa: BLE001 - the one place that turns errors into lines
+        _report(prog, err)
+        return 1
+
+
+def _report(prog: str, err: Exception) -> None:
+    if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+        traceback.print_exc()
+    if isinstance(err, InputError):
+        message = str(err)
+    elif isinstance(err, OSError):
+        message = os_error_line(err)
+    else:
+        message = (f"internal error: {type(err).__name__}: {err}; please report it "
+                   f"(set {DEBUG_ENV}=1 for the traceback)")
+    print(f"{prog}: error: {' '.join(message.split())}", file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so interpreter shutdown stays quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
