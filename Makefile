@@ -1,15 +1,23 @@
-# Two commands a new user needs: `make demo` and `make test`.
+# Two commands a new user needs: `make demo` and `make test`. While editing: `make test-fast`
+# (the tests not marked slow, under a minute) and `make lint`.
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 DEMO_OUT ?= demo_out
 
-.PHONY: install test demo demo-real bench
+.PHONY: install lint test test-fast demo demo-real bench
 
 install:
 	$(PIP) install --quiet --disable-pip-version-check -e '.[cpu,test]'
 
+lint: install
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
 test: install
 	$(PYTHON) -m pytest -q tests
+
+test-fast: install
+	$(PYTHON) -m pytest -q -m "not slow" tests
 
 demo: install
 	$(PYTHON) bin/basenji_demo.py -o $(DEMO_OUT)

@@ -49,7 +49,8 @@ setup(
     extras_require={
         "cpu": ["tensorflow-cpu>=2.21,<2.22"],
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
-        "test": ["pytest", "pytest-timeout"],
+        "test": ["pytest", "pytest-timeout", "hypothesis", "ruff==0.17.6"],
+        "lint": ["ruff==0.17.6", "pre-commit"],
     },
     entry_points={"console_scripts": cli_entry_points()},
 )

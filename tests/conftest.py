@@ -1,4 +1,8 @@
-"""Shared test settings and fixture paths."""
+"""Shared test settings and the fixtures through which tests open repository files.
+
+Tests never open a path relative to the working directory: they build it from `repo` (the
+checkout's root) or from one of the data folders below, so `pytest` runs from anywhere.
+"""
 
 import os
 from pathlib import Path
@@ -9,17 +13,34 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO / "tests" / "data" / "reference"
-BASKERVILLE = REPO / "data" / "baskerville_tiny"
 
 
 @pytest.fixture(scope="session")
-def reference_dir() -> Path:
+def repo() -> Path:
+    """The repository root: `repo / "models" / "params_tiny.json"`, `repo / "bin"`, ..."""
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def reference_dir(repo: Path) -> Path:
     """Outputs of the original implementation (see tests/data/reference/PROVENANCE.md)."""
-    return REFERENCE
+    return repo / "tests" / "data" / "reference"
 
 
 @pytest.fixture(scope="session")
-def baskerville_dir() -> Path:
+def shared_reference_dir(repo: Path) -> Path:
+    """The full reference set in `../shared/reference` beside the checkout.
+
+    A superset of `reference_dir` (it adds e.g. `original_cli.tsv`); the tests that need it
+    are skipped where the checkout has no `shared/` beside it.
+    """
+    path = repo.parent / "shared" / "reference"
+    if not path.is_dir():
+        pytest.skip(f"no shared reference at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def baskerville_dir(repo: Path) -> Path:
     """Real hg38 / mm10 TFRecords (see data/baskerville_tiny/PROVENANCE.md)."""
-    return BASKERVILLE
+    return repo / "data" / "baskerville_tiny"
