@@ -31,6 +31,7 @@ Differences from the original:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -42,9 +43,13 @@ import pandas as pd
 import tensorflow as tf
 from tqdm import tqdm
 
-from basenji_tf import metrics, plots
+from basenji_tf import metrics, plots, seqnn
 from basenji_tf.errors import InputError
 from basenji_tf.files import atomic_path
+from basenji_tf.genome import read_gtf_tss
+from basenji_tf.targets import read_targets, strand_pairs
+from basenji_tf.tfrecords import SeqDataset, read_sequences_bed
+from basenji_tf.train import make_loss, parse_train_params
 
 log = logging.getLogger(__name__)
 
@@ -258,41 +263,31 @@ def write_h5(path: str | os.PathLike, name: str, array: np.ndarray) -> None:
 # basenji_test.py
 
 
-def _load_model(params_file, model_file, head_i, targets_df, rc, shifts):
-    """(SeqNN restored for ``head_i`` with its ensemble, the params dict).
+def _ensembled(head: seqnn.Head, full_table: pd.DataFrame, rc: bool,
+               shifts: Sequence[int]) -> Callable[[np.ndarray], np.ndarray]:
+    """``head.predict`` ensembled over ``rc`` and ``shifts`` (bp).
 
-    ``targets_df`` is the full targets table of the data; its ``strand_pair`` column, if
+    ``full_table`` is the full targets table of the data; its ``strand_pair`` column, if
     any, tells the RC ensemble which outputs to swap.
     """
-    from basenji_tf import seqnn
-    from basenji_tf.params import read_params
-
-    params = read_params(params_file)
-    model = seqnn.SeqNN(params["model"], source=str(params_file))
-    model.restore(model_file, head_i=head_i)
-    strand_pair = None
-    if "strand_pair" in targets_df.columns and len(targets_df) == model.num_targets(head_i):
-        strand_pair = [int(x) for x in targets_df["strand_pair"]]
-    model.build_ensemble(ensemble_rc=rc, ensemble_shifts=shifts, strand_pair=strand_pair)
-    return model, params
+    strand_pair = strand_pairs(full_table, head.num_targets)
+    return functools.partial(head.predict, rc=rc, shifts=shifts, strand_pair=strand_pair)
 
 
 def _full_table(data_dir, targets_df: pd.DataFrame) -> pd.DataFrame:
     """The data directory's own targets table (all channels), else ``targets_df``."""
-    from basenji_tf.targets import read_targets
-
     path = Path(data_dir) / "targets.txt"
     return read_targets(path) if path.is_file() else targets_df
 
 
-def _check_shapes(model, head_i: int, data, data_dir) -> None:
+def _check_shapes(head: seqnn.Head, data: SeqDataset, data_dir) -> None:
     """The model's output must be the data's targets, bin for bin and track for track."""
-    shape_model = (model.target_lengths[head_i], model.num_targets(head_i))
+    shape_model = (head.target_length, head.num_targets)
     shape_data = (data.target_length, data.num_targets)
     if shape_model != shape_data:
         raise InputError(
             f"{Path(data_dir) / 'statistics.json'}: {shape_data[0]} bins x {shape_data[1]} "
-            f"targets, but head {head_i} of the model outputs {shape_model[0]} x "
+            f"targets, but head {head.index} of the model outputs {shape_model[0]} x "
             f"{shape_model[1]}; use the data directory the model was trained on"
         )
 
@@ -342,20 +337,16 @@ def evaluate_model(
         ``assays`` (per-assay track count and mean of ``assay_metric``, PearsonR or, for
         bce models, AUROC) and ``peaks`` (table or None).
     """
-    from basenji_tf.targets import read_targets
-    from basenji_tf.tfrecords import SeqDataset, read_sequences_bed
-    from basenji_tf.train import make_loss, parse_train_params
-
     if step < 1:
         raise InputError(f"--step must be a positive integer, not {step}")
     targets_file = targets_file or Path(data_dir) / "targets.txt"
     targets_df = read_targets(targets_file)
     channels = _channels(targets_df, str(targets_file))
-    model, params = _load_model(params_file, model_file, head_i,
-                                _full_table(data_dir, targets_df), rc, shifts)
-    settings = parse_train_params(params.get("train", {}), str(params_file))
+    model = seqnn.load(params_file, model_file, head_i)
+    predict = _ensembled(model.head, _full_table(data_dir, targets_df), rc, shifts)
+    settings = parse_train_params(model.params_json.get("train", {}), str(params_file))
     data = SeqDataset(data_dir, split, settings.batch_size, mode="eval", tfr_pattern=tfr_pattern)
-    _check_shapes(model, head_i, data, data_dir)
+    _check_shapes(model.head, data, data_dir)
     for positions, option in ((plot_targets, "--ai"), (bedgraph_targets, "--bi")):
         bad = [p for p in positions if not 0 <= p < len(channels)]
         if bad:
@@ -364,7 +355,7 @@ def evaluate_model(
     binary = settings.loss == "bce"
     keep = save or peaks or rank or binary or bool(plot_targets) or bool(bedgraph_targets)
     result = predict_split(
-        model.predict, data.dataset, channels, loss_fn=make_loss(settings), keep=keep,
+        predict, data.dataset, channels, loss_fn=make_loss(settings), keep=keep,
         step=step, total=-(-data.num_seqs // settings.batch_size),
     )
     log.info("evaluated %d %s sequences of %s", result.num_seqs, split, data_dir)
@@ -513,10 +504,6 @@ def evaluate_genes(
         description), ``pearsonr`` (mean) and ``num_genes``. Also writes ``genes.h5``
         (gene ids, summed preds and targets).
     """
-    from basenji_tf.genome import read_gtf_tss
-    from basenji_tf.targets import read_targets
-    from basenji_tf.tfrecords import SeqDataset, read_sequences_bed
-
     targets_file = targets_file or Path(data_dir) / "targets.txt"
     targets_df = read_targets(targets_file)
     if not all_tracks:
@@ -528,11 +515,12 @@ def evaluate_genes(
                 "evaluate every track"
             )
     channels = _channels(targets_df, str(targets_file))
-    model, params = _load_model(params_file, model_file, head_i,
-                                _full_table(data_dir, read_targets(targets_file)), rc, shifts)
-    batch_size = int(params.get("train", {}).get("batch_size", 4))
+    model = seqnn.load(params_file, model_file, head_i)
+    predict = _ensembled(model.head, _full_table(data_dir, read_targets(targets_file)), rc,
+                         shifts)
+    batch_size = int(model.params_json.get("train", {}).get("batch_size", 4))
     data = SeqDataset(data_dir, split, batch_size, mode="eval")
-    _check_shapes(model, head_i, data, data_dir)
+    _check_shapes(model.head, data, data_dir)
     seqs_bed = read_sequences_bed(data_dir, split)
     bins = gene_bins(read_gtf_tss(gtf_file, feature), seqs_bed, data.pool_width,
                      data.target_length)
@@ -542,7 +530,7 @@ def evaluate_genes(
             f"sequences of {data_dir}; check the genome build and chromosome names"
         )
     log.info("%d genes have a TSS inside the %d %s sequences", len(bins), len(seqs_bed), split)
-    genes, preds, targets = gene_values(model.predict, data.dataset, bins, channels,
+    genes, preds, targets = gene_values(predict, data.dataset, bins, channels,
                                         total=-(-data.num_seqs // batch_size))
     log_preds, log_targets = np.log2(preds + 1), np.log2(targets + 1)
     table = pd.DataFrame({

@@ -9,14 +9,21 @@ training one head moves the trunk of all.
 Usage::
 
     from basenji_tf import seqnn
+    model = seqnn.load("params.json", "model_human.h5")   # head 0, inference graph
+    head = model.head
+    preds = head.predict(x, rc=True, shifts=(0, 1, -1))  # [batch, 896, 5313]
+
+The original's API works too::
+
     model = seqnn.SeqNN(params["model"])
     model.restore("model_human.h5")            # head 0
     model.build_ensemble(ensemble_rc=True, ensemble_shifts=[0, 1, -1])
-    preds = model.predict(x)                   # [batch, 896, 5313]
+    preds = model.predict(x)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -35,31 +42,120 @@ from basenji_tf.weights import check_and_assign, read_weight_file, save_legacy_h
 log = logging.getLogger(__name__)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class Head:
+    """One head of a SeqNN: its Keras model and its coordinates.
+
+    Attributes:
+        index: head index (natsorted ``head*`` key order).
+        model: sequence [B, seq_length, 4] -> [B, target_length, num_targets]; shares the
+            trunk layers with every other head.
+        seq_length: input length in bp.
+        stride: bp per output bin.
+        crop: bins cropped from each side relative to ``seq_length / stride``.
+        target_length: output length in bins.
+        num_targets: output channels.
+        strand_pair: per output, the output it becomes on the opposite strand (None: no
+            swapping when reverse complementing).
+    """
+
+    index: int
+    model: keras.Model
+    seq_length: int
+    stride: int
+    crop: int
+    target_length: int
+    num_targets: int
+    strand_pair: tuple[int, ...] | None = None
+    _ensembles: dict = dataclasses.field(default_factory=dict, init=False, repr=False)
+
+    def ensemble(self, rc: bool = False, shifts: Sequence[int] = (0,),
+                 strand_pair: Sequence[int] | None = None) -> keras.Model:
+        """The model averaging predictions over shifted and reverse-complemented inputs.
+
+        Members, in the original's order: for each shift (bp), the shifted input, then its
+        reverse complement when ``rc``. RC predictions are flipped back (with
+        ``strand_pair`` swapping, default: this head's); shifted predictions are not
+        shifted back. All members run as one batch. As in the original, nothing is built
+        unless ``rc`` or more than one shift: then this is :attr:`model` itself. Cached:
+        the same arguments give the same keras.Model.
+
+        Returns:
+            sequence [B, seq_length, 4] -> [B, target_length, num_targets].
+        """
+        shifts = tuple(int(s) for s in shifts)
+        if not rc and len(shifts) <= 1:
+            return self.model
+        if strand_pair is None:
+            strand_pair = self.strand_pair
+        key = (bool(rc), shifts, None if strand_pair is None else tuple(strand_pair))
+        if key not in self._ensembles:
+            self._ensembles[key] = _ensemble_model(self.model, *key)
+        return self._ensembles[key]
+
+    def predict(self, x, batch_size: int | None = None, rc: bool = False,
+                shifts: Sequence[int] = (0,),
+                strand_pair: Sequence[int] | None = None) -> np.ndarray:
+        """Predict coverage, ensembled as :meth:`ensemble` describes.
+
+        Args:
+            x: float32 [batch, seq_length, 4] array, or a tf.data dataset of batched
+                sequences or (sequences, targets) pairs.
+            batch_size: sequences per model call for arrays (default 4).
+            rc: average with reverse complements, as :meth:`ensemble`.
+            shifts: ensemble shifts (bp).
+            strand_pair: outputs swapped in RC members (None: this head's).
+
+        Returns:
+            float32 [batch, target_length, num_targets].
+        """
+        return predict_model(self.ensemble(rc, shifts, strand_pair), x, batch_size)
+
+
+def _ensemble_model(model: keras.Model, rc: bool, shifts: tuple[int, ...],
+                    strand_pair: tuple[int, ...] | None) -> keras.Model:
+    sequence = keras.Input(tuple(model.input.shape[1:]), name="sequence")
+    members = layers.EnsembleInputs(shifts, rc, name="ensemble_inputs")(sequence)
+    average = layers.EnsembleAverage(len(shifts), rc, strand_pair,
+                                     name="ensemble_average")(model(members))
+    return keras.Model(sequence, average, name="ensemble")
+
+
 class SeqNN:
     """A Basenji sequence-to-coverage model built from params.
 
     Args:
         params_model: the ``model`` dict of a params JSON (or parsed ModelParams).
         source: name of the params file, for error messages.
+        augment: build the training augmentation layers the params ask for (False: none;
+            they are the identity at inference).
+        params_json: the whole params file (default: ``{"model": params_model}``).
 
     Attributes:
         seq_length: input length in bp.
-        models: one keras.Model per head (natsorted head keys), shared trunk.
-        model: the current model (head 0, the restored head, or its slice).
+        heads: one :class:`Head` per ``head*`` key (natsorted), sharing the trunk.
+        models: the heads' keras.Models.
+        model: the current head's model (head 0 or the restored head).
+        head_i: the current head's index.
         model_trunk: sequence -> trunk output (after the model activation).
         model_strides: bp per output bin, per head.
         target_lengths: output length in bins, per head.
         target_crops: bins cropped from each side relative to seq_length / stride.
         ensemble: the ensembling model once :meth:`build_ensemble` made one, else None.
+        params_json: the params file as read ("train" and "model" sections).
     """
 
-    def __init__(self, params_model: dict | ModelParams, source: str = "params"):
+    def __init__(self, params_model: dict | ModelParams, source: str = "params", *,
+                 augment: bool = True, params_json: dict | None = None):
         if isinstance(params_model, ModelParams):
             self.params = params_model
             self._raw_params = None
         else:
             self.params = parse_model_params(params_model, source)
             self._raw_params = params_model
+        if not augment:
+            self.params = dataclasses.replace(self.params, augment_rc=False, augment_shift=0)
+        self.params_json = params_json if params_json is not None else {"model": params_model}
         self.seq_length = self.params.seq_length
         self.seq_depth = self.params.seq_depth
         self.strand_pair = list(self.params.strand_pair)
@@ -94,9 +190,8 @@ class SeqNN:
                 head = blocks.build_block(
                     head, block, params.block_globals, name=f"{key}{bi}_{block.get('name')}")
             if params.augment_rc:
-                pair = self.strand_pair[hi] if hi < len(self.strand_pair) else None
-                head = layers.SwitchReverse(pair, name=f"{key}_switch_reverse")(
-                    [head, reverse_bool])
+                head = layers.SwitchReverse(self._head_strand_pair(hi),
+                                            name=f"{key}_switch_reverse")([head, reverse_bool])
             self.models.append(keras.Model(sequence, head, name=f"model_{key}"))
         self.model = self.models[0]
 
@@ -106,10 +201,25 @@ class SeqNN:
             (self.seq_length // stride - length) // 2
             for stride, length in zip(self.model_strides, self.target_lengths)
         ]
+        self.heads = tuple(
+            Head(index=hi, model=m, seq_length=self.seq_length, stride=self.model_strides[hi],
+                 crop=self.target_crops[hi], target_length=self.target_lengths[hi],
+                 num_targets=int(m.output.shape[-1]),
+                 strand_pair=_as_pair(self._head_strand_pair(hi)))
+            for hi, m in enumerate(self.models)
+        )
+
+    def _head_strand_pair(self, head_i: int) -> list[int] | None:
+        return self.strand_pair[head_i] if head_i < len(self.strand_pair) else None
+
+    @property
+    def head(self) -> Head:
+        """The current head."""
+        return self.heads[self.head_i]
 
     def num_targets(self, head_i: int = 0) -> int:
         """Output channels of head ``head_i``."""
-        return int(self.models[head_i].output.shape[-1])
+        return self.heads[head_i].num_targets
 
     # -- weights ------------------------------------------------------------------------
 
@@ -118,7 +228,7 @@ class SeqNN:
 
         Args:
             model_file: the weight file.
-            head_i: head whose model the file holds (becomes ``self.model``).
+            head_i: head whose model the file holds (becomes the current head).
             trunk: load into the trunk only. Unlike the original this also accepts a full
                 model file, taking its leading (trunk) layers.
 
@@ -137,6 +247,10 @@ class SeqNN:
                 "build the model from the params file the weights were trained with")
         check_and_assign(self.models[head_i], file_layers, os.fspath(model_file),
                          what=f"head {head_i} model", hint=hint)
+        self._use_head(head_i)
+
+    def _use_head(self, head_i: int) -> None:
+        self._check_head(head_i)
         self.model = self.models[head_i]
         self.head_i = head_i
         self.ensemble = None
@@ -160,43 +274,13 @@ class SeqNN:
                 f"head {head_i} does not exist; the params define {len(self.models)} head(s): "
                 f"{', '.join(self.params.head_keys)}")
 
-    # -- wrappers -----------------------------------------------------------------------
-
-    def build_slice(self, target_slice: Sequence[int] | None = None,
-                    target_sum: bool = False) -> None:
-        """Keep only ``target_slice`` output channels (optionally summed) in ``self.model``."""
-        if target_slice is None and not target_sum:
-            return
-        sliced = layers.TargetSlice(target_slice, target_sum, name="target_slice")(
-            self.model.output)
-        self.model = keras.Model(self.model.input, sliced, name=f"{self.model.name}_slice")
-        self.ensemble = None
+    # -- the original's ensembling and prediction ---------------------------------------
 
     def build_ensemble(self, ensemble_rc: bool = False, ensemble_shifts: Sequence[int] = (0,),
                        strand_pair: Sequence[int] | None = None) -> None:
-        """Average predictions over shifted and reverse-complemented inputs.
-
-        Members, in the original's order: for each shift, the shifted input, then its
-        reverse complement when ``ensemble_rc``. RC predictions are flipped back (with
-        ``strand_pair`` swapping, default: the current head's strand pairs); shifted
-        predictions are not shifted back. As in the original, nothing is built unless
-        ``ensemble_rc`` or more than one shift. All members run as one batch.
-        """
-        ensemble_shifts = [int(s) for s in ensemble_shifts]
-        if not ensemble_rc and len(ensemble_shifts) <= 1:
-            self.ensemble = None
-            return
-        if strand_pair is None and self.head_i < len(self.strand_pair):
-            strand_pair = self.strand_pair[self.head_i]
-        sequence = keras.Input((self.seq_length, self.seq_depth), name="sequence")
-        members = layers.EnsembleInputs(ensemble_shifts, ensemble_rc,
-                                        name="ensemble_inputs")(sequence)
-        preds = self.model(members)
-        average = layers.EnsembleAverage(len(ensemble_shifts), ensemble_rc, strand_pair,
-                                         name="ensemble_average")(preds)
-        self.ensemble = keras.Model(sequence, average, name="ensemble")
-
-    # -- prediction ---------------------------------------------------------------------
+        """Make :meth:`predict` use the current head's :meth:`Head.ensemble`."""
+        ensemble = self.head.ensemble(ensemble_rc, ensemble_shifts, strand_pair)
+        self.ensemble = None if ensemble is self.head.model else ensemble
 
     def predictor(self, head_i: int | None = None) -> keras.Model:
         """The model that :meth:`predict` uses for ``head_i`` (None: the current one)."""
@@ -217,25 +301,46 @@ class SeqNN:
         Returns:
             float32 [batch, target_length, num_targets].
         """
-        forward = traced_inference(self.predictor(head_i))
-        if isinstance(x, tf.data.Dataset):
-            batches = (batch[0] if isinstance(batch, tuple) else batch for batch in x)
-        else:
-            x = np.asarray(x, dtype=np.float32)
-            if x.ndim != 3 or x.shape[1:] != (self.seq_length, self.seq_depth):
-                raise InputError(
-                    f"input has shape {x.shape}; the model needs [batch, {self.seq_length}, "
-                    f"{self.seq_depth}] one-hot sequences")
-            size = batch_size or 4
-            batches = (x[i : i + size] for i in range(0, len(x), size))
-        outputs = [forward(batch).numpy() for batch in batches]
-        if not outputs:
-            return np.zeros((0,) + tuple(self.predictor(head_i).output.shape[1:]), np.float32)
-        return np.concatenate(outputs)
+        return predict_model(self.predictor(head_i), x, batch_size)
 
     def __call__(self, x) -> np.ndarray:
         """One eager model call on a batch, as the original's ``SeqNN.__call__``."""
         return np.asarray(self.predictor()(x, training=False))
+
+
+def load(params_file: str | os.PathLike, model_file: str | os.PathLike | None = None,
+         head: int = 0, *, trunk: bool = False, augment: bool = False,
+         strand_pair: Sequence[Sequence[int] | None] | None = None) -> SeqNN:
+    """Build the SeqNN of a params file, restore its weights, select a head.
+
+    Args:
+        params_file: params JSON ("model" section, usually "train" too).
+        model_file: weights of head ``head`` (or of the trunk with ``trunk``); None: keep
+            the initial weights.
+        head: the head the file holds; it becomes the current head (:attr:`SeqNN.head`).
+        trunk: ``model_file`` is loaded into the trunk only.
+        augment: keep the training augmentation layers (training). Without them
+            (inference) the graph has no stochastic layers and can be cut for cone
+            splicing; predictions are the same.
+        strand_pair: per head, the opposite-strand output of each output, replacing the
+            params' ``strand_pair`` (training takes them from the data's targets tables).
+
+    Returns:
+        the SeqNN, with ``params_json`` the whole params file.
+
+    Raises:
+        InputError: bad params, a weight file that does not match, or no such head.
+    """
+    params = read_params(params_file)
+    params_model = params["model"]
+    if strand_pair is not None:
+        params_model = {**params_model, "strand_pair": list(strand_pair)}
+    model = SeqNN(params_model, source=os.fspath(params_file), augment=augment,
+                  params_json=params)
+    if model_file is not None:
+        model.restore(model_file, head_i=head, trunk=trunk)
+    model._use_head(head)
+    return model
 
 
 _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -257,8 +362,43 @@ def traced_inference(model: keras.Model):
     return function
 
 
+def predict_model(model: keras.Model, x, batch_size: int | None = None) -> np.ndarray:
+    """Run ``model`` at inference over an array or a dataset, batch by batch.
+
+    Args:
+        model: sequence [B, seq_length, 4] -> [B, target_length, T].
+        x: float32 [batch, seq_length, 4] array, or a tf.data dataset of batched
+            sequences or (sequences, targets) pairs.
+        batch_size: sequences per model call for arrays (default 4).
+
+    Returns:
+        float32 [batch, target_length, T].
+    """
+    forward = traced_inference(model)
+    if isinstance(x, tf.data.Dataset):
+        batches = (batch[0] if isinstance(batch, tuple) else batch for batch in x)
+    else:
+        x = np.asarray(x, dtype=np.float32)
+        seq_length, seq_depth = (int(d) for d in model.input.shape[1:])
+        if x.ndim != 3 or x.shape[1:] != (seq_length, seq_depth):
+            raise InputError(
+                f"input has shape {x.shape}; the model needs [batch, {seq_length}, "
+                f"{seq_depth}] one-hot sequences")
+        size = batch_size or 4
+        batches = (x[i : i + size] for i in range(0, len(x), size))
+    outputs = [forward(batch).numpy() for batch in batches]
+    if not outputs:
+        return np.zeros((0,) + tuple(model.output.shape[1:]), np.float32)
+    return np.concatenate(outputs)
+
+
+def _as_pair(pair: Sequence[int] | None) -> tuple[int, ...] | None:
+    """A strand pair as a tuple; None for none or an empty one (nothing to swap)."""
+    return tuple(int(i) for i in pair) if pair else None
+
+
 def _model_stride(model: keras.Model) -> int:
-    """bp per output bin: the product of the strides of pooling and strided layers."""
+    """Base pairs per output bin: the product of the strides of pooling and strided layers."""
     stride = 1.0
     for layer in model.layers:
         if isinstance(layer, keras.layers.UpSampling1D):
@@ -266,17 +406,3 @@ def _model_stride(model: keras.Model) -> int:
         elif hasattr(layer, "strides") and not isinstance(layer, keras.Model):
             stride *= layer.strides[0]
     return int(round(stride))
-
-
-def load_seqnn(params_file: str | os.PathLike, model_file: str | os.PathLike | None = None,
-               head_i: int = 0, trunk: bool = False) -> tuple[SeqNN, dict]:
-    """Build a SeqNN from a params file and optionally restore weights.
-
-    Returns:
-        (the model, the whole params dict).
-    """
-    params = read_params(params_file)
-    model = SeqNN(params["model"], source=os.fspath(params_file))
-    if model_file is not None:
-        model.restore(model_file, head_i=head_i, trunk=trunk)
-    return model, params

@@ -90,6 +90,25 @@ def read_targets(path: str | os.PathLike) -> pd.DataFrame:
     return table
 
 
+def strand_pairs(table: pd.DataFrame, num_targets: int | None = None) -> list[int] | None:
+    """The ``strand_pair`` column as a list: per output, the output of the other strand.
+
+    Args:
+        table: from :func:`read_targets`, one row per output of a model head.
+        num_targets: the head's outputs; a table of another length (a subset of the
+            outputs, say) gives None, as its pairs cannot index the outputs.
+
+    Returns:
+        the pairs in table order, or None when there is no ``strand_pair`` column or the
+        table does not match ``num_targets``.
+    """
+    if "strand_pair" not in table.columns:
+        return None
+    if num_targets is not None and len(table) != num_targets:
+        return None
+    return [int(x) for x in table["strand_pair"]]
+
+
 def target_options(table: pd.DataFrame, path: str = "targets table") -> list[dict]:
     """Per-target coverage options of a table, validated for the data pipeline.
 

@@ -52,9 +52,12 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 from tqdm import tqdm
 
-from basenji_tf import metrics
+from basenji_tf import metrics, seqnn
 from basenji_tf.errors import InputError
 from basenji_tf.files import atomic_path, write_text_atomic
+from basenji_tf.params import read_params
+from basenji_tf.targets import read_targets, strand_pairs
+from basenji_tf.tfrecords import SeqDataset, read_statistics
 
 log = logging.getLogger(__name__)
 
@@ -388,8 +391,6 @@ def seq_data_source(
     The training pipeline is rebuilt each epoch with seed ``seed + epoch`` so that a
     resumed run shuffles exactly as an uninterrupted one.
     """
-    from basenji_tf.tfrecords import SeqDataset
-
     probe = SeqDataset(data_dir, "train", settings.batch_size, mode="eval", tfr_pattern=tfr_train)
     steps = probe.batches_per_epoch()
     if steps < 1:
@@ -825,12 +826,7 @@ def train_model(
     Returns:
         the history rows (one per epoch and dataset).
     """
-    from basenji_tf import params as params_lib
-    from basenji_tf import seqnn
-    from basenji_tf.targets import read_targets
-    from basenji_tf.tfrecords import read_statistics
-
-    params = params_lib.read_params(params_file)
+    params = read_params(params_file)
     for section in ("train", "model"):
         if section not in params:
             raise InputError(f"{params_file}: no {section!r} section")
@@ -848,25 +844,20 @@ def train_model(
     if mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
 
-    params_model = dict(params["model"])
     # Per head, the output each output becomes on the opposite strand (None: no swap).
-    strand_pairs = []
-    for data_dir in data_dirs:
-        targets_file = Path(data_dir) / "targets.txt"
-        table = read_targets(targets_file) if targets_file.is_file() else None
-        if table is not None and "strand_pair" in table.columns:
-            strand_pairs.append([int(x) for x in table["strand_pair"]])
-        else:
-            strand_pairs.append(None)
-    if any(pair is not None for pair in strand_pairs):
-        params_model["strand_pair"] = strand_pairs
+    pairs = [_data_strand_pairs(data_dir) for data_dir in data_dirs]
+    if all(pair is None for pair in pairs):
+        pairs = None
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "params.json", Path(params_file).read_text())
 
+    if (out / RESUME_FILE).is_file():
+        restore = None  # resume.h5 holds newer weights
     with dist.scope():
-        model = seqnn.SeqNN(params_model, source=str(params_file))
+        model = seqnn.load(params_file, restore, 0, trunk=trunk, augment=True,
+                           strand_pair=pairs)
         if len(data_dirs) > len(model.models):
             raise InputError(
                 f"{len(data_dirs)} data directories for the {len(model.models)} heads of "
@@ -888,8 +879,6 @@ def train_model(
                     f"outputs {model.target_lengths[i]} bins x {model.num_targets(i)}; the "
                     "params and the data must agree"
                 )
-        if restore is not None and not (out / RESUME_FILE).is_file():
-            model.restore(restore, head_i=0, trunk=trunk)
         data = [seq_data_source(d, settings, seed, tfr_train, tfr_eval) for d in data_dirs]
         trainer = Trainer(
             model.models[: len(data_dirs)], data, settings, out,
@@ -897,3 +886,9 @@ def train_model(
             strategy=dist, seed=seed,
         )
     return trainer.fit()
+
+
+def _data_strand_pairs(data_dir: str | os.PathLike) -> list[int] | None:
+    """The strand pairs of a data directory's targets table (None: no table or column)."""
+    path = Path(data_dir) / "targets.txt"
+    return strand_pairs(read_targets(path)) if path.is_file() else None

@@ -41,30 +41,27 @@ def timed(fn, repeats: int) -> float:
     return best
 
 
-def separate_members(model: seqnn.SeqNN, x: np.ndarray) -> np.ndarray:
+def separate_members(head: seqnn.Head, x: np.ndarray) -> np.ndarray:
     """The ensemble the original's way: one call of the plain model per member."""
     total = 0
     for shift in SHIFTS:
         shifted = dna.hot1_shift(x, shift)
-        total = total + model.predict(shifted, batch_size=len(x))
-        total = total + model.predict(dna.hot1_rc(shifted), batch_size=len(x))[:, ::-1]
+        total = total + head.predict(shifted, batch_size=len(x))
+        total = total + head.predict(dna.hot1_rc(shifted), batch_size=len(x))[:, ::-1]
     return total / (2 * len(SHIFTS))
 
 
 def bench(name: str, params_file: str, batch: int, repeats: int) -> dict:
-    plain_model, _ = seqnn.load_seqnn(params_file)
-    ensemble, _ = seqnn.load_seqnn(params_file)
-    ensemble.model.set_weights(plain_model.model.get_weights())
-    ensemble.build_ensemble(True, SHIFTS)
+    head = seqnn.load(params_file).head
     rng = np.random.default_rng(0)
-    x = dna.index_1hot(rng.integers(0, 4, (batch, plain_model.seq_length)))
-    plain = timed(lambda: plain_model.predict(x, batch_size=batch), repeats)
-    one_batch = timed(lambda: ensemble.predict(x, batch_size=batch), repeats)
-    separately = timed(lambda: separate_members(plain_model, x), repeats)
-    assert np.allclose(ensemble.predict(x, batch_size=batch), separate_members(plain_model, x),
-                       atol=1e-3, rtol=1e-3)
+    x = dna.index_1hot(rng.integers(0, 4, (batch, head.seq_length)))
+    plain = timed(lambda: head.predict(x, batch_size=batch), repeats)
+    one_batch = timed(lambda: head.predict(x, batch_size=batch, rc=True, shifts=SHIFTS), repeats)
+    separately = timed(lambda: separate_members(head, x), repeats)
+    assert np.allclose(head.predict(x, batch_size=batch, rc=True, shifts=SHIFTS),
+                       separate_members(head, x), atol=1e-3, rtol=1e-3)
     return {
-        "model": name, "seq_length": plain_model.seq_length, "batch": batch,
+        "model": name, "seq_length": head.seq_length, "batch": batch,
         "plain_seqs_per_s": round(batch / plain, 3),
         "ensemble6_one_batch_seqs_per_s": round(batch / one_batch, 3),
         "ensemble6_separately_seqs_per_s": round(batch / separately, 3),

@@ -103,7 +103,7 @@ def per_variant(start: tuple[float, float], n: int) -> tuple[float, float]:
 
 def naive(params_file, model_file, genome, vcf, limit) -> tuple[float, float]:
     """(wall, CPU) seconds per variant of the original's loop."""
-    model, _ = seqnn.load_seqnn(params_file, model_file)
+    model = seqnn.load(params_file, model_file, augment=True)
     model.build_ensemble(True, [0])
     rows = list(V.read_vcf(vcf, genome))[:limit]
     windows = [V.variant_windows(genome, v, model.seq_length) for v in rows]

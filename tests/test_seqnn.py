@@ -6,6 +6,7 @@ own measured noise (oneDNN on/off, eager vs graph) is ~4e-5, so 1e-4 is the tole
 """
 
 import copy
+import dataclasses
 import json
 
 import h5py
@@ -79,7 +80,7 @@ def test_bookkeeping_matches_original(small, reference_dir):
 
 
 def test_published_basenji2_architecture():
-    model, _ = seqnn.load_seqnn("models/params_basenji2_joint.json")
+    model = seqnn.load("models/params_basenji2_joint.json")
     human = model.models[0]
     assert len(weights.weighted_layers(human)) == 61
     assert human.count_params() == 30_123_584
@@ -100,7 +101,7 @@ def test_released_params_use_sigmoid_gelu():
 
 
 def test_basenji2018_builds_dilated_dense_with_exp_link():
-    model, _ = seqnn.load_seqnn("models/params_basenji2018.json")
+    model = seqnn.load("models/params_basenji2018.json")
     assert tuple(model.model.output.shape[1:]) == (1024, 4229)
     convs = [layer for layer in model.model.layers if isinstance(layer, keras.layers.Conv1D)]
     assert [c.dilation_rate[0] for c in convs if c.filters == 108] == [2, 4, 8, 16, 32, 64]
@@ -206,7 +207,7 @@ def test_legacy_batch_norm_key_means_batch_norm():
 def test_batch_size_invariance_and_rc_symmetry():
     """An RC ensemble without strand pairs is symmetric: f(rc(x)) = flip(f(x))."""
     keras.utils.set_random_seed(3)
-    model, _ = seqnn.load_seqnn("models/params_tiny.json")
+    model = seqnn.load("models/params_tiny.json")
     rng = np.random.default_rng(0)
     x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (5, 2048))]
     full = model.predict(x, batch_size=5)
@@ -220,7 +221,7 @@ def test_batch_size_invariance_and_rc_symmetry():
 def test_predict_accepts_datasets():
     import tensorflow as tf
 
-    model, _ = seqnn.load_seqnn("models/params_tiny.json")
+    model = seqnn.load("models/params_tiny.json")
     x = np.eye(4, dtype=np.float32)[np.random.default_rng(1).integers(0, 4, (3, 2048))]
     y = np.zeros((3, 120, 3), np.float32)
     pairs = tf.data.Dataset.from_tensor_slices((x, y)).batch(2)
@@ -228,6 +229,83 @@ def test_predict_accepts_datasets():
 
 
 def test_head_index_checked():
-    model, _ = seqnn.load_seqnn("models/params_tiny.json")
+    model = seqnn.load("models/params_tiny.json")
     with pytest.raises(InputError, match="head 2 does not exist.*head_human"):
         model.predict(np.zeros((1, 2048, 4), np.float32), head_i=2)
+
+
+# -- seqnn.load and Head ------------------------------------------------------------------
+
+
+def test_load_returns_seqnn_with_heads(small):
+    root, params, preds = small
+    model = seqnn.load(root / "params.json", root / "model1_best.h5", 1)
+    assert isinstance(model, seqnn.SeqNN)
+    assert model.params_json == params
+    assert len(model.heads) == 2 and model.head is model.heads[1] and model.head_i == 1
+    head = model.head
+    assert (head.index, head.seq_length, head.stride, head.crop) == (
+        1, model.seq_length, model.model_strides[1], model.target_crops[1])
+    assert (head.target_length, head.num_targets) == (model.target_lengths[1], 4)
+    assert head.model is model.models[1] is model.model
+    x = preds["sequence_onehot"]
+    np.testing.assert_allclose(head.predict(x), preds["pred_head1"], **TOL)
+    np.testing.assert_allclose(head.predict(x, rc=True, shifts=(0, 1, -1)),
+                               preds["pred_head1_rc_shifts"], **TOL)
+
+
+def test_head_is_frozen(small):
+    root, _, _ = small
+    head = seqnn.load(root / "params.json").head
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        head.stride = 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        head.model = None
+
+
+def test_load_without_augmentation_predicts_the_same(tmp_path):
+    """augment=False leaves the Stochastic* and SwitchReverse layers out; same outputs."""
+    keras.utils.set_random_seed(4)
+    trained = seqnn.load("models/params_tiny.json", augment=True)
+    kinds = {type(layer).__name__ for layer in trained.model.layers}
+    assert {"StochasticReverseComplement", "StochasticShift", "SwitchReverse"} <= kinds
+    trained.save(tmp_path / "m.h5")
+    inference = seqnn.load("models/params_tiny.json", tmp_path / "m.h5", augment=False)
+    kinds = {type(layer).__name__ for layer in inference.model.layers}
+    assert not any(k.startswith("Stochastic") or k == "SwitchReverse" for k in kinds)
+    x = np.eye(4, dtype=np.float32)[np.random.default_rng(2).integers(0, 4, (3, 2048))]
+    np.testing.assert_array_equal(inference.predict(x), trained.predict(x))
+    for rc, shifts in ((True, [0]), (False, [0, 1]), (True, [0, 1, -1])):
+        np.testing.assert_array_equal(inference.head.predict(x, rc=rc, shifts=shifts),
+                                      trained.head.predict(x, rc=rc, shifts=shifts))
+
+
+def test_head_ensemble_is_build_ensemble_and_cached(small):
+    root, params, preds = small
+    model = seqnn.load(root / "params.json", root / "model0_best.h5")
+    head = model.head
+    assert head.ensemble() is head.model
+    assert head.ensemble(False, [3]) is head.model
+    ensemble = head.ensemble(True, [0, 1, -1])
+    assert head.ensemble(True, (0, 1, -1)) is ensemble
+    assert head.ensemble(True, [0, 1, -1], strand_pair=[1, 0, 2, 3, 4, 5, 6, 7]) is not ensemble
+    model.build_ensemble(True, [0, 1, -1])
+    assert model.ensemble is ensemble
+    x = preds["sequence_onehot"]
+    np.testing.assert_array_equal(model.predict(x), head.predict(x, rc=True, shifts=[0, 1, -1]))
+    model.build_ensemble(False, [0])
+    assert model.ensemble is None
+
+
+def test_load_trunk_only(small):
+    root, _, preds = small
+    model = seqnn.load(root / "params.json", root / "model_trunk.h5", 1, trunk=True)
+    assert model.head_i == 1 and model.model is model.models[1]
+    out = model.model_trunk.predict(preds["sequence_onehot"], verbose=0)
+    np.testing.assert_allclose(out, preds["trunk"], **TOL)
+
+
+def test_load_checks_head(small):
+    root, _, _ = small
+    with pytest.raises(InputError, match="head 2 does not exist"):
+        seqnn.load(root / "params.json", head=2)

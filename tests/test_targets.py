@@ -14,9 +14,21 @@ from basenji_tf.targets import (
     read_coverage,
     read_targets,
     soft_clip,
+    strand_pairs,
     target_options,
     window_targets,
 )
+
+
+def test_strand_pairs(tmp_path):
+    path = tmp_path / "targets.txt"
+    path.write_text("index\tidentifier\tfile\tstrand_pair\n"
+                    "0\tplus\ta.bw\t1\n1\tminus\tb.bw\t0\n2\tboth\tc.bw\t2\n")
+    table = read_targets(path)
+    assert strand_pairs(table) == [1, 0, 2]
+    assert strand_pairs(table, 3) == [1, 0, 2]
+    assert strand_pairs(table, 4) is None  # not this head's full table
+    assert strand_pairs(table.drop(columns="strand_pair")) is None
 
 
 @pytest.fixture(scope="module")

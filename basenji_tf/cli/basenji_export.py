@@ -23,10 +23,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body():
         from basenji_tf.export import export_saved_model
-        from basenji_tf.seqnn import load_seqnn
+        from basenji_tf import seqnn
 
-        model, _ = load_seqnn(args.params_file, args.model_file, head_i=args.head_i,
-                              trunk=args.trunk)
+        model = seqnn.load(args.params_file, args.model_file, args.head_i, trunk=args.trunk)
         export_saved_model(model, args.out_dir, head_i=args.head_i,
                            ensemble_rc=args.rc, ensemble_shifts=args.shifts)
         print(f"wrote {args.out_dir}")
