@@ -25,6 +25,7 @@ for _i, _b in enumerate(BASES):
     _INDEX_OF_BYTE[ord(_b.lower())] = _i
 
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+_LETTER_OF_INDEX = np.frombuffer(b"ACGTN", dtype=np.uint8)
 
 
 def dna_index(seq: str) -> np.ndarray:
@@ -37,6 +38,26 @@ def dna_index(seq: str) -> np.ndarray:
         uint8 array [L]: A0 C1 G2 T3, any other character 4.
     """
     return _INDEX_OF_BYTE[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
+
+
+def index_dna(index: np.ndarray) -> str:
+    """Decode base indexes [L] (codes 0-4) to an upper-case DNA string (4 is N)."""
+    return _LETTER_OF_INDEX[np.asarray(index)].tobytes().decode()
+
+
+def index_rc(index: np.ndarray) -> np.ndarray:
+    """Reverse complement of base indexes.
+
+    Args:
+        index: integer array [L] of codes 0-4.
+
+    Returns:
+        uint8 array [L]: reversed, A<->T and C<->G swapped, N (4) kept.
+    """
+    index = np.asarray(index)[::-1]
+    out = (3 - index).astype(np.uint8)
+    out[index == N_INDEX] = N_INDEX
+    return out
 
 
 def index_1hot(
@@ -83,7 +104,7 @@ def hot1_index(seq_1hot: np.ndarray) -> np.ndarray:
 
 def hot1_dna(seq_1hot: np.ndarray) -> str:
     """Decode a [L, 4] one-hot array to a string (N where the row is not one-hot)."""
-    return np.frombuffer(b"ACGTN", dtype=np.uint8)[hot1_index(seq_1hot)].tobytes().decode()
+    return index_dna(hot1_index(seq_1hot))
 
 
 def dna_rc(seq: str) -> str:

@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import pyBigWig
 
-from basenji_tf import sim
 from basenji_tf.dna import dna_index
 from basenji_tf.genome import Genome
+from basenji_tf.sim.config import SIZES, SPECIES_TRACKS
+from basenji_tf.sim.pipeline import simulate
+from basenji_tf.sim.true_model import TrueModel
 
 BIN_BP = 128
 
@@ -32,7 +34,7 @@ def _binned(values: np.ndarray, sum_stat: str) -> np.ndarray:
 
 def noise_ceiling(folder: Path, species: str, chrom: str) -> dict[str, float]:
     """Pearson R of observed vs expected binned coverage per track on ``chrom``."""
-    model = sim.TrueModel(sim.SPECIES_TRACKS[species])
+    model = TrueModel(SPECIES_TRACKS[species])
     with Genome(folder / "genome.fa") as genome:
         index = dna_index(genome.fetch(chrom, 0, genome.sizes[chrom]))
     expected = model.expected(model.scan(index))
@@ -47,14 +49,14 @@ def noise_ceiling(folder: Path, species: str, chrom: str) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="default", choices=sorted(sim.SIZES))
+    parser.add_argument("--size", default="default", choices=sorted(SIZES))
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "sim"
         start = time.perf_counter()
         cpu_start = time.process_time()
-        info = sim.simulate(out, seed=args.seed, size=args.size)
+        info = simulate(out, seed=args.seed, size=args.size)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         written = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
         result = {

@@ -52,3 +52,11 @@ def test_length_normalisation_centres():
 def test_shift_too_far_raises():
     with pytest.raises(ValueError, match="shorter"):
         dna.hot1_shift(dna.dna_1hot("ACGT"), 4)
+
+
+def test_index_dna_and_index_rc():
+    index = dna.dna_index("ACGTNa")
+    assert dna.index_dna(index) == "ACGTNA"
+    rc = dna.index_rc(index)
+    assert rc.dtype == np.uint8
+    assert dna.index_dna(rc) == dna.dna_rc("ACGTNA")
