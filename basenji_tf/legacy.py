@@ -393,13 +393,14 @@ SPLITS = ("train", "valid", "test")
 _READ_BLOCK = 16  # records read from HDF5 at a time (a 2018 record holds ~9 MB of targets)
 
 
-def onehot_codes(seqs: np.ndarray, where: str) -> np.ndarray:
+def onehot_codes(seqs: np.ndarray, where: str, first: int = 0) -> np.ndarray:
     """Base codes of 2018 one-hot sequences.
 
     Args:
         seqs: bool, uint8 or float [n, L, 4], A C G T channels. A row of zeros is N, as is
             a row of four equal values (N as 0.25 each, or those cast to bool).
         where: file and dataset, for the error message.
+        first: record number of ``seqs[0]`` in the dataset, for the error message.
 
     Returns:
         uint8 [n, L] codes 0-3, N 4.
@@ -411,7 +412,8 @@ def onehot_codes(seqs: np.ndarray, where: str) -> np.ndarray:
     bad = (codes == N_INDEX) & ~np.all(seqs == seqs[..., :1], axis=-1)
     if bad.any():
         i, pos = np.argwhere(bad)[0]
-        raise InputError(f"{where}: record {i} position {pos} is {seqs[i, pos].tolist()}, "
+        raise InputError(f"{where}: record {first + i} position {pos} is "
+                         f"{seqs[i, pos].tolist()}, "
                          "neither one-hot nor N; the dataset is not one-hot DNA")
     return codes
 
@@ -531,27 +533,6 @@ def _sequences_bed(bed_file: str, layout: dict, crop_bp: int) -> str:
     return "".join(out)
 
 
-def _split_writer(h5: h5py.File, path: str, split: str, crop_bins: int) -> dict:
-    """Transforms from HDF5 rows to record arrays, cropped by ``crop_bins`` per side."""
-    bins = slice(crop_bins, h5[f"{split}_out"].shape[1] - crop_bins)
-
-    def sequences(rows, first):
-        return onehot_codes(rows, f"{path}: {split}_in[{first}:]")
-
-    def targets(rows, first):
-        rows = rows[:, bins]
-        bad = ~np.isfinite(rows.astype(np.float16))
-        if bad.any():
-            raise InputError(f"{path}: {split}_out record {first + np.argwhere(bad)[0][0]} "
-                             "has NaN or inf targets (as float16); clip or fill them")
-        return rows
-
-    def umap(rows, first):
-        return rows[:, bins].astype(bool)
-
-    return {"sequences": sequences, "targets": targets, "umap": umap}
-
-
 def hdf5_to_data_dir(
     h5_file: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -590,7 +571,7 @@ def hdf5_to_data_dir(
         crop_bins, remainder = divmod(crop_bp, layout["pool_width"])
         target_length = layout["target_length"] - 2 * crop_bins
         if remainder or crop_bp < 0 or target_length < 1:
-            raise InputError(f"--crop {crop_bp} must be a non-negative multiple of the "
+            raise InputError(f"crop {crop_bp} bp must be a non-negative multiple of the "
                              f"{layout['pool_width']} bp bins leaving bins")
         bed_text = _sequences_bed(str(bed_file), layout, crop_bp) if bed_file else None
         with atomic_path(out_dir, is_dir=True) as tmp:
@@ -611,7 +592,22 @@ def hdf5_to_data_dir(
 
 def _write_split(h5: h5py.File, path: str, split: str, tfr_dir: Path, crop_bins: int,
                  seqs_per_tfr: int, **write_options) -> None:
-    transforms = _split_writer(h5, path, split, crop_bins)
+    """Write one split's records, ``seqs_per_tfr`` consecutive records per file."""
+    bins = slice(crop_bins, h5[f"{split}_out"].shape[1] - crop_bins)
+
+    def targets(rows, first):
+        rows = rows[:, bins]
+        bad = ~np.isfinite(rows.astype(np.float16))
+        if bad.any():
+            raise InputError(f"{path}: {split}_out record {first + np.argwhere(bad)[0][0]} "
+                             "has NaN or inf targets (as float16); clip or fill them")
+        return rows
+
+    transforms = {
+        "sequences": lambda rows, first: onehot_codes(rows, f"{path}: {split}_in", first),
+        "targets": targets,
+        "umap": lambda rows, first: rows[:, bins].astype(bool),
+    }
     count = h5[f"{split}_in"].shape[0]
     for k, start in enumerate(range(0, count, seqs_per_tfr)):
         end = min(start + seqs_per_tfr, count)

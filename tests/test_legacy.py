@@ -260,8 +260,8 @@ def test_onehot_codes_accept_uniform_n_and_reject_other_rows():
     np.testing.assert_array_equal(legacy.onehot_codes(seqs, "x"), [[0, 3, 4, 4]])
     quarter = np.full((1, 1, 4), 0.25, dtype=np.float16)
     np.testing.assert_array_equal(legacy.onehot_codes(quarter, "x"), [[4]])
-    with pytest.raises(InputError, match=r"x: record 0 position 1 is \[True, True, False"):
-        legacy.onehot_codes(np.array([[[1, 0, 0, 0], [1, 1, 0, 0]]], dtype=bool), "x")
+    with pytest.raises(InputError, match=r"x: record 7 position 1 is \[True, True, False"):
+        legacy.onehot_codes(np.array([[[1, 0, 0, 0], [1, 1, 0, 0]]], dtype=bool), "x", first=7)
 
 
 def test_hdf5_cli_and_its_errors(tmp_path, capsys):
@@ -275,7 +275,7 @@ def test_hdf5_cli_and_its_errors(tmp_path, capsys):
     for args, message in (
         ([str(out)], "already exists; remove it"),
         ([str(tmp_path / "o2"), "--bed", str(bed)], "line 8: test 256 bp, but record 7 is valid"),
-        ([str(tmp_path / "o3"), "--crop", "20"], "--crop 20 must be a non-negative multiple"),
+        ([str(tmp_path / "o3"), "--crop", "20"], "crop 20 bp must be a non-negative multiple"),
     ):
         assert basenji_hdf5_tfr.main([str(tmp_path / "data.h5"), *args]) == 1
         err = capsys.readouterr().err
@@ -299,6 +299,13 @@ def test_hdf5_layout_errors(tmp_path):
         h5.create_dataset("train_out", data=np.full((1, 4, 2), np.inf, "f2"))
     with pytest.raises(InputError, match="train_out record 0 has NaN or inf targets"):
         legacy.hdf5_to_data_dir(path, tmp_path / "out")
+    seqs = np.zeros((40, 64, 4), bool)
+    seqs[37, 5, :2] = True
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset("train_in", data=seqs)
+        h5.create_dataset("train_out", data=np.zeros((40, 4, 2), "f2"))
+    with pytest.raises(InputError, match=r"bad.h5: train_in: record 37 position 5 is"):
+        legacy.hdf5_to_data_dir(path, tmp_path / "out", seqs_per_tfr=16)
     assert not (tmp_path / "out").exists()
 
 
