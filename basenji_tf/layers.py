@@ -24,21 +24,25 @@ register = keras.saving.register_keras_serializable(package="basenji_tf")
 # Activations
 
 
+@register
 def gelu_tanh(x):
     """GELU, tanh approximation: what ``gelu`` means in the current original code."""
     return keras.activations.gelu(x, approximate=True)
 
 
+@register
 def gelu_sigmoid(x):
     """x * sigmoid(1.702 x): the GELU the released Basenji2 weights were trained with."""
     return x * ops.sigmoid(1.702 * x)
 
 
+@register
 def gelu_erf(x):
     """Exact GELU x * Phi(x) (Keras' ``gelu``, used by Keras Dense/Conv1D passthroughs)."""
     return keras.activations.gelu(x, approximate=False)
 
 
+@register
 def exp_linear(x):
     """exp(x) for x <= 0 and x + 1 above: the Basenji (2018) output link.
 
@@ -48,6 +52,7 @@ def exp_linear(x):
     return ops.where(x > 0, x + 1.0, ops.exp(ops.minimum(x, 0.0)))
 
 
+@register
 def polyrelu(x):
     """relu((x - 2)^3)."""
     return ops.relu(ops.power(x - 2.0, 3))

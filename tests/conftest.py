@@ -15,6 +15,26 @@ import pytest  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run a test that takes `model_params_file` once per models/*.json.
+
+    Module scope, so a module-scoped fixture built from it (a model) is built once per file.
+    All but params_tiny.json are marked slow: Basenji2's 30 M weights take 5-30 s per
+    test to save and load on 2 cores, even at a short input.
+    """
+    if "model_params_file" in metafunc.fixturenames:
+        files = sorted((REPO / "models").glob("*.json"))
+        params = [
+            pytest.param(
+                f,
+                id=f.stem.removeprefix("params_"),
+                marks=() if f.stem == "params_tiny" else pytest.mark.slow,
+            )
+            for f in files
+        ]
+        metafunc.parametrize("model_params_file", params, scope="module")
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     """The repository root: `repo / "models" / "params_tiny.json"`, `repo / "bin"`, ..."""

@@ -23,6 +23,7 @@ LAYERS = {
     # tools: what the commands call
     "basenji_tf.train": 4,
     "basenji_tf.checkpoint": 4,
+    "basenji_tf.optimizers": 4,
     "basenji_tf.evaluate": 4,
     "basenji_tf.export": 4,
     "basenji_tf.scoring": 4,
@@ -41,11 +42,12 @@ LAYERS = {
     "basenji_tf.weights": 2,
     "basenji_tf.metrics": 2,
     "basenji_tf.layers": 1,
-    # data wing: tfrecords, dataset, genome, targets -> dna
+    # data wing: tfrecords, dataset, genome, targets, bam -> dna
     "basenji_tf.tfrecords": 2,
     "basenji_tf.dataset": 2,
     "basenji_tf.genome": 2,
     "basenji_tf.targets": 2,
+    "basenji_tf.bam": 2,
     "basenji_tf.dna": 1,
     # used by all
     "basenji_tf": 0,
@@ -53,7 +55,7 @@ LAYERS = {
     "basenji_tf.errors": 0,
 }
 MODEL_WING = ("seqnn", "blocks", "layers", "params", "weights", "metrics")
-DATA_WING = ("tfrecords", "dataset", "genome", "targets", "dna")
+DATA_WING = ("tfrecords", "dataset", "genome", "targets", "bam", "dna")
 CLI = "basenji_tf.cli"
 
 
