@@ -44,12 +44,13 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from basenji_tf import metrics, plots, seqnn
+from basenji_tf.dataset import SeqDataset
 from basenji_tf.errors import InputError
 from basenji_tf.files import atomic_path
 from basenji_tf.genome import read_gtf_tss
+from basenji_tf.params import parse_train_params
 from basenji_tf.targets import read_targets, strand_pairs
-from basenji_tf.tfrecords import SeqDataset, read_sequences_bed
-from basenji_tf.train import make_loss, parse_train_params
+from basenji_tf.tfrecords import read_sequences_bed
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ def predict_split(
         dataset: batches of (sequences, targets [B, length_bins, all channels]).
         channels: output channels to evaluate (targets and predictions are both sliced).
         loss_fn: per-example loss ``(y, pred) -> [B]`` (on the selected channels).
-        keep: also return the arrays (float16, every ``step``-th bin).
+        keep: also return the arrays (float16).
+        step: keep every ``step``-th bin of the arrays.
         total: batches, for the progress bar.
     """
     channels = list(channels)
@@ -131,8 +133,10 @@ def predict_split(
 
 
 def assay_of(description: str) -> str:
-    """The assay named by a description's prefix before ':' (upper case; CAGE, DNASE,
-    ATAC, CHIP, RNA, ...), or OTHER for a description without one."""
+    """The assay named by a description's prefix before ':', or OTHER without one.
+
+    The prefix is upper-cased: CAGE, DNASE, ATAC, CHIP, RNA, ...
+    """
     description = str(description)
     if ":" not in description:
         return "OTHER"
@@ -195,7 +199,9 @@ def peaks_accuracy(preds: np.ndarray, targets: np.ndarray,
     """Peak calls on every 8th bin of each target and how well predictions rank them.
 
     Args:
-        preds, targets: [num_seqs, length_bins, T].
+        preds: [num_seqs, length_bins, T].
+        targets: the same shape.
+        q_threshold: Benjamini-Hochberg q-value below which a bin is a peak.
 
     Returns:
         (DataFrame with columns ti, npeaks, auroc, auprc; per target the bool peak calls
@@ -255,6 +261,7 @@ def write_plots(out_dir: str | os.PathLike, preds: np.ndarray, targets: np.ndarr
 
 
 def write_h5(path: str | os.PathLike, name: str, array: np.ndarray) -> None:
+    """Write ``array`` as float16 dataset ``name`` of a new HDF5 file."""
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
         h5.create_dataset(name, data=array.astype(np.float16))
 
@@ -320,14 +327,21 @@ def evaluate_model(
     """Everything ``basenji_test.py`` does.
 
     Args:
-        params_file, model_file: the model (``model_file`` holds head ``head_i``).
-        data_dir: data directory; ``split`` selects its sequences.
-        rc, shifts: ensemble over reverse complements and shifts (bp).
+        params_file: params JSON of the model.
+        model_file: its weights (head ``head_i``).
+        data_dir: data directory.
+        out_dir: where acc.txt and the optional outputs go.
+        head_i: the head the model file holds.
+        rc: ensemble over reverse complements.
+        shifts: ensemble over these shifts (bp).
+        split: the data directory's split to evaluate.
         step: keep every ``step``-th bin in saved arrays, peaks, plots and bedgraphs
             (acc.txt always uses every bin).
-        save, peaks, rank: write preds/targets .h5, peaks.txt, Spearman column.
-        plot_targets, bedgraph_targets: target positions (rows of the targets table)
-            for figures and bedgraphs.
+        save: write preds.h5 and targets.h5.
+        peaks: write peaks.txt.
+        rank: add a Spearman column.
+        plot_targets: target positions (rows of the targets table) to plot.
+        bedgraph_targets: target positions to write as bedgraphs.
         targets_file: labels (default ``data_dir/targets.txt``); its index column selects
             the output channels.
         tfr_pattern: TFRecord glob under ``tfrecords/`` instead of ``{split}-*.tfr``.
@@ -355,7 +369,7 @@ def evaluate_model(
     binary = settings.loss == "bce"
     keep = save or peaks or rank or binary or bool(plot_targets) or bool(bedgraph_targets)
     result = predict_split(
-        predict, data.dataset, channels, loss_fn=make_loss(settings), keep=keep,
+        predict, data.dataset, channels, loss_fn=metrics.make_loss(settings), keep=keep,
         step=step, total=-(-data.num_seqs // settings.batch_size),
     )
     log.info("evaluated %d %s sequences of %s", result.num_seqs, split, data_dir)
@@ -412,7 +426,8 @@ def gene_bins(
         tss: records of :func:`basenji_tf.genome.read_gtf_tss` (``gene_id``, ``chrom``,
             ``tss`` in 0-based bp).
         seqs_bed: the split's target intervals in dataset order (chrom, start, end).
-        pool_width: bp per bin; target_length: bins per sequence.
+        pool_width: bp per bin.
+        target_length: bins per sequence.
 
     Returns:
         gene_id -> sorted list of (sequence index, bin index). A TSS inside several
@@ -495,9 +510,19 @@ def evaluate_genes(
     """Gene-level accuracy: Pearson r across genes of log2(sum over TSS bins + 1).
 
     Args:
-        gtf_file: GTF whose ``feature`` records (gene or transcript) give the TSSs.
+        params_file: params JSON of the model.
+        model_file: its weights (head ``head_i``).
+        data_dir: data directory.
+        gtf_file: GTF whose ``feature`` records give the TSSs.
+        out_dir: where acc_genes.txt and genes.h5 go.
+        head_i: the head the model file holds.
+        rc: ensemble over reverse complements.
+        shifts: ensemble over these shifts (bp).
+        split: the data directory's split to evaluate.
+        targets_file: labels (default ``data_dir/targets.txt``); its index column selects
+            the output channels.
         all_tracks: evaluate every track, not only those whose description starts with CAGE.
-        Other arguments as :func:`evaluate_model`.
+        feature: "gene" or "transcript" (every transcript's TSS).
 
     Returns:
         dict with ``acc`` (the acc_genes.txt table: index, pearsonr, spearmanr, identifier,

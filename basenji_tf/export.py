@@ -9,36 +9,54 @@ serves through ``loaded.serve(x)`` or
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
 
+from basenji_tf import seqnn
 from basenji_tf.files import atomic_path
-from basenji_tf.seqnn import SeqNN
 
 
-def export_saved_model(model: SeqNN, out_dir: str | os.PathLike, head_i: int | None = None,
-                       ensemble_rc: bool = False, ensemble_shifts=(0,)) -> None:
-    """Write ``model`` (head ``head_i``, optionally ensembled) as a TF SavedModel.
+def export_saved_model(head: seqnn.Head, out_dir: str | os.PathLike, rc: bool = False,
+                       shifts: Sequence[int] = (0,),
+                       strand_pair: Sequence[int] | None = None) -> None:
+    """Write one head of a model, optionally ensembled, as a TF SavedModel.
 
     Args:
-        model: a SeqNN with weights restored.
+        head: the head to export (weights restored), e.g. ``seqnn.load(...).head``.
         out_dir: the SavedModel directory; replaced atomically if it exists.
-        head_i: head to export (None: the current model).
-        ensemble_rc, ensemble_shifts: ensembling baked into the graph.
+        rc: average with reverse complements (baked into the graph).
+        shifts: ensemble shifts in bp.
+        strand_pair: outputs swapped in RC members (None: the head's own).
     """
-    if head_i is not None and head_i != model.head_i:
-        model.model = model.models[head_i]
-        model.head_i = head_i
-    model.build_ensemble(ensemble_rc, ensemble_shifts)
-    predictor = model.predictor()
-    spec = tf.TensorSpec([None, model.seq_length, model.seq_depth], tf.float32, name="sequence")
+    predictor = head.ensemble(rc, shifts, strand_pair)
+    depth = int(head.model.input.shape[-1])
+    spec = tf.TensorSpec([None, head.seq_length, depth], tf.float32, name="sequence")
     archive = keras.export.ExportArchive()
     archive.track(predictor)
     archive.add_endpoint(name="serve", fn=lambda x: predictor(x, training=False),
                          input_signature=[spec])
     with atomic_path(out_dir, is_dir=True) as tmp:
         archive.write_out(tmp, verbose=False)
+
+
+def export_model(params_file: str | os.PathLike, model_file: str | os.PathLike,
+                 out_dir: str | os.PathLike, head: int = 0, rc: bool = False,
+                 shifts: Sequence[int] = (0,), trunk: bool = False) -> None:
+    """Everything ``basenji_export.py`` does: load a trained head and export it.
+
+    Args:
+        params_file: params JSON the model was trained with.
+        model_file: its weights (head ``head``, or the trunk with ``trunk``).
+        out_dir: the SavedModel directory.
+        head: head index.
+        rc: average with reverse complements.
+        shifts: ensemble shifts in bp.
+        trunk: ``model_file`` holds the trunk only.
+    """
+    model = seqnn.load(params_file, model_file, head, trunk=trunk)
+    export_saved_model(model.head, out_dir, rc, shifts)
 
 
 def load_saved_model(path: str | os.PathLike):

@@ -1,4 +1,4 @@
-"""Accuracy metrics: per-target Pearson R and R2 pooled over sequences and bins, AUROC/AUPRC.
+"""Accuracy metrics (pooled per-target Pearson R and R2, AUROC/AUPRC) and training losses.
 
 Every correlation here is computed per target (the last axis) over ALL bins of ALL
 sequences pooled together, and only then averaged over targets (REFERENCE.md 5.4). The
@@ -22,23 +22,30 @@ real-valued (the original floors them, see :func:`benjamini_hochberg`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 import numpy as np
 import tensorflow as tf
 from scipy import stats as sstats
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from basenji_tf.params import TrainParams
+
 # Row order of the sufficient-statistics arrays [NUM_SUMS, num_targets].
 SUM_NAMES = ("n", "y", "yy", "p", "pp", "yp")
 NUM_SUMS = len(SUM_NAMES)
 _PRED_VAR_FLOOR = 1e-12
+_POISSON_EPS = 1e-7  # Keras Poisson's epsilon inside the log
+_MN_EPS = 1e-6  # poisson_mn pseudocount, as in the original
 
 
 def batch_sums(y_true: tf.Tensor, y_pred: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
     """Sufficient statistics of one batch, per target, as a TensorFlow op.
 
     Args:
-        y_true, y_pred: [batch, length_bins, num_targets].
+        y_true: targets [batch, length_bins, num_targets].
+        y_pred: predictions, the same shape.
         mask: optional [batch] weights (1 = real sequence, 0 = padding row of a partial
             last batch).
 
@@ -185,7 +192,8 @@ def auroc_auprc(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     """Area under the ROC and precision-recall curves; (0.5, 0.0) when there are no positives.
 
     Args:
-        labels: bool array; scores: float array of the same shape.
+        labels: bool array.
+        scores: float array of the same shape.
     """
     labels = np.asarray(labels, dtype=bool).ravel()
     scores = np.asarray(scores, dtype=np.float64).ravel()
@@ -218,7 +226,8 @@ class _PooledSumsMetric(keras.metrics.Metric):
         return tf.reduce_mean(value) if self.summarize else value
 
     def get_config(self):
-        return {**super().get_config(), "num_targets": self.num_targets, "summarize": self.summarize}
+        return {**super().get_config(), "num_targets": self.num_targets,
+                "summarize": self.summarize}
 
 
 @keras.saving.register_keras_serializable(package="basenji_tf")
@@ -247,3 +256,61 @@ class R2(_PooledSumsMetric):
     def _value(self, sums):
         n, sy, syy, sp, spp, syp = tf.unstack(sums)
         return 1.0 - (spp - 2.0 * syp + syy) / (syy - n * (sy / n) * (sy / n))
+
+
+# ---------------------------------------------------------------------------------------
+# Losses: per-example values [batch], averaged over bins and targets
+
+
+def poisson_loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """Keras Poisson per example: mean over bins and targets of ``p - y*log(p + 1e-7)``.
+
+    Averaging these over the batch gives exactly the original's loss (Keras ``Poisson``,
+    mean over targets, then SUM_OVER_BATCH_SIZE over batch and bins).
+
+    Args:
+        y_true: targets [batch, length_bins, num_targets].
+        y_pred: predictions, the same shape.
+
+    Returns:
+        [batch].
+    """
+    return tf.reduce_mean(y_pred - y_true * tf.math.log(y_pred + _POISSON_EPS), axis=[1, 2])
+
+
+def mse_loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """Mean squared error per example [batch]."""
+    return tf.reduce_mean(tf.square(y_true - y_pred), axis=[1, 2])
+
+
+def bce_loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """Binary cross-entropy of probabilities per example [batch] (Keras clipping, 1e-7)."""
+    p = tf.clip_by_value(y_pred, 1e-7, 1 - 1e-7)
+    return -tf.reduce_mean(y_true * tf.math.log(p) + (1 - y_true) * tf.math.log(1 - p), axis=[1, 2])
+
+
+def poisson_multinomial_loss(
+    y_true: tf.Tensor, y_pred: tf.Tensor, total_weight: float = 1.0
+) -> tf.Tensor:
+    """Poisson on each track's total plus multinomial NLL of its shape, per example [batch].
+
+    With a 1e-6 pseudocount on both, L bins, totals s = sum over bins:
+    ``mean_t[(s_p - s_y*log(s_p + 1e-7)) * total_weight - sum_l y*log(p/s_p)] / L``.
+    """
+    y = y_true + _MN_EPS
+    p = y_pred + _MN_EPS
+    length = tf.cast(tf.shape(y)[1], y.dtype)
+    s_true = tf.reduce_sum(y, axis=1)
+    s_pred = tf.reduce_sum(p, axis=1)
+    poisson_term = tf.reduce_mean(s_pred - s_true * tf.math.log(s_pred + _POISSON_EPS), axis=-1)
+    log_share = tf.math.log(p / s_pred[:, None, :])
+    multinomial_term = tf.reduce_mean(-tf.reduce_sum(y * log_share, axis=1), axis=-1)
+    return (multinomial_term + total_weight * poisson_term) / length
+
+
+def make_loss(settings: TrainParams) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """The per-example loss function named by ``settings.loss``."""
+    if settings.loss == "poisson_mn":
+        weight = settings.total_weight
+        return lambda y, p: poisson_multinomial_loss(y, p, weight)
+    return {"poisson": poisson_loss, "mse": mse_loss, "bce": bce_loss}[settings.loss]

@@ -1,9 +1,10 @@
-"""Params JSON -> validated model settings.
+"""Params JSON -> validated, frozen settings.
 
-A params file is ``{"train": {...}, "model": {...}}``. This module owns the ``model``
-section; the ``train`` section belongs to :mod:`basenji_tf.train`. Unknown model keys are
-an error (the original silently set any key as an attribute), and the block lists are
-checked when the model is built (:mod:`basenji_tf.blocks`).
+A params file is ``{"train": {...}, "model": {...}}``: :func:`parse_model_params` reads the
+``model`` section into :class:`ModelParams`, :func:`parse_train_params` the ``train``
+section into :class:`TrainParams`. Unknown keys are an error (the original silently set
+any key as an attribute), and the block lists are checked when the model is built
+(:mod:`basenji_tf.blocks`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from natsort import natsorted
 
 from basenji_tf.errors import InputError
 from basenji_tf.layers import resolve_activation_name
+
+LOSSES = ("poisson", "mse", "bce", "poisson_mn")
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,3 +127,92 @@ def read_params(path: str | os.PathLike) -> dict:
     if "model" not in params:
         raise InputError(f"{path}: params file needs a 'model' section")
     return params
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainParams:
+    """The ``train`` section of a params file, with the original's defaults.
+
+    Attributes:
+        batch_size: sequences per global batch (split over replicas).
+        shuffle_buffer: records in the training shuffle buffer.
+        loss: one of :data:`LOSSES`.
+        total_weight: weight of the Poisson total-count term of ``poisson_mn``.
+        optimizer: one of :data:`OPTIMIZERS`.
+        learning_rate: constant rate, or the peak after ``warmup_steps``.
+        momentum: SGD momentum.
+        adam_beta1, adam_beta2: Adam / AdamW moment decay rates.
+        weight_decay: AdamW decoupled weight decay.
+        clip_norm: per-variable gradient norm clip (``clipnorm`` is accepted too).
+        global_clipnorm: clip of the norm of all gradients together.
+        warmup_steps: linear warm-up from 0 to the rate over this many optimizer steps.
+        initial_learning_rate, maximal_learning_rate, final_learning_rate,
+        train_epochs_cycle1: all four together select the one-cycle schedule (a triangle
+            from initial to maximal and back over ``train_epochs_cycle1`` epochs, then the
+            final rate).
+        patience: epochs without improvement before stopping.
+        train_epochs_min, train_epochs_max: bounds on the number of epochs.
+        num_gpu: more than 1 selects MirroredStrategy over the visible devices.
+    """
+
+    batch_size: int = 4
+    shuffle_buffer: int = 128
+    loss: str = "poisson"
+    total_weight: float = 1.0
+    optimizer: str = "sgd"
+    learning_rate: float = 0.01
+    momentum: float = 0.99
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    weight_decay: float = 0.004
+    clip_norm: float | None = None
+    global_clipnorm: float | None = None
+    warmup_steps: int = 0
+    initial_learning_rate: float | None = None
+    maximal_learning_rate: float | None = None
+    final_learning_rate: float | None = None
+    train_epochs_cycle1: int | None = None
+    patience: int = 20
+    train_epochs_min: int = 1
+    train_epochs_max: int = 10000
+    num_gpu: int = 1
+
+
+# Keys the original accepts but never reads (``train_epochs`` appears in published params).
+_IGNORED_TRAIN_KEYS = ("train_epochs",)
+
+
+def parse_train_params(train: dict, source: str = "params") -> TrainParams:
+    """Validate the ``train`` dict of a params file.
+
+    Raises:
+        InputError: unknown key, unknown loss or optimizer, or a non-positive batch size.
+    """
+    train = dict(train)
+    if "clipnorm" in train:
+        train.setdefault("clip_norm", train.pop("clipnorm"))
+    fields = {f.name: f for f in dataclasses.fields(TrainParams)}
+    unknown = sorted(k for k in train if k not in fields and k not in _IGNORED_TRAIN_KEYS)
+    if unknown:
+        raise InputError(
+            f"{source}: unknown train key(s) {', '.join(unknown)}; valid keys: "
+            f"{', '.join(sorted(fields))}, clipnorm"
+        )
+    values = {k: v for k, v in train.items() if k in fields}
+    if "loss" in values:
+        values["loss"] = str(values["loss"]).lower()
+    if "optimizer" in values:
+        values["optimizer"] = str(values["optimizer"]).lower()
+    settings = TrainParams(**values)
+    if settings.loss not in LOSSES:
+        raise InputError(
+            f"{source}: train loss {settings.loss!r} is not one of {', '.join(LOSSES)}"
+        )
+    if settings.optimizer not in OPTIMIZERS:
+        raise InputError(
+            f"{source}: train optimizer {settings.optimizer!r} is not one of "
+            f"{', '.join(OPTIMIZERS)}"
+        )
+    if settings.batch_size < 1:
+        raise InputError(f"{source}: train batch_size must be positive")
+    return settings

@@ -33,8 +33,12 @@ def scatter_log(
     """Scatter of log2(x+1) predictions against targets with a least-squares line.
 
     Args:
-        targets, preds: 1-D arrays of one track's bins (e.g. every 8th bin).
+        targets: 1-D array of one track's bins (e.g. every 8th bin).
+        preds: the predictions of the same bins.
+        stem: output path without extension (.pdf and .png are written).
+        title: figure title.
         sample: points drawn at random (seeded) for the plot; the printed r uses all.
+        seed: seed of the drawing.
     """
     x = np.log2(np.asarray(targets, np.float64) + 1)
     y = np.log2(np.asarray(preds, np.float64) + 1)
@@ -105,12 +109,16 @@ _BASE_COLORS = {"A": "tab:green", "C": "tab:blue", "G": "orange", "T": "tab:red"
 
 def sat_logo(seq_1hot: np.ndarray, scores: np.ndarray, stem: str | os.PathLike,
              title: str = "") -> None:
-    """Sequence logo of a mutagenesis: each reference base drawn as tall as the mean loss
-    its three substitutions cause (below the axis when substitutions gain).
+    """Sequence logo of a mutagenesis, one letter per reference base.
+
+    Each reference base is drawn as tall as the mean loss its three substitutions cause
+    (below the axis when substitutions gain).
 
     Args:
         seq_1hot: bool/float [mut_len, 4] reference bases (a row without a 1 is N, not drawn).
         scores: [mut_len, 4] mean-centred scores of one target (reference slot = reference).
+        stem: output path without extension (.pdf and .png are written).
+        title: figure title.
     """
     from matplotlib.font_manager import FontProperties
     from matplotlib.patches import PathPatch
@@ -173,6 +181,7 @@ def track_comparison(start_bp: int, bin_bp: int, tracks: dict[str, tuple[np.ndar
         bin_bp: bin width (bp).
         tracks: name -> (observed [bins], predicted [bins]).
         stem: output path without extension (.png and .pdf are written).
+        title: figure title.
     """
     fig, axes = plt.subplots(len(tracks), 1, figsize=(9, 1.6 * len(tracks)), sharex=True,
                              squeeze=False)

@@ -1,12 +1,12 @@
-"""Training: the ``train`` params section, losses, optimizers, and one custom training loop.
+"""Training: one custom loop over any number of datasets, and ``basenji_train.py``.
 
 The loop trains one Keras model per dataset (``models[i]`` = head ``i`` of a
 :class:`~basenji_tf.seqnn.SeqNN`, all sharing the trunk) with one optimizer. Every epoch
 interleaves ``steps_per_epoch`` batches of each dataset in a seeded random order (the
 original ``fit2``, REFERENCE.md 5.5, generalized from two datasets to any number), then
-evaluates each dataset on its validation split and writes, per dataset:
-``model_check.h5`` every epoch and ``model_best.h5`` when validation ``r + r2/4`` improves
-(``model{i}_check.h5`` / ``model{i}_best.h5`` with several datasets).
+evaluates each dataset on its validation split; validation ``r + r2/4`` decides the best
+model. :mod:`basenji_tf.checkpoint` writes the model files, history, summaries and resume
+state.
 
 Every step runs through ``strategy.run`` whatever the strategy (default, Mirrored or
 MultiWorkerMirrored): Keras 3.15 ``model.fit`` fails under MultiWorkerMirroredStrategy
@@ -14,11 +14,10 @@ MultiWorkerMirrored): Keras 3.15 ``model.fit`` fails under MultiWorkerMirroredSt
 into ``num_replicas`` equal consecutive slices, replica ``k`` taking slice ``k``, so a
 distributed step sees exactly the examples of the single-device step.
 
-Resume: after each epoch, ``resume.h5`` (written atomically, last) holds every model and
-optimizer variable plus the loop state. Running the same command again after a crash or
-SIGKILL restarts from the last completed epoch and ends after the same number of epochs;
-with a seed, the run's numbers match an uninterrupted one (datasets and batch order are
-seeded per epoch, augmentation seed states are model variables).
+Resume: running the same command again after a crash or SIGKILL restarts from the last
+completed epoch (``resume.h5``) and ends after the same number of epochs; with a seed, the
+run's numbers match an uninterrupted one (datasets and batch order are seeded per epoch,
+augmentation seed states are model variables).
 
 Differences from the original:
 
@@ -30,14 +29,13 @@ Differences from the original:
   ``global_clipnorm`` clip the gradient of the global batch; Keras 3 optimizers clip each
   replica's partial gradient before reducing, which changes results with the number of
   devices;
-* resume state is one ``resume.h5`` file instead of tf.train ``ckpt-N`` checkpoints;
-* ``adamw`` is Keras' AdamW (the original used TensorFlow Addons, now unmaintained).
+* resume state is one ``resume.h5`` file instead of tf.train ``ckpt-N`` checkpoints
+  (:mod:`basenji_tf.checkpoint`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -45,272 +43,21 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import h5py
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 from tqdm import tqdm
 
-from basenji_tf import metrics, seqnn
+from basenji_tf import metrics, optimizers, seqnn
+from basenji_tf.checkpoint import RESUME_FILE, Checkpointer
+from basenji_tf.dataset import SeqDataset
 from basenji_tf.errors import InputError
-from basenji_tf.files import atomic_path, write_text_atomic
-from basenji_tf.params import read_params
+from basenji_tf.files import write_text_atomic
+from basenji_tf.params import TrainParams, parse_train_params, read_params
 from basenji_tf.targets import read_targets, strand_pairs
-from basenji_tf.tfrecords import SeqDataset, read_statistics
+from basenji_tf.tfrecords import read_statistics
 
 log = logging.getLogger(__name__)
-
-LOSSES = ("poisson", "mse", "bce", "poisson_mn")
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
-RESUME_FILE = "resume.h5"
-HISTORY_FILE = "history.tsv"
-_POISSON_EPS = 1e-7  # Keras Poisson's epsilon inside the log
-_MN_EPS = 1e-6  # poisson_mn pseudocount, as in the original
-
-
-# ---------------------------------------------------------------------------------------
-# The ``train`` params section
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainParams:
-    """The ``train`` section of a params file, with the original's defaults.
-
-    Attributes:
-        batch_size: sequences per global batch (split over replicas).
-        shuffle_buffer: records in the training shuffle buffer.
-        loss: one of :data:`LOSSES`.
-        total_weight: weight of the Poisson total-count term of ``poisson_mn``.
-        optimizer: one of :data:`OPTIMIZERS`.
-        learning_rate: constant rate, or the peak after ``warmup_steps``.
-        momentum: SGD momentum.
-        adam_beta1, adam_beta2: Adam / AdamW moment decay rates.
-        weight_decay: AdamW decoupled weight decay.
-        clip_norm: per-variable gradient norm clip (``clipnorm`` is accepted too).
-        global_clipnorm: clip of the norm of all gradients together.
-        warmup_steps: linear warm-up from 0 to the rate over this many optimizer steps.
-        initial_learning_rate, maximal_learning_rate, final_learning_rate,
-        train_epochs_cycle1: all four together select the one-cycle schedule (a triangle
-            from initial to maximal and back over ``train_epochs_cycle1`` epochs, then the
-            final rate).
-        patience: epochs without improvement before stopping.
-        train_epochs_min, train_epochs_max: bounds on the number of epochs.
-        num_gpu: more than 1 selects MirroredStrategy over the visible devices.
-    """
-
-    batch_size: int = 4
-    shuffle_buffer: int = 128
-    loss: str = "poisson"
-    total_weight: float = 1.0
-    optimizer: str = "sgd"
-    learning_rate: float = 0.01
-    momentum: float = 0.99
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    weight_decay: float = 0.004
-    clip_norm: float | None = None
-    global_clipnorm: float | None = None
-    warmup_steps: int = 0
-    initial_learning_rate: float | None = None
-    maximal_learning_rate: float | None = None
-    final_learning_rate: float | None = None
-    train_epochs_cycle1: int | None = None
-    patience: int = 20
-    train_epochs_min: int = 1
-    train_epochs_max: int = 10000
-    num_gpu: int = 1
-
-
-# Keys the original accepts but never reads (``train_epochs`` appears in published params).
-_IGNORED_TRAIN_KEYS = ("train_epochs",)
-
-
-def parse_train_params(train: dict, source: str = "params") -> TrainParams:
-    """Validate the ``train`` dict of a params file.
-
-    Raises:
-        InputError: unknown key, unknown loss or optimizer, or a non-positive batch size.
-    """
-    train = dict(train)
-    if "clipnorm" in train:
-        train.setdefault("clip_norm", train.pop("clipnorm"))
-    fields = {f.name: f for f in dataclasses.fields(TrainParams)}
-    unknown = sorted(k for k in train if k not in fields and k not in _IGNORED_TRAIN_KEYS)
-    if unknown:
-        raise InputError(
-            f"{source}: unknown train key(s) {', '.join(unknown)}; valid keys: "
-            f"{', '.join(sorted(fields))}, clipnorm"
-        )
-    values = {k: v for k, v in train.items() if k in fields}
-    if "loss" in values:
-        values["loss"] = str(values["loss"]).lower()
-    if "optimizer" in values:
-        values["optimizer"] = str(values["optimizer"]).lower()
-    settings = TrainParams(**values)
-    if settings.loss not in LOSSES:
-        raise InputError(f"{source}: train loss {settings.loss!r} is not one of {', '.join(LOSSES)}")
-    if settings.optimizer not in OPTIMIZERS:
-        raise InputError(
-            f"{source}: train optimizer {settings.optimizer!r} is not one of {', '.join(OPTIMIZERS)}"
-        )
-    if settings.batch_size < 1:
-        raise InputError(f"{source}: train batch_size must be positive")
-    return settings
-
-
-# ---------------------------------------------------------------------------------------
-# Losses: per-example values [batch], averaged over bins and targets
-
-
-def poisson_loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
-    """Keras Poisson per example: mean over bins and targets of ``p - y*log(p + 1e-7)``.
-
-    Averaging these over the batch gives exactly the original's loss (Keras ``Poisson``,
-    mean over targets, then SUM_OVER_BATCH_SIZE over batch and bins).
-
-    Args:
-        y_true, y_pred: [batch, length_bins, num_targets].
-
-    Returns:
-        [batch].
-    """
-    return tf.reduce_mean(y_pred - y_true * tf.math.log(y_pred + _POISSON_EPS), axis=[1, 2])
-
-
-def mse_loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
-    """Mean squared error per example [batch]."""
-    return tf.reduce_mean(tf.square(y_true - y_pred), axis=[1, 2])
-
-
-def bce_loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
-    """Binary cross-entropy of probabilities per example [batch] (Keras clipping, 1e-7)."""
-    p = tf.clip_by_value(y_pred, 1e-7, 1 - 1e-7)
-    return -tf.reduce_mean(y_true * tf.math.log(p) + (1 - y_true) * tf.math.log(1 - p), axis=[1, 2])
-
-
-def poisson_multinomial_loss(
-    y_true: tf.Tensor, y_pred: tf.Tensor, total_weight: float = 1.0
-) -> tf.Tensor:
-    """Poisson on each track's total plus multinomial NLL of its shape, per example [batch].
-
-    With a 1e-6 pseudocount on both, L bins, totals s = sum over bins:
-    ``mean_t[(s_p - s_y*log(s_p + 1e-7)) * total_weight - sum_l y*log(p/s_p)] / L``.
-    """
-    y = y_true + _MN_EPS
-    p = y_pred + _MN_EPS
-    length = tf.cast(tf.shape(y)[1], y.dtype)
-    s_true = tf.reduce_sum(y, axis=1)
-    s_pred = tf.reduce_sum(p, axis=1)
-    poisson_term = tf.reduce_mean(s_pred - s_true * tf.math.log(s_pred + _POISSON_EPS), axis=-1)
-    log_share = tf.math.log(p / s_pred[:, None, :])
-    multinomial_term = tf.reduce_mean(-tf.reduce_sum(y * log_share, axis=1), axis=-1)
-    return (multinomial_term + total_weight * poisson_term) / length
-
-
-def make_loss(settings: TrainParams) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
-    """The per-example loss function named by ``settings.loss``."""
-    if settings.loss == "poisson_mn":
-        weight = settings.total_weight
-        return lambda y, p: poisson_multinomial_loss(y, p, weight)
-    return {"poisson": poisson_loss, "mse": mse_loss, "bce": bce_loss}[settings.loss]
-
-
-# ---------------------------------------------------------------------------------------
-# Learning rates and optimizers
-
-
-@keras.saving.register_keras_serializable(package="basenji_tf")
-class Cyclical1(keras.optimizers.schedules.LearningRateSchedule):
-    """One triangular cycle, then a constant final rate.
-
-    Over steps [0, 2*step_size) the rate rises linearly from ``initial`` to ``maximal``
-    at ``step_size`` and falls back; from ``2*step_size`` on it is ``final``.
-    """
-
-    def __init__(self, initial: float, maximal: float, final: float, step_size: int):
-        self.initial, self.maximal, self.final = initial, maximal, final
-        self.step_size = step_size
-
-    def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        x = tf.abs(step / self.step_size - 1.0)
-        cycle = self.initial + (self.maximal - self.initial) * tf.maximum(0.0, 1.0 - x)
-        return tf.where(step < 2 * self.step_size, cycle, tf.cast(self.final, tf.float32))
-
-    def get_config(self):
-        return {"initial": self.initial, "maximal": self.maximal, "final": self.final,
-                "step_size": self.step_size}
-
-
-@keras.saving.register_keras_serializable(package="basenji_tf")
-class WarmUp(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up from 0 to ``peak`` over ``warmup_steps``, then ``after(step - warmup)``."""
-
-    def __init__(self, peak: float, warmup_steps: int, after=None):
-        self.peak = peak
-        self.warmup_steps = warmup_steps
-        self.after = after
-
-    def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        warm = self.peak * step / self.warmup_steps
-        later = self.after(step - self.warmup_steps) if self.after is not None else self.peak
-        return tf.where(step < self.warmup_steps, warm, tf.cast(later, tf.float32))
-
-    def get_config(self):
-        after = keras.saving.serialize_keras_object(self.after) if self.after else None
-        return {"peak": self.peak, "warmup_steps": self.warmup_steps, "after": after}
-
-    @classmethod
-    def from_config(cls, config):
-        after = config.get("after")
-        if after is not None:
-            after = keras.saving.deserialize_keras_object(after)
-        return cls(config["peak"], config["warmup_steps"], after)
-
-
-def make_learning_rate(
-    settings: TrainParams, steps_per_epoch: int
-) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    """A float or a schedule of optimizer steps (``steps_per_epoch`` summed over datasets)."""
-    cycle_keys = (settings.initial_learning_rate, settings.maximal_learning_rate,
-                  settings.final_learning_rate, settings.train_epochs_cycle1)
-    if all(k is not None for k in cycle_keys):
-        schedule = Cyclical1(settings.initial_learning_rate, settings.maximal_learning_rate,
-                             settings.final_learning_rate,
-                             settings.train_epochs_cycle1 * steps_per_epoch)
-        if settings.warmup_steps > 0:
-            return WarmUp(float(settings.initial_learning_rate), settings.warmup_steps, schedule)
-        return schedule
-    if settings.warmup_steps > 0:
-        return WarmUp(float(settings.learning_rate), settings.warmup_steps)
-    return float(settings.learning_rate)
-
-
-def make_optimizer(settings: TrainParams, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """The optimizer of ``settings``, without clipping (the loop clips, see module notes).
-
-    Args:
-        steps_per_epoch: optimizer steps per epoch over all datasets (for schedules).
-    """
-    rate = make_learning_rate(settings, steps_per_epoch)
-    if settings.optimizer in ("sgd", "momentum"):
-        return keras.optimizers.SGD(rate, momentum=settings.momentum)
-    if settings.optimizer == "adam":
-        return keras.optimizers.Adam(rate, beta_1=settings.adam_beta1, beta_2=settings.adam_beta2)
-    return keras.optimizers.AdamW(rate, weight_decay=settings.weight_decay,
-                                  beta_1=settings.adam_beta1, beta_2=settings.adam_beta2)
-
-
-def clip_gradients(grads: Sequence[tf.Tensor], settings: TrainParams) -> list[tf.Tensor]:
-    """Per-variable (``clip_norm``) or global (``global_clipnorm``) norm clipping."""
-    if settings.clip_norm:
-        return [tf.clip_by_norm(g, settings.clip_norm) for g in grads]
-    if settings.global_clipnorm:
-        return tf.clip_by_global_norm(list(grads), settings.global_clipnorm)[0]
-    return list(grads)
-
 
 # ---------------------------------------------------------------------------------------
 # Strategies
@@ -417,7 +164,13 @@ def array_data_source(
     """A :class:`DataSource` over in-memory arrays (shuffled each epoch, seeded per epoch).
 
     Args:
-        x_*: float32 [n, seq_length_bp, 4]; y_*: float32 [n, length_bins, num_targets].
+        x_train: float32 [n, seq_length_bp, 4].
+        y_train: float32 [n, length_bins, num_targets].
+        x_valid: float32 [m, seq_length_bp, 4].
+        y_valid: float32 [m, length_bins, num_targets].
+        batch_size: sequences per batch.
+        seed: shuffle seed of epoch 0 (``seed + epoch`` later; None: unseeded).
+        name: for log lines.
     """
     n = len(x_train)
 
@@ -434,14 +187,6 @@ def array_data_source(
 
 # ---------------------------------------------------------------------------------------
 # The loop
-
-
-def output_names(num_datasets: int) -> list[dict[str, str]]:
-    """Per dataset: file names of its check and best models."""
-    if num_datasets == 1:
-        return [{"check": "model_check.h5", "best": "model_best.h5"}]
-    return [{"check": f"model{i}_check.h5", "best": f"model{i}_best.h5"}
-            for i in range(num_datasets)]
 
 
 class Trainer:
@@ -479,8 +224,6 @@ class Trainer:
         self.models = list(models)
         self.data = list(data)
         self.settings = settings
-        self.out_dir = Path(out_dir)
-        self.save_model = save_model
         self.strategy = strategy or tf.distribute.get_strategy()
         self.seed = seed if seed is not None else int(np.random.default_rng().integers(2**31))
         self.num_replicas = self.strategy.num_replicas_in_sync
@@ -490,14 +233,14 @@ class Trainer:
                 f"{self.num_replicas} replicas; make it a multiple"
             )
         self.chief = is_chief(self.strategy)
-        self.loss_fn = make_loss(settings)
-        self.names = output_names(len(models))
+        self.checkpoints = Checkpointer(out_dir, len(models), save_model, self.chief)
+        self.loss_fn = metrics.make_loss(settings)
 
         self.variables = _unique(v for m in self.models for v in m.variables)
         trainable = _unique(v for m in self.models for v in m.trainable_variables)
         total_steps = sum(d.steps_per_epoch for d in self.data)
         with self.strategy.scope():
-            optimizer = make_optimizer(settings, total_steps)
+            optimizer = optimizers.make_optimizer(settings, total_steps)
             self.mixed = keras.mixed_precision.global_policy().name == "mixed_float16"
             if self.mixed:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
@@ -569,7 +312,7 @@ class Trainer:
             context = tf.distribute.get_replica_context()
             grads = context.all_reduce(tf.distribute.ReduceOp.SUM, [g for g, _ in pairs])
             scale = tf.cast(optimizer.dynamic_scale, tf.float32) if mixed else 1.0
-            grads = clip_gradients([g / scale for g in grads], settings)
+            grads = optimizers.clip_gradients([g / scale for g in grads], settings)
             # The optimizer all-reduces (sums) again; hand each replica 1/replicas of the
             # clipped global gradient so that sum is the gradient itself.
             grads = [g * (scale / replicas) for g in grads]
@@ -655,9 +398,8 @@ class Trainer:
         Resumes from ``out_dir/resume.h5`` when it exists.
         """
         settings = self.settings
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoints.open()
         self.load_state()
-        writers = self._summary_writers()
         while self.epoch < settings.train_epochs_max:
             if self.epoch >= settings.train_epochs_min and min(self.unimproved) > settings.patience:
                 break
@@ -680,85 +422,30 @@ class Trainer:
                 }
                 self.history.append(row)
                 log.info(_epoch_line(row, len(self.models)))
-                if writers:
-                    _write_summaries(writers[i], row)
-                self._save_model(i, "check")
-                if improved:
-                    self._save_model(i, "best")
+                self.checkpoints.save_epoch(i, row)
             self.epoch += 1
             self.save_state()
         return self.history
 
-    # -- files --------------------------------------------------------------------------
-
-    def _save_model(self, i: int, kind: str) -> None:
-        if not self.chief:
-            return
-        with atomic_path(self.out_dir / self.names[i][kind]) as tmp:
-            self.save_model(tmp, i)
-
-    def _summary_writers(self):
-        if not self.chief:
-            return None
-        suffixes = [""] if len(self.models) == 1 else [str(i) for i in range(len(self.models))]
-        return [tf.summary.create_file_writer(str(self.out_dir / "logs" / f"data{s}"))
-                for s in suffixes]
+    # -- resume state -------------------------------------------------------------------
 
     def save_state(self) -> None:
         """Write every variable and the loop state to ``resume.h5`` (chief only, atomic)."""
-        if not self.chief:
-            return
         state = {"epoch": self.epoch, "best": self.best, "unimproved": self.unimproved,
                  "seed": self.seed, "history": self.history}
-        with atomic_path(self.out_dir / RESUME_FILE) as tmp, h5py.File(tmp, "w") as h5:
-            for group, variables in (("model", self.variables),
-                                     ("optimizer", self.optimizer.variables)):
-                grp = h5.create_group(group)
-                for k, var in enumerate(variables):
-                    grp.create_dataset(str(k), data=np.asarray(var.numpy()))
-                grp.attrs["paths"] = json.dumps([v.path for v in variables])
-            h5.attrs["state"] = json.dumps(state)
-        text = "\t".join(_HISTORY_COLUMNS) + "\n" + "".join(
-            "\t".join(str(row[c]) for c in _HISTORY_COLUMNS) + "\n" for row in self.history
-        )
-        write_text_atomic(self.out_dir / HISTORY_FILE, text)
+        self.checkpoints.save_state(self.variables, self.optimizer.variables, state)
 
     def load_state(self) -> bool:
         """Restore variables and loop state from ``resume.h5`` if present; True if resumed."""
-        path = self.out_dir / RESUME_FILE
-        if not path.is_file():
+        state = self.checkpoints.load_state(self.variables, self.optimizer.variables)
+        if state is None:
             return False
-        with h5py.File(path, "r") as h5:
-            for group, variables in (("model", self.variables),
-                                     ("optimizer", self.optimizer.variables)):
-                grp = h5[group]
-                if len(grp) != len(variables):
-                    raise InputError(
-                        f"{path}: holds {len(grp)} {group} variables but this run has "
-                        f"{len(variables)}; it belongs to another model or settings - use "
-                        "another -o directory or delete the file"
-                    )
-                for k, var in enumerate(variables):
-                    value = grp[str(k)][()]
-                    if tuple(value.shape) != tuple(var.shape):
-                        raise InputError(
-                            f"{path}: {group} variable {k} ({var.path}) has shape "
-                            f"{value.shape}, the model {tuple(var.shape)}; use another -o "
-                            "directory or delete the file"
-                        )
-                    var.assign(value)
-            state = json.loads(h5.attrs["state"])
         self.epoch = state["epoch"]
         self.best = [float(b) for b in state["best"]]
         self.unimproved = state["unimproved"]
         self.seed = state["seed"]
         self.history = state["history"]
-        log.info("resuming from %s after epoch %d", path, self.epoch - 1)
         return True
-
-
-_HISTORY_COLUMNS = ("epoch", "data", "seconds", "train_loss", "train_r", "train_r2",
-                    "valid_loss", "valid_r", "valid_r2", "best")
 
 
 def _unique(variables) -> list:
@@ -780,18 +467,6 @@ def _epoch_line(row: dict, num_datasets: int) -> str:
         f"valid_r: {row['valid_r']:.4f} - valid_r2: {row['valid_r2']:.4f}"
     )
     return line + (" - best!" if row["best"] else "")
-
-
-def _write_summaries(writer, row: dict) -> None:
-    # tf.summary.scalar needs the tensorboard package; the core op with the scalars
-    # plugin's metadata writes the same event records without it.
-    metadata = summary_pb2.SummaryMetadata()
-    metadata.plugin_data.plugin_name = "scalars"
-    with writer.as_default():
-        for key in ("train_loss", "train_r", "train_r2", "valid_loss", "valid_r", "valid_r2"):
-            tf.summary.write(key, tf.constant(row[key], tf.float32), step=row["epoch"],
-                             metadata=metadata.SerializeToString())
-    writer.flush()
 
 
 # ---------------------------------------------------------------------------------------
@@ -819,7 +494,8 @@ def train_model(
         restore: weights to start from (a full head-0 model file, or a trunk file).
         trunk: load ``restore`` into the trunk only.
         mixed_precision: train under the mixed_float16 policy.
-        tfr_train, tfr_eval: TFRecord globs under ``tfrecords/`` for the train / valid sets.
+        tfr_train: TFRecord glob under ``tfrecords/`` for the training set.
+        tfr_eval: TFRecord glob under ``tfrecords/`` for the validation set.
         seed: seeds Keras, TensorFlow (with deterministic ops) and the data order.
         strategy: see :func:`make_strategy` (None: from ``train.num_gpu``).
 

@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from basenji_tf import seqnn, train  # noqa: E402
+from basenji_tf.params import parse_train_params  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PARAMS = REPO / "tests" / "data" / "reference" / "basenji2_small" / "params.json"
@@ -38,18 +39,18 @@ def main() -> None:
     args = parser.parse_args()
 
     keras.utils.set_random_seed(0)
-    params = json.loads(Path(args.params).read_text())
-    model = seqnn.SeqNN(params["model"])
-    settings = train.parse_train_params({**params["train"], "batch_size": args.batch})
+    model = seqnn.load(args.params, augment=True)
+    settings = parse_train_params({**model.params_json["train"], "batch_size": args.batch})
     rng = np.random.default_rng(0)
     data = []
-    for hi, m in enumerate(model.models):
+    for head in model.heads:
         n = args.steps * args.batch
-        x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, model.seq_length))]
-        y = rng.poisson(1.0, (n, model.target_lengths[hi], model.num_targets(hi)))
-        y = y.astype(np.float32)
-        data.append(train.array_data_source(x, y, x, y, args.batch, seed=0, name=f"head{hi}"))
-    trainer = train.Trainer(model.models, data, settings, tempfile.mkdtemp(prefix="bench_train_throughput_"),
+        x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, head.seq_length))]
+        y = rng.poisson(1.0, (n, head.target_length, head.num_targets)).astype(np.float32)
+        data.append(train.array_data_source(x, y, x, y, args.batch, seed=0,
+                                            name=f"head{head.index}"))
+    out_dir = tempfile.mkdtemp(prefix="bench_train_throughput_")
+    trainer = train.Trainer(model.models, data, settings, out_dir,
                             save_model=lambda path, i: None, seed=0)
     trainer.train_epoch(0)  # traces every step function
     start = time.perf_counter()

@@ -7,11 +7,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
-from test_train import BINS, CROP_BP, POOL_BP, SEQ_BP, SPLITS, TINY_PARAMS, write_data_dir, \
-    write_params
+from test_train import (
+    BINS,
+    CROP_BP,
+    POOL_BP,
+    SEQ_BP,
+    SPLITS,
+    TINY_PARAMS,
+    write_data_dir,
+    write_params,
+)
 
 from basenji_tf import evaluate, metrics
-from basenji_tf.train import poisson_loss
 
 
 def _fake_split(seed=0, n=10, bins=12, targets=4):
@@ -30,7 +37,7 @@ def _predict_fn(x):
 def test_predict_split_pools_all_bins_and_selects_channels():
     x, y = _fake_split()
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(3)  # partial last batch
-    result = evaluate.predict_split(_predict_fn, dataset, [2, 0], loss_fn=poisson_loss,
+    result = evaluate.predict_split(_predict_fn, dataset, [2, 0], loss_fn=metrics.poisson_loss,
                                     keep=True, step=5)
     pred = _predict_fn(x)[..., [2, 0]]
     target = y[..., [2, 0]]

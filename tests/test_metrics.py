@@ -1,5 +1,6 @@
-"""Pooled per-target metrics against independent numpy / scipy computations."""
+"""Pooled per-target metrics and the losses against independent computations."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -113,3 +114,42 @@ def test_r2_perfect_prediction(n):
     y, _ = _random_pair(seed=8, shape=(n, 7, 2))
     np.testing.assert_allclose(metrics.r2(y, y), 1.0)
     np.testing.assert_allclose(metrics.pearsonr(y, y), 1.0)
+
+
+# -- losses
+
+
+def test_poisson_loss_equals_keras_poisson():
+    rng = np.random.default_rng(0)
+    y = rng.poisson(2.0, (3, 10, 4)).astype(np.float32)
+    p = rng.gamma(2.0, 1.0, (3, 10, 4)).astype(np.float32)
+    ours = float(tf.reduce_mean(metrics.poisson_loss(y, p)))
+    np.testing.assert_allclose(ours, float(keras.losses.Poisson()(y, p)), rtol=1e-6)
+    by_hand = np.mean(p - y * np.log(p + 1e-7))
+    np.testing.assert_allclose(ours, by_hand, rtol=1e-5)
+
+
+def test_mse_and_bce_equal_keras():
+    rng = np.random.default_rng(2)
+    y = (rng.random((3, 10, 4)) > 0.7).astype(np.float32)
+    p = rng.random((3, 10, 4)).astype(np.float32)
+    np.testing.assert_allclose(float(tf.reduce_mean(metrics.mse_loss(y, p))),
+                               float(keras.losses.MeanSquaredError()(y, p)), rtol=1e-6)
+    np.testing.assert_allclose(float(tf.reduce_mean(metrics.bce_loss(y, p))),
+                               float(keras.losses.BinaryCrossentropy()(y, p)), rtol=1e-5)
+
+
+def test_poisson_multinomial_loss_by_hand():
+    rng = np.random.default_rng(1)
+    y = rng.poisson(2.0, (2, 6, 3)).astype(np.float64)
+    p = rng.gamma(2.0, 1.0, (2, 6, 3)).astype(np.float64)
+    got = metrics.poisson_multinomial_loss(tf.constant(y), tf.constant(p), 0.5).numpy()
+    ye, pe = y + 1e-6, p + 1e-6
+    st, sp = ye.sum(1), pe.sum(1)
+    poisson = (sp - st * np.log(sp + 1e-7)).mean(-1)
+    mn = (-(ye * np.log(pe / sp[:, None])).sum(1)).mean(-1)
+    np.testing.assert_allclose(got, (mn + 0.5 * poisson) / 6, rtol=1e-10)
+    # The loss is lowest when the shape is right: a flat prediction of a peaked target.
+    flat = np.full_like(p, p.mean())
+    assert metrics.poisson_multinomial_loss(y, y, 1.0).numpy().mean() < \
+        metrics.poisson_multinomial_loss(y, flat, 1.0).numpy().mean()

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
+from basenji_tf.evaluate import evaluate_model
 
 PROG = "basenji_test.py"
 
@@ -44,8 +45,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        from basenji_tf.evaluate import evaluate_model
-
         result = evaluate_model(
             args.params_file, args.model_file, args.data_dir, out_dir=args.out_dir,
             head_i=args.head_i, rc=args.rc, shifts=args.shifts, split=args.split,

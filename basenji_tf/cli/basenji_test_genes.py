@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
+from basenji_tf.evaluate import evaluate_genes
 
 PROG = "basenji_test_genes.py"
 
@@ -39,8 +40,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        from basenji_tf.evaluate import evaluate_genes
-
         result = evaluate_genes(
             args.params_file, args.model_file, args.data_dir, args.gtf_file,
             out_dir=args.out_dir, head_i=args.head_i, rc=args.rc, shifts=args.shifts,

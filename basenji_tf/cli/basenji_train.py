@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
+from basenji_tf.train import train_model
 
 PROG = "basenji_train.py"
 
@@ -39,8 +40,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        from basenji_tf.train import train_model
-
         train_model(
             args.params_file, args.data_dirs, out_dir=args.out_dir, restore=args.restore,
             trunk=args.trunk, mixed_precision=args.mixed_precision, tfr_train=args.tfr_train,
