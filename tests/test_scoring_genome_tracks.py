@@ -198,6 +198,23 @@ def test_regions_targets_and_untransform(tmp_path, files):
     assert un2 == [v for *_, v in bigwig_values(raw / "t2.bw", "chrA")]
 
 
+def test_rc_ensemble_swaps_the_tables_strand_pairs(tmp_path, files):
+    table = tmp_path / "targets.txt"
+    table.write_text("index\tidentifier\tfile\tstrand_pair\n"
+                     "0\tC+\tx.bw\t1\n1\tC-\tx.bw\t0\n2\tD\tx.bw\t2\n")  # fmt: skip
+    assert run(files, tmp_path / "rc", "--chroms", "chrC", "--rc", "--shifts", "0,1",
+               "-t", str(table)) == 0  # fmt: skip
+    with Genome(files["fasta"]) as genome:
+        x = dna_1hot(genome.fetch("chrC", -CROP_BP, SEQ_LENGTH - CROP_BP))
+    batch = np.zeros((BATCH, SEQ_LENGTH, 4), np.float32)
+    batch[0] = x
+    head = seqnn.load(files["params"], files["model"]).head
+    paired = head.predict(batch, BATCH, rc=True, shifts=(0, 1), strand_pair=(1, 0, 2))[0]
+    unpaired = head.predict(batch, BATCH, rc=True, shifts=(0, 1))[0]
+    got = [v for *_, v in bigwig_values(tmp_path / "rc" / "bigwig" / "t0.bw", "chrC")]
+    assert got == paired[:44, 0].tolist() and got != unpaired[:44, 0].tolist()
+
+
 def test_untransform_inverts_coverage_processing():
     rng = np.random.default_rng(0)
     cov = rng.gamma(0.5, 20, size=(4, 1024)).astype(np.float16)

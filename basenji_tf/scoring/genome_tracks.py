@@ -41,7 +41,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -60,7 +60,7 @@ from basenji_tf.scoring.track_writer import (
     bigwig_group_size,
     write_track_group,
 )
-from basenji_tf.targets import read_targets
+from basenji_tf.targets import read_targets, strand_pairs
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,8 @@ class HeadSpec:
         head: head index.
         rc, shifts: ensemble members (reverse complement; shifts in bp).
         batch_size: sequences per model call (fixed; the last batch is padded).
+        strand_pair: per output, the output of the other strand, swapped in reverse
+            complement members (None: the head's own from the params).
     """
 
     params_file: str
@@ -164,6 +166,7 @@ class HeadSpec:
     rc: bool = False
     shifts: tuple[int, ...] = (0,)
     batch_size: int = 4
+    strand_pair: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -186,20 +189,14 @@ class ChunkTask:
 
 
 @functools.lru_cache(maxsize=1)
-def load_head(spec: HeadSpec) -> tuple[Callable[[np.ndarray], np.ndarray], Tiling, int]:
-    """Load a head once per process.
+def load_head(params_file: str, model_file: str, head: int) -> seqnn.Head:
+    """A trained model head, loaded once per process (the last one asked for is kept)."""
+    return seqnn.load(params_file, model_file, head).head
 
-    Returns:
-        (predict: float32 [batch_size, seq_length, 4] -> [batch_size, target_length, T]
-        ensembled, its :class:`Tiling`, T).
-    """
-    head = seqnn.load(spec.params_file, spec.model_file, spec.head).head
-    tiling = Tiling(head.seq_length, head.stride, head.target_length, head.crop)
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        return head.predict(x, batch_size=spec.batch_size, rc=spec.rc, shifts=spec.shifts)
-
-    return predict, tiling, head.num_targets
+def head_tiling(head: seqnn.Head) -> Tiling:
+    """The window geometry of a head."""
+    return Tiling(head.seq_length, head.stride, head.target_length, head.crop)
 
 
 def predict_chunk(task: ChunkTask) -> str:
@@ -212,13 +209,15 @@ def predict_chunk(task: ChunkTask) -> str:
     """
     if Path(task.path).exists():
         return task.path
-    predict, tiling, _ = load_head(task.spec)
+    spec = task.spec
+    head = load_head(spec.params_file, spec.model_file, spec.head)
+    tiling = head_tiling(head)
     with Genome(task.fasta) as genome:
         seqs = [genome.fetch(c, tiling.input_start(k), tiling.input_start(k) + tiling.seq_length)
                 for c, k in task.windows]  # fmt: skip
     present = np.array([seq.strip("N") != "" for seq in seqs], dtype=bool)
     seqs = [seq for seq, keep in zip(seqs, present) if keep]
-    size, outputs = task.spec.batch_size, list(task.outputs)
+    size, outputs = spec.batch_size, list(task.outputs)
     shape = (len(seqs), tiling.target_length, len(outputs))
     with atomic_path(task.path) as tmp, h5py.File(tmp, "w") as h5:
         h5.create_dataset("chrom", data=np.array([c for c, _ in task.windows], dtype="S"))
@@ -231,7 +230,9 @@ def predict_chunk(task: ChunkTask) -> str:
             rows = seqs[b0 : b0 + size]
             for i, seq in enumerate(rows):
                 batch[i] = dna_1hot(seq)
-            preds[b0 : b0 + len(rows)] = predict(batch)[: len(rows)][..., outputs]
+            pred = head.predict(batch, batch_size=size, rc=spec.rc, shifts=spec.shifts,
+                                strand_pair=spec.strand_pair)
+            preds[b0 : b0 + len(rows)] = pred[: len(rows)][..., outputs]
     return task.path
 
 
@@ -337,8 +338,12 @@ def predict_genome(
         raise InputError("--chunk_windows and --batch_size must be at least 1")
     spec = replace(spec, params_file=os.path.abspath(spec.params_file),
                    model_file=os.path.abspath(spec.model_file))
-    _, tiling, num_targets = load_head(spec)
-    outputs, table = _resolve_outputs(selection, num_targets)
+    head = load_head(spec.params_file, spec.model_file, spec.head)
+    tiling = head_tiling(head)
+    outputs, table = _resolve_outputs(selection, head.num_targets)
+    if table is not None and spec.strand_pair is None:
+        pairs = strand_pairs(table, head.num_targets)
+        spec = replace(spec, strand_pair=None if pairs is None else tuple(pairs))
     untransform = Untransform.from_table(table, outputs, selection.targets_file) \
         if selection.untransform else None  # fmt: skip
     with Genome(fasta) as genome:
