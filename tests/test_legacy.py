@@ -12,8 +12,8 @@ import tensorflow as tf
 
 from basenji_tf import legacy, seqnn
 from basenji_tf.cli import basenji_hdf5_tfr, basenji_params_convert
+from basenji_tf.dataset import SeqDataset
 from basenji_tf.errors import InputError
-from basenji_tf.tfrecords import SeqDataset
 from basenji_tf.train import train_model
 
 PUBLISHED = "basenji_published/genome_research2018_params.txt"
