@@ -39,25 +39,21 @@ Differences from the original:
 
 from __future__ import annotations
 
-import bisect
 import concurrent.futures as cf
 import logging
 import math
 import multiprocessing
-import os
 import random
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 from tqdm import tqdm
 
-from basenji_tf import targets as targets_mod
-from basenji_tf.dna import dna_index
+from basenji_tf.data_write import write_chunk
 from basenji_tf.errors import InputError
 from basenji_tf.files import atomic_path
 from basenji_tf.genome import (
@@ -69,19 +65,29 @@ from basenji_tf.genome import (
     read_bed_intervals,
     rejoin_contigs,
     subtract_intervals,
+    write_bed_rows,
 )
+from basenji_tf.targets import check_tracks, read_coverage_h5, read_target_options
 from basenji_tf.tfrecords import (
     DEFAULT_COMPRESSION_LEVEL,
     ENCODINGS,
     read_sequences_bed,
     write_statistics,
-    write_tfrecords,
 )
 
 log = logging.getLogger(__name__)
 
 Window = tuple[str, int, int, str]  # chrom, start, end (target region, bp), split label
+UNMAP_NPY = "mseqs_unmap.npy"  # the unmappable-bin mask of sequences.bed, for --restart
 UNMAP_MINOR_OVERLAP = 0.1  # fraction of a bin; smaller overlaps at either end are ignored
+
+
+def _as_fraction(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0 <= value <= 1 else None
 
 
 @dataclass(frozen=True)
@@ -123,18 +129,23 @@ class DataOptions:
 
     @property
     def target_bp(self) -> int:
-        """bp of a target region (sequences.bed row)."""
+        """The length of a target region (a sequences.bed row) in bp."""
         return self.seq_length - 2 * self.crop_bp
 
     @property
     def target_length(self) -> int:
-        """bins per target region."""
+        """The number of bins of a target region."""
         return self.target_bp // self.pool_width
 
     def labels(self) -> list[str]:
         if self.folds is not None:
             return [f"fold{k}" for k in range(self.folds)]
         return ["train", "valid", "test"]
+
+    def split_fractions(self) -> tuple[float, float] | None:
+        """(test, valid) as nucleotide fractions, or None when either names chromosomes."""
+        test, valid = _as_fraction(self.test), _as_fraction(self.valid)
+        return None if test is None or valid is None else (test, valid)
 
     def stride_bp(self, label: str) -> int:
         """The original rule: <= 1 is a fraction of the full seq_length, rounded."""
@@ -266,14 +277,6 @@ def divide_contigs_chr(
     return folds
 
 
-def _as_fraction(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if 0 <= value <= 1 else None
-
-
 def split_contigs(
     contigs: list[Contig], genome: Genome, opts: DataOptions
 ) -> list[list[Contig]]:
@@ -282,8 +285,9 @@ def split_contigs(
     if opts.folds is not None:
         folds = divide_contigs_folds(contigs, opts.folds, rng)
     else:
-        test_pct, valid_pct = _as_fraction(opts.test), _as_fraction(opts.valid)
-        if test_pct is not None and valid_pct is not None:
+        fractions = opts.split_fractions()
+        if fractions is not None:
+            test_pct, valid_pct = fractions
             if test_pct + valid_pct >= 1:
                 raise InputError(f"-t {opts.test} and -v {opts.valid} leave nothing to train on")
             folds = divide_contigs_pct(contigs, test_pct, valid_pct, rng)
@@ -369,105 +373,8 @@ def annotate_unmap(
     return unmap
 
 
-def write_bed(path: str | os.PathLike, rows: Sequence[tuple]) -> None:
-    """Tab-separated rows, atomically."""
-    with atomic_path(path) as tmp, open(tmp, "w") as handle:
-        for row in rows:
-            handle.write("\t".join(str(x) for x in row) + "\n")
-
-
 # ---------------------------------------------------------------------------------------
-# Coverage and records
-
-
-def resolve_track_path(path: str, targets_file: str) -> str:
-    """``path`` as given if it exists, else relative to the targets table's folder."""
-    if os.path.isabs(path) or Path(path).exists():
-        return path
-    beside = Path(targets_file).parent / path
-    return str(beside) if beside.exists() else path
-
-
-def read_target_options(targets_file: str) -> list[dict]:
-    """Per-target options of a targets table, with every coverage file found."""
-    table = targets_mod.read_targets(targets_file)
-    options = targets_mod.target_options(table, targets_file)
-    for opt in options:
-        opt["file"] = resolve_track_path(opt["file"], targets_file)
-        if not Path(opt["file"]).is_file():
-            raise FileNotFoundError(f"{targets_file}: coverage file {opt['file']} not found")
-    return options
-
-
-def check_tracks(
-    options: list[dict], genome: Genome, chroms: set[str], allow_missing: bool
-) -> None:
-    """Every coverage file exists, opens, and has the chromosomes the windows use."""
-    examples = ", ".join(list(genome.sizes)[:4])
-    for opt in options:
-        with targets_mod.CoverageSource(opt["file"], allow_missing) as source:
-            source.check_chroms(chroms, f"FASTA {genome.path} (names like {examples})")
-
-
-def write_chunk(
-    fasta_file: str,
-    windows: Sequence[tuple[str, int, int]],
-    cov_files: Sequence[str],
-    start_i: int,
-    end_i: int,
-    out_file: str,
-    extend_bp: int,
-    encoding: str = "index",
-    compression_level: int = DEFAULT_COMPRESSION_LEVEL,
-    decimals: int | None = None,
-    unmap: np.ndarray | None = None,
-    umap_clip: float = 1.0,
-    umap_tfr: bool = False,
-) -> int:
-    """Write records ``start_i:end_i`` of a data set to one TFRecord file (basenji_data_write).
-
-    Args:
-        fasta_file: genome FASTA.
-        windows: all target regions (sequences.bed rows, chrom/start/end in bp).
-        cov_files: ``seqs_cov/{ti}.h5`` per target, dataset ``targets`` float16
-            [num_windows, target_length].
-        extend_bp: DNA added on each side of a target region (crop_bp); N past the ends.
-        decimals: round targets to this many decimals.
-        unmap: bool [num_windows, target_length] unmappable bins (for umap_clip/umap_tfr).
-        umap_clip: unmappable bins are clipped to this quantile of their target's values
-            in the same record (1: no clipping).
-
-    Returns:
-        records written.
-    """
-    targets = []
-    for cov_file in cov_files:
-        with h5py.File(cov_file, "r") as handle:
-            targets.append(handle["targets"][start_i:end_i])
-    # [n, target_length, num_targets], targets in table order
-    targets = np.stack(targets, axis=-1)
-    chunk_unmap = None if unmap is None else unmap[start_i:end_i]
-    if chunk_unmap is not None and umap_clip < 1:
-        values = targets.astype(np.float32)
-        quant = np.percentile(values, 100 * umap_clip, axis=1, keepdims=True)
-        clipped = np.minimum(values, quant)
-        values = np.where(chunk_unmap[:, :, None], clipped, values)
-        targets = values.astype(np.float16)
-    if decimals is not None:
-        targets = np.around(targets.astype(np.float32), decimals).astype(np.float16)
-    with Genome(fasta_file) as genome:
-        seqs = [
-            dna_index(genome.fetch(chrom, start - extend_bp, end + extend_bp))
-            for chrom, start, end in windows[start_i:end_i]
-        ]
-    return write_tfrecords(
-        out_file,
-        seqs,
-        targets,
-        encoding=encoding,
-        compression_level=compression_level,
-        umap=chunk_unmap if umap_tfr else None,
-    )
+# Running the coverage and record jobs
 
 
 def _worker_pool(processes: int) -> cf.Executor | None:
@@ -499,6 +406,129 @@ def _run_jobs(fn: Callable, jobs: list[dict], pool: cf.Executor | None, desc: st
 # The whole pipeline
 
 
+@dataclass
+class _Plan:
+    """What a run writes: the windows of every split and what goes with them."""
+
+    windows: list[Window]  # sequences.bed rows, splits in ``labels`` order
+    labels: list[str]
+    unmap: np.ndarray | None  # bool [num_windows, target_length] with --umap_bed
+    contig_rows: list[tuple] | None  # contigs.bed rows; None when restarting
+
+
+def _reuse_plan(out: Path, opts: DataOptions) -> _Plan:
+    """The plan of an unfinished directory (``--restart``): its sequences.bed and mask."""
+    log.info("restart: reusing %s", out / "sequences.bed")
+    bed = read_sequences_bed(out)
+    windows = list(bed.itertuples(index=False, name=None))
+    labels = [lab for lab in opts.labels() if lab in set(bed["split"])] or opts.labels()
+    unmap_npy = out / UNMAP_NPY
+    unmap = np.load(unmap_npy) if unmap_npy.is_file() else None
+    return _Plan(windows, labels, unmap, None)
+
+
+def _drop_unmappable(
+    windows: list[Window], labels: list[str], opts: DataOptions
+) -> tuple[list[Window], np.ndarray]:
+    """Windows with less than ``umap_t`` unmappable bins, and their unmappable-bin mask."""
+    unmap = annotate_unmap(windows, opts.umap_bed, opts.pool_width)
+    keep = unmap.mean(axis=1, dtype=np.float64) < opts.umap_t
+    windows = [w for w, k in zip(windows, keep) if k]
+    for label in labels:
+        if not any(w[3] == label for w in windows):
+            raise InputError(
+                f"{opts.umap_bed}: every window of split {label!r} is at least "
+                f"{opts.umap_t:.0%} unmappable; raise --umap_t"
+            )
+    return windows, unmap[keep]
+
+
+def _plan(
+    out: Path, genome: Genome, opts: DataOptions, folds: list[list[Contig]] | None
+) -> _Plan:
+    """Contigs, splits and windows of a run (or those of an earlier, unfinished one)."""
+    if opts.restart and (out / "sequences.bed").is_file():
+        return _reuse_plan(out, opts)
+    if folds is None:
+        folds = split_contigs(define_contigs(genome.sizes, opts), genome, opts)
+    labels = opts.labels()
+    contig_rows = [c + (label,) for label, fold in zip(labels, folds) for c in fold]
+    windows = define_windows(folds, opts) if not opts.split_test else []
+    unmap = None
+    if opts.umap_bed and windows:
+        windows, unmap = _drop_unmappable(windows, labels, opts)
+    return _Plan(windows, labels, unmap, contig_rows)
+
+
+def _coverage_jobs(
+    options: list[dict], out: Path, cov_files: list[str], opts: DataOptions
+) -> list[dict]:
+    """Arguments of :func:`basenji_tf.targets.read_coverage_h5` per unfinished target."""
+    return [
+        dict(
+            cov_file=opt["file"],
+            seqs_bed=str(out / "sequences.bed"),
+            out_h5=cov_files[ti],
+            pool_width=opts.pool_width,
+            sum_stat=opt["sum_stat"],
+            clip=opt["clip"],
+            clip_soft=opt["clip_soft"],
+            scale=opt["scale"],
+            interp=opts.interp_nan,
+            blacklist_bed=opts.blacklist_bed,
+            allow_missing_chroms=opts.allow_missing_chroms,
+        )
+        for ti, opt in enumerate(options)
+        if not Path(cov_files[ti]).is_file()
+    ]
+
+
+def _record_jobs(
+    fasta_file: str, plan: _Plan, cov_files: list[str], tfr_dir: Path, opts: DataOptions
+) -> list[dict]:
+    """Arguments of :func:`basenji_tf.data_write.write_chunk` per unfinished TFRecord file."""
+    plain_windows = [w[:3] for w in plan.windows]
+    jobs = []
+    for label in plan.labels:
+        index = [i for i, w in enumerate(plan.windows) if w[3] == label]
+        for k, first in enumerate(range(index[0], index[-1] + 1, opts.seqs_per_tfr)):
+            tfr_file = tfr_dir / f"{label}-{k}.tfr"
+            if tfr_file.is_file():
+                continue
+            jobs.append(
+                dict(
+                    fasta_file=fasta_file,
+                    windows=plain_windows,
+                    cov_files=cov_files,
+                    start_i=first,
+                    end_i=min(first + opts.seqs_per_tfr, index[-1] + 1),
+                    out_file=str(tfr_file),
+                    extend_bp=opts.crop_bp,
+                    encoding=opts.encoding,
+                    compression_level=opts.compression_level,
+                    decimals=opts.decimals,
+                    unmap=plan.unmap,
+                    umap_clip=opts.umap_clip,
+                    umap_tfr=opts.umap_tfr,
+                )
+            )
+    return jobs
+
+
+def _statistics(num_targets: int, plan: _Plan, opts: DataOptions) -> dict:
+    """statistics.json, keys in the original's order."""
+    stats = {"num_targets": num_targets, "seq_length": opts.seq_length}
+    if opts.encoding == "index":
+        stats["seq_1hot"] = True
+    stats.update(
+        pool_width=opts.pool_width,
+        crop_bp=opts.crop_bp,
+        target_length=opts.target_length,
+    )
+    stats.update({f"{lab}_seqs": sum(w[3] == lab for w in plan.windows) for lab in plan.labels})
+    return stats
+
+
 def make_data_dir(
     fasta_file: str,
     targets_file: str,
@@ -512,6 +542,7 @@ def make_data_dir(
         fasta_file: indexed genome FASTA (plain or bgzipped).
         targets_file: targets table with ``file`` and ``sum_stat`` columns.
         out_dir: output directory; must not exist unless ``opts.restart``.
+        opts: the run's settings.
         folds: contigs of each split (``opts.labels()`` order) decided by the caller
             (the cross-species split); None: from ``opts``.
 
@@ -526,101 +557,31 @@ def make_data_dir(
     for path in (opts.blacklist_bed, opts.umap_bed):
         if path and not Path(path).is_file():
             raise FileNotFoundError(f"{path}: BED file not found")
-
-    genome = Genome(fasta_file)
-    seqs_bed = out / "sequences.bed"
-    unmap_npy = out / "mseqs_unmap.npy"
-    labels = opts.labels()
-    if opts.restart and seqs_bed.is_file():
-        log.info("restart: reusing %s", seqs_bed)
-        bed = read_sequences_bed(out)
-        windows = list(bed.itertuples(index=False, name=None))
-        labels = [lab for lab in labels if lab in set(bed["split"])] or labels
-        unmap = np.load(unmap_npy) if unmap_npy.is_file() else None
-        contig_rows = None
-    else:
-        if folds is None:
-            folds = split_contigs(define_contigs(genome.sizes, opts), genome, opts)
-        contig_rows = [c + (label,) for label, fold in zip(labels, folds) for c in fold]
-        windows = define_windows(folds, opts) if not opts.split_test else []
-        unmap = None
-        if opts.umap_bed and windows:
-            unmap = annotate_unmap(windows, opts.umap_bed, opts.pool_width)
-            keep = unmap.mean(axis=1, dtype=np.float64) < opts.umap_t
-            windows = [w for w, k in zip(windows, keep) if k]
-            unmap = unmap[keep]
-            for label in labels:
-                if not any(w[3] == label for w in windows):
-                    raise InputError(
-                        f"{opts.umap_bed}: every window of split {label!r} is at least "
-                        f"{opts.umap_t:.0%} unmappable; raise --umap_t"
-                    )
-    if windows:
-        check_tracks(options, genome, {w[0] for w in windows}, opts.allow_missing_chroms)
+    with Genome(fasta_file) as genome:
+        plan = _plan(out, genome, opts, folds)
+        if plan.windows:
+            chroms = {w[0] for w in plan.windows}
+            check_tracks(options, genome, chroms, opts.allow_missing_chroms)
 
     # inputs are good: from here on, files are written
     out.mkdir(parents=True, exist_ok=True)
-    if contig_rows is not None:
-        write_bed(out / "contigs.bed", contig_rows)
+    if plan.contig_rows is not None:
+        write_bed_rows(out / "contigs.bed", plan.contig_rows)
         if opts.split_test:
             return {}
-        write_bed(seqs_bed, windows)
-        if unmap is not None:
-            with atomic_path(unmap_npy) as tmp:
-                np.save(tmp, unmap)
-
-    cov_dir = out / "seqs_cov"
+        write_bed_rows(out / "sequences.bed", plan.windows)
+        if plan.unmap is not None:
+            with atomic_path(out / UNMAP_NPY) as tmp:
+                np.save(tmp, plan.unmap)
+    cov_dir, tfr_dir = out / "seqs_cov", out / "tfrecords"
     cov_dir.mkdir(exist_ok=True)
-    cov_files = [str(cov_dir / f"{ti}.h5") for ti in range(len(options))]
-    read_jobs = [
-        dict(
-            cov_file=opt["file"],
-            seqs_bed=str(seqs_bed),
-            out_h5=cov_files[ti],
-            pool_width=opts.pool_width,
-            sum_stat=opt["sum_stat"],
-            clip=opt["clip"],
-            clip_soft=opt["clip_soft"],
-            scale=opt["scale"],
-            interp=opts.interp_nan,
-            blacklist_bed=opts.blacklist_bed,
-            allow_missing_chroms=opts.allow_missing_chroms,
-        )
-        for ti, opt in enumerate(options)
-        if not Path(cov_files[ti]).is_file()
-    ]
-    tfr_dir = out / "tfrecords"
     tfr_dir.mkdir(exist_ok=True)
-    plain_windows = [w[:3] for w in windows]
-    write_jobs = []
-    counts = {}
-    for label in labels:
-        index = [i for i, w in enumerate(windows) if w[3] == label]
-        counts[label] = len(index)
-        for k, first in enumerate(range(index[0], index[-1] + 1, opts.seqs_per_tfr)):
-            tfr_file = tfr_dir / f"{label}-{k}.tfr"
-            if tfr_file.is_file():
-                continue
-            write_jobs.append(
-                dict(
-                    fasta_file=fasta_file,
-                    windows=plain_windows,
-                    cov_files=cov_files,
-                    start_i=first,
-                    end_i=min(first + opts.seqs_per_tfr, index[-1] + 1),
-                    out_file=str(tfr_file),
-                    extend_bp=opts.crop_bp,
-                    encoding=opts.encoding,
-                    compression_level=opts.compression_level,
-                    decimals=opts.decimals,
-                    unmap=unmap,
-                    umap_clip=opts.umap_clip,
-                    umap_tfr=opts.umap_tfr,
-                )
-            )
+    cov_files = [str(cov_dir / f"{ti}.h5") for ti in range(len(options))]
+    read_jobs = _coverage_jobs(options, out, cov_files, opts)
+    write_jobs = _record_jobs(fasta_file, plan, cov_files, tfr_dir, opts)
     pool = _worker_pool(opts.processes)
     try:
-        _run_jobs(targets_mod.read_coverage_h5, read_jobs, pool, "coverage")
+        _run_jobs(read_coverage_h5, read_jobs, pool, "coverage")
         _run_jobs(write_chunk, write_jobs, pool, "tfrecords")
     finally:
         if pool is not None:
@@ -628,232 +589,6 @@ def make_data_dir(
 
     with atomic_path(out / "targets.txt") as tmp:
         shutil.copyfile(targets_file, tmp)
-    stats = {"num_targets": len(options), "seq_length": opts.seq_length}
-    if opts.encoding == "index":
-        stats["seq_1hot"] = True
-    stats.update(
-        pool_width=opts.pool_width,
-        crop_bp=opts.crop_bp,
-        target_length=opts.target_length,
-    )
-    stats.update({f"{label}_seqs": counts[label] for label in labels})
+    stats = _statistics(len(options), plan, opts)
     write_statistics(out, stats)
     return stats
-
-
-# ---------------------------------------------------------------------------------------
-# Cross-species split (basenji_data_align.py)
-
-
-def read_net_fills(net_file: str | os.PathLike) -> Iterator[tuple[str, int, int, str, int, int]]:
-    """Aligned blocks of a UCSC chain-net file (``.net``, optionally gzipped), streamed.
-
-    Every ``fill`` line at any depth is one block: the target (first genome) interval
-    ``[tStart, tStart + tSize)`` of the current ``net`` chromosome aligned to the query
-    (second genome) interval ``[qStart, qStart + qSize)`` (forward-strand coordinates).
-
-    Yields:
-        (target chrom, start, end, query chrom, start, end) per block, in file order.
-    """
-    import gzip
-
-    if not Path(net_file).is_file():
-        raise FileNotFoundError(f"{net_file}: alignment net file not found")
-    any_fill = False
-    chrom = None
-    opener = gzip.open if str(net_file).endswith(".gz") else open
-    with opener(net_file, "rt") as handle:
-        for line_no, line in enumerate(handle, 1):
-            fields = line.split()
-            if not fields or fields[0].startswith("#"):
-                continue
-            if fields[0] == "net":
-                chrom = fields[1]
-            elif fields[0] == "fill":
-                try:
-                    t_start, t_size = int(fields[1]), int(fields[2])
-                    q_chrom, q_start, q_size = fields[3], int(fields[5]), int(fields[6])
-                except (IndexError, ValueError):
-                    raise InputError(
-                        f"{net_file}:{line_no}: expected 'fill tStart tSize qName qStrand "
-                        f"qStart qSize ...', got {line.strip()!r}"
-                    ) from None
-                if chrom is None:
-                    raise InputError(f"{net_file}:{line_no}: 'fill' before any 'net' line")
-                any_fill = True
-                yield chrom, t_start, t_start + t_size, q_chrom, q_start, q_start + q_size
-    if not any_fill:
-        raise InputError(f"{net_file}: no 'fill' lines; is this a UCSC .net file?")
-
-
-class _ContigIndex:
-    """Contigs of one genome, found by overlap through binary search."""
-
-    def __init__(self, contigs: list[Contig], offset: int = 0):
-        self.by_chrom: dict[str, tuple[list[int], list[int], list[int]]] = {}
-        for i, (chrom, start, end) in sorted(
-            enumerate(contigs), key=lambda item: (item[1][0], item[1][1])
-        ):
-            starts, ends, ids = self.by_chrom.setdefault(chrom, ([], [], []))
-            starts.append(start)
-            ends.append(end)
-            ids.append(offset + i)
-
-    def overlapping(self, chrom: str, start: int, end: int) -> list[int]:
-        """Node ids of contigs overlapping [start, end) (contigs do not overlap)."""
-        if chrom not in self.by_chrom:
-            return []
-        starts, ends, ids = self.by_chrom[chrom]
-        first = bisect.bisect_right(ends, start)
-        last = bisect.bisect_left(starts, end)
-        return ids[first:last]
-
-
-def component_bp(
-    component: tuple[list[int], list[int]], contigs0: list[Contig], contigs1: list[Contig]
-) -> int:
-    """Nucleotides of a component's contigs in both genomes."""
-    return sum(contigs0[i][2] - contigs0[i][1] for i in component[0]) + sum(
-        contigs1[i][2] - contigs1[i][1] for i in component[1]
-    )
-
-
-def align_components(
-    contigs0: list[Contig], contigs1: list[Contig], fills: Iterable[tuple]
-) -> list[tuple[list[int], list[int]]]:
-    """Group contigs of two genomes that alignments connect (connected components).
-
-    Args:
-        contigs0, contigs1: contigs of the first (net target) and second (query) genome.
-        fills: aligned blocks from :func:`read_net_fills`.
-
-    Returns:
-        components as (indexes into contigs0, indexes into contigs1), largest first (by
-        nucleotides of both genomes; ties by first index); unaligned contigs are
-        components of their own.
-    """
-    parent = list(range(len(contigs0) + len(contigs1)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    index0 = _ContigIndex(contigs0)
-    index1 = _ContigIndex(contigs1, offset=len(contigs0))
-    for t_chrom, t_start, t_end, q_chrom, q_start, q_end in fills:
-        nodes = index0.overlapping(t_chrom, t_start, t_end)
-        nodes += index1.overlapping(q_chrom, q_start, q_end)
-        for node in nodes[1:]:
-            parent[find(node)] = find(nodes[0])
-    groups: dict[int, list[int]] = {}
-    for node in range(len(parent)):
-        groups.setdefault(find(node), []).append(node)
-    n0 = len(contigs0)
-    comps = [([n for n in g if n < n0], [n - n0 for n in g if n >= n0]) for g in groups.values()]
-    return sorted(
-        comps,
-        key=lambda c: (-component_bp(c, contigs0, contigs1), c[0][0] if c[0] else n0 + c[1][0]),
-    )
-
-
-def divide_components(
-    sizes: Sequence[int], fractions: Sequence[float], rng: np.random.RandomState
-) -> list[int]:
-    """Assign items (largest first, as given) to splits with chance ∝ each split's deficit.
-
-    Args:
-        sizes: nucleotides of each item.
-        fractions: target share of each split (sums to 1).
-
-    Returns:
-        the split index of each item.
-    """
-    aims = np.asarray(fractions, dtype=np.float64) * sum(sizes)
-    have = np.zeros(len(fractions))
-    out = []
-    for size in sizes:
-        gap = np.clip(aims - have, 0, np.inf)
-        if gap.sum() == 0:
-            gap = np.ones(len(fractions))
-        fi = int(rng.choice(len(fractions), p=gap / gap.sum()))
-        have[fi] += size
-        out.append(fi)
-    return out
-
-
-def make_aligned_data_dirs(
-    net_file: str,
-    fasta_files: Sequence[str],
-    targets_files: Sequence[str],
-    out_dirs: Sequence[str],
-    opts: DataOptions,
-) -> list[dict]:
-    """One data directory per genome with splits that respect the alignment.
-
-    Contigs of both genomes (each as in basenji_data.py) that the net aligns end up in
-    the same split, so no sequence of one genome's test set has an aligned counterpart in
-    the other genome's training set.
-
-    Args:
-        net_file: UCSC net of genome 0 (target) against genome 1 (query).
-        fasta_files, targets_files, out_dirs: per genome (two each).
-        opts: shared settings; ``test``/``valid`` must be fractions (or use ``folds``).
-
-    Returns:
-        the statistics.json contents of each directory.
-
-    Differences from the original: components are assigned largest first with chance
-    ∝ each split's nucleotide deficit (as the original's fold split), without the
-    20%-of-deficit rule of its fraction split, so small genomes get all three splits.
-    """
-    opts.check()
-    for out_dir in out_dirs:
-        if Path(out_dir).exists() and not opts.restart:
-            raise InputError(f"{out_dir}: output directory exists; remove it or pass --restart")
-    labels = opts.labels()
-    if opts.folds is None:
-        test_pct, valid_pct = _as_fraction(opts.test), _as_fraction(opts.valid)
-        if test_pct is None or valid_pct is None:
-            raise InputError(
-                f"-t {opts.test} -v {opts.valid}: the cross-species split needs fractions "
-                "(chromosome names differ between genomes)"
-            )
-        fractions = [1 - test_pct - valid_pct, valid_pct, test_pct]
-    else:
-        fractions = [1 / opts.folds] * opts.folds
-    genome_contigs = []
-    for fasta in fasta_files:
-        with Genome(fasta) as genome:
-            genome_contigs.append(define_contigs(genome.sizes, opts))
-    for targets_file in targets_files:
-        read_target_options(targets_file)
-    comps = align_components(*genome_contigs, read_net_fills(net_file))
-    if not any(c0 and c1 for c0, c1 in comps):
-        examples = [", ".join(sorted({c[0] for c in contigs})[:3]) for contigs in genome_contigs]
-        raise InputError(
-            f"{net_file}: no alignment links contigs of the two genomes (names like "
-            f"{examples[0]} and {examples[1]}); check the chromosome names and the genome "
-            "order (the net's target genome first)"
-        )
-    sizes = [component_bp(c, *genome_contigs) for c in comps]
-    assignment = divide_components(sizes, fractions, np.random.RandomState(opts.seed))
-    genome_folds = []
-    for g in range(2):
-        indexes: list[list[int]] = [[] for _ in labels]
-        for comp, fi in zip(comps, assignment):
-            indexes[fi] += comp[g]
-        folds = [rejoin_contigs([genome_contigs[g][i] for i in sorted(ix)]) for ix in indexes]
-        for label, fold in zip(labels, folds):
-            if not fold:
-                raise InputError(
-                    f"{fasta_files[g]}: split {label!r} got no contig from the "
-                    f"{len(comps)} aligned components; use other fractions or a smaller --break"
-                )
-        genome_folds.append(folds)
-    results = [
-        make_data_dir(fasta_files[g], targets_files[g], out_dirs[g], opts, genome_folds[g])
-        for g in range(2)
-    ]
-    return results

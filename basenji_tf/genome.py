@@ -1,5 +1,7 @@
-"""Genome FASTA access through pysam: padded fetches and chromosome-name checks; BED
-intervals and contigs (the stretches of a genome that training sequences are cut from).
+"""Genome FASTA access (pysam), chromosome names, BED files, GTF TSSs and contigs.
+
+FASTA fetches are padded with N past the chromosome ends; contigs are the stretches of a
+genome that training sequences are cut from.
 
 Coordinates are 0-based, half-open, in bp, like BED and pysam.
 """
@@ -8,11 +10,13 @@ from __future__ import annotations
 
 import gzip
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pysam
 
 from basenji_tf.errors import InputError
+from basenji_tf.files import atomic_path
 
 
 class Genome:
@@ -74,7 +78,8 @@ class Genome:
 
         Args:
             chrom: a name of this FASTA.
-            start, end: 0-based half-open bp; may lie outside the chromosome.
+            start: 0-based start (bp); may lie before the chromosome.
+            end: end (bp, exclusive); may lie past the chromosome.
 
         Returns:
             a string of exactly ``end - start`` characters.
@@ -172,6 +177,13 @@ def read_bed_rows(path: str | os.PathLike) -> list[Contig]:
                     f"{path}:{line_no}: expected 'chrom start end', got {line.strip()!r}"
                 ) from None
     return rows
+
+
+def write_bed_rows(path: str | os.PathLike, rows: Sequence[tuple]) -> None:
+    """Tab-separated rows (contigs.bed, sequences.bed), written atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w") as handle:
+        for row in rows:
+            handle.write("\t".join(str(x) for x in row) + "\n")
 
 
 def read_bed_intervals(path: str | os.PathLike) -> dict[str, list[tuple[int, int]]]:

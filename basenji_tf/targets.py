@@ -20,11 +20,7 @@ Coverage reading follows the current original ``basenji_data_read.py``; per wind
 8. clamp to the float16 range; after all windows, clip to +-the ``clip_pct`` percentile of
    the whole track.
 
-The last section turns alignments into per-bp coverage tracks (``bam_cov.py``): reads
-weighted 1/NH, optional fragment centres, strands and smoothing.
-
 Differences from the original:
-  * ``bam_cov.py`` does not re-assign multi-mapped reads by EM; it weights them 1/NH.
   * ``median`` pooling works (the original calls a non-existent ndarray method and crashes).
   * A chromosome missing from a BigWig or w5 file is an :class:`InputError` listing
     example names of both files, unless ``allow_missing_chroms`` (then zeros, as the
@@ -37,12 +33,15 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
+import pyBigWig
+from tqdm import tqdm
 
 from basenji_tf.errors import InputError
 from basenji_tf.files import atomic_path
-from basenji_tf.genome import read_bed_intervals, read_bed_rows
+from basenji_tf.genome import Genome, read_bed_intervals, read_bed_rows
 
 REQUIRED_COLUMNS = ("identifier", "file")
 SUM_STATS = ("sum", "sum_sqrt", "mean", "avg", "mean_sqrt", "avg_sqrt", "median", "max", "peak")
@@ -150,6 +149,34 @@ def target_options(table: pd.DataFrame, path: str = "targets table") -> list[dic
     return options
 
 
+def resolve_track_path(path: str, targets_file: str) -> str:
+    """``path`` as given if it exists, else relative to the targets table's folder."""
+    if os.path.isabs(path) or Path(path).exists():
+        return path
+    beside = Path(targets_file).parent / path
+    return str(beside) if beside.exists() else path
+
+
+def read_target_options(targets_file: str) -> list[dict]:
+    """:func:`target_options` of a targets table file, with every coverage file found."""
+    options = target_options(read_targets(targets_file), targets_file)
+    for opt in options:
+        opt["file"] = resolve_track_path(opt["file"], targets_file)
+        if not Path(opt["file"]).is_file():
+            raise FileNotFoundError(f"{targets_file}: coverage file {opt['file']} not found")
+    return options
+
+
+def check_tracks(
+    options: list[dict], genome: Genome, chroms: set[str], allow_missing: bool
+) -> None:
+    """Every coverage file opens and has the chromosomes ``chroms`` (of ``genome``)."""
+    examples = ", ".join(list(genome.sizes)[:4])
+    for opt in options:
+        with CoverageSource(opt["file"], allow_missing) as source:
+            source.check_chroms(chroms, f"FASTA {genome.path} (names like {examples})")
+
+
 # ---------------------------------------------------------------------------------------
 # Coverage sources: per-bp values of [start, end) as float16, NaN where a BigWig has no data.
 
@@ -170,8 +197,6 @@ class CoverageSource:
             raise FileNotFoundError(f"{self.path}: coverage file not found")
         lower = self.path.lower()
         if lower.endswith((".bw", ".bigwig")):
-            import pyBigWig
-
             self.kind = "bigwig"
             try:
                 self._handle = pyBigWig.open(self.path)
@@ -181,8 +206,6 @@ class CoverageSource:
                 raise InputError(f"{self.path}: not a BigWig file")
             self.chroms = dict(self._handle.chroms())
         elif lower.endswith((".h5", ".hdf5", ".w5", ".wdf5")):
-            import h5py
-
             self.kind = "w5"
             try:
                 self._handle = h5py.File(self.path, "r")
@@ -332,7 +355,14 @@ def window_targets(
     Args:
         values: float16 [L] bp coverage (NaN = no data); L - 2 * crop_bp a multiple of
             pool_width.
+        pool_width: bp per bin.
+        sum_stat: how bp values become a bin value (one of :data:`SUM_STATS`).
+        clip: hard clip of the bins to [-clip, clip] (None: none).
+        clip_soft: soft clip above this value (None: none).
+        scale: factor of the per-bp values (before pooling).
+        interp: interpolate NaN linearly instead of setting it to the baseline.
         black_mask: bool [L], True on blacklisted bp.
+        black_pct: the baseline's percentile of the window (a fraction).
         crop_bp: bp dropped at each end after the baseline is computed, before pooling.
 
     Returns:
@@ -368,7 +398,7 @@ def window_targets(
 def blacklist_mask(
     blacklist: dict[str, np.ndarray], chrom: str, start: int, end: int
 ) -> np.ndarray | None:
-    """bool [end - start], True on bp inside (extended) blacklist intervals; None if none."""
+    """A bool [end - start] mask, True on bp inside (extended) blacklist intervals, or None."""
     ivs = blacklist.get(chrom)
     if ivs is None:
         return None
@@ -406,14 +436,21 @@ def read_coverage(
         windows: (chrom, start, end) bp regions, all of one length L with L - 2 * crop_bp
             a multiple of pool_width.
         pool_width: bp per bin.
+        sum_stat: how bp values become a bin value (one of :data:`SUM_STATS`).
+        clip: hard clip of the bins (None: none).
+        clip_soft: soft clip above this value (None: none).
+        scale: factor of the per-bp values (before pooling).
+        interp: interpolate NaN linearly.
+        blacklist_bed: BED of blacklisted regions (None: none).
+        black_pct: the baseline's percentile of each window (a fraction).
         clip_pct: final clip of the whole array to +-its ``100 * clip_pct`` percentile.
+        allow_missing_chroms: read chromosomes missing from the track as zeros.
         crop_bp: bp of each window left out of the bins (the baseline still sees them).
+        progress: show a progress bar.
 
     Returns:
         float16 [num_windows, target_length], target_length = (L - 2 * crop_bp) // pool_width.
     """
-    from tqdm import tqdm
-
     if not windows:
         raise InputError(f"{cov_file}: no windows to read")
     lengths = {end - start - 2 * crop_bp for _, start, end in windows}
@@ -456,192 +493,14 @@ def read_coverage_h5(
     """:func:`read_coverage` over the windows of a BED file, saved as HDF5 ``targets``.
 
     Args:
+        cov_file: BigWig, w5 or BED track.
         seqs_bed: windows (first three columns used), e.g. a data dir's sequences.bed.
         out_h5: written atomically, dataset ``targets`` float16 [num_windows,
             target_length], gzip-compressed (the original's ``seqs_cov/{ti}.h5``).
+        pool_width: bp per bin.
         kwargs: options of :func:`read_coverage`.
     """
-    import h5py
-
     windows = read_bed_rows(seqs_bed)
     targets = read_coverage(cov_file, windows, pool_width, **kwargs)
     with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as handle:
         handle.create_dataset("targets", data=targets, dtype="float16", compression="gzip")
-
-
-# ---------------------------------------------------------------------------------------
-# Coverage tracks from alignments (bam_cov.py).
-
-
-def alignment_weight(read, multi: str) -> float:
-    """Weight of one alignment: 1, or 1/NH for a read aligned NH times (``multi="weight"``).
-
-    ``multi="unique"`` counts every alignment as 1; ``"skip"`` drops multi-mapped reads.
-    """
-    nh = read.get_tag("NH") if read.has_tag("NH") else 1
-    if nh <= 1 or multi == "unique":
-        return 1.0
-    return 0.0 if multi == "skip" else 1.0 / nh
-
-
-def bam_chrom_coverage(
-    bam,
-    chrom: str,
-    length: int,
-    shift_center: bool = False,
-    fragment_length: int = 200,
-    multi: str = "weight",
-    min_mapq: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-bp coverage of one chromosome, by strand.
-
-    Args:
-        bam: an open ``pysam.AlignmentFile`` with an index.
-        chrom, length: the chromosome and its length (bp).
-        shift_center: count each fragment once at its centre (paired reads: the centre of
-            the pair from read 1, proper pairs only; single reads: ``fragment_length // 2``
-            downstream of the 5' end); otherwise count every aligned base of every read.
-        multi: "weight" (1/NH), "unique" (weight 1) or "skip" multi-mapped reads.
-        min_mapq: skip alignments with a lower mapping quality.
-
-    Returns:
-        float32 [length] coverage of fragments on the + strand, and on the - strand (the
-        strand of read 1 for pairs).
-    """
-    plus = np.zeros(length, dtype=np.float32)
-    minus = np.zeros(length, dtype=np.float32)
-    for read in bam.fetch(chrom):
-        if read.is_unmapped or read.is_secondary or read.is_supplementary or read.is_qcfail:
-            continue
-        if read.mapping_quality < min_mapq:
-            continue
-        weight = alignment_weight(read, multi)
-        if weight == 0:
-            continue
-        reverse = read.is_reverse
-        if read.is_paired and read.is_read2:
-            reverse = not reverse
-        out = minus if reverse else plus
-        if shift_center:
-            if read.is_paired:
-                if not (read.is_read1 and read.is_proper_pair) or read.template_length == 0:
-                    continue
-                left = min(read.reference_start, read.next_reference_start)
-                center = left + abs(read.template_length) // 2
-            elif read.is_reverse:
-                center = read.reference_end - 1 - fragment_length // 2
-            else:
-                center = read.reference_start + fragment_length // 2
-            if 0 <= center < length:
-                out[center] += weight
-        else:
-            for start, end in read.get_blocks():
-                out[start:end] += weight
-    return plus, minus
-
-
-def write_coverage_track(
-    path: str | os.PathLike, chrom_values: Iterable[tuple[str, np.ndarray]], sizes: dict
-) -> None:
-    """Write per-bp coverage atomically as BigWig (``.bw``) or w5 HDF5 (``.h5``/``.w5``).
-
-    Args:
-        chrom_values: (chrom, float [size]) pairs in ``sizes`` order, produced one at a
-            time so that only one chromosome is in memory.
-        sizes: chromosome lengths (bp) for the BigWig header.
-
-    The w5 layout is the original's: one float16 dataset per chromosome (gzip, shuffle),
-    values below 0.003 set to 0. BigWig runs of equal values become one entry; zeros are
-    left out.
-    """
-    path = str(path)
-    with atomic_path(path) as tmp:
-        if path.lower().endswith((".bw", ".bigwig")):
-            import pyBigWig
-
-            bw = pyBigWig.open(tmp, "w")
-            bw.addHeader(list(sizes.items()))
-            for chrom, values in chrom_values:
-                values = values.astype(np.float32)
-                change = np.flatnonzero(np.diff(values)) + 1
-                starts = np.concatenate([[0], change])
-                ends = np.concatenate([change, [len(values)]])
-                vals = values[starts]
-                keep = vals != 0
-                if keep.any():
-                    bw.addEntries(
-                        [chrom] * int(keep.sum()),
-                        starts[keep].tolist(),
-                        ends=ends[keep].tolist(),
-                        values=vals[keep].tolist(),
-                    )
-            bw.close()
-        elif path.lower().endswith((".h5", ".hdf5", ".w5", ".wdf5")):
-            import h5py
-
-            with h5py.File(tmp, "w") as handle:
-                for chrom, values in chrom_values:
-                    values = np.clip(values, -F16_MAX, F16_MAX).astype(np.float16)
-                    values[np.abs(values) < 0.003] = 0
-                    handle.create_dataset(
-                        chrom, data=values, dtype="float16", compression="gzip", shuffle=True
-                    )
-        else:
-            raise InputError(f"{path}: output must end in .bw/.bigwig or .h5/.w5")
-
-
-def bam_coverage(
-    bam_file: str | os.PathLike,
-    out_file: str | os.PathLike,
-    strand: bool = False,
-    smooth_sigma: float = 0.0,
-    **kwargs,
-) -> list[str]:
-    """BAM/CRAM -> per-bp coverage track(s), one chromosome at a time.
-
-    Args:
-        bam_file: coordinate-sorted, indexed BAM or CRAM.
-        out_file: ``.bw`` or ``.h5``/``.w5``; with ``strand``, ``<stem>+<ext>`` and
-            ``<stem>-<ext>`` are written instead.
-        strand: separate tracks per strand.
-        smooth_sigma: Gaussian smoothing sigma (bp) of the per-bp coverage (0: none);
-            the total is preserved.
-        kwargs: options of :func:`bam_chrom_coverage`.
-
-    Returns:
-        the files written.
-    """
-    import pysam
-    from scipy.ndimage import gaussian_filter1d
-    from tqdm import tqdm
-
-    if not Path(bam_file).is_file():
-        raise FileNotFoundError(f"{bam_file}: alignment file not found")
-    try:
-        bam = pysam.AlignmentFile(str(bam_file))
-        bam.check_index()
-    except (ValueError, OSError) as err:
-        raise InputError(
-            f"{bam_file}: cannot read as an indexed BAM/CRAM ({err}); sort and index it "
-            "with `samtools sort` and `samtools index`"
-        ) from None
-    sizes = dict(zip(bam.references, bam.lengths))
-    out_file = str(out_file)
-    stem, ext = os.path.splitext(out_file)
-    outputs = [f"{stem}+{ext}", f"{stem}-{ext}"] if strand else [out_file]
-
-    def smooth(values: np.ndarray) -> np.ndarray:
-        return gaussian_filter1d(values, smooth_sigma, mode="constant") if smooth_sigma else values
-
-    def chrom_values(which: int):
-        for chrom, length in tqdm(sizes.items(), desc=Path(outputs[which]).name, leave=False):
-            plus, minus = bam_chrom_coverage(bam, chrom, length, **kwargs)
-            if strand:
-                yield chrom, smooth(plus if which == 0 else minus)
-            else:
-                yield chrom, smooth(plus + minus)
-
-    with bam:
-        for which, path in enumerate(outputs):
-            write_coverage_track(path, chrom_values(which), sizes)
-    return outputs

@@ -23,6 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from basenji_tf.dataset import decode_file
+from basenji_tf.tfrecords import write_tfrecords
+
 REPO = Path(__file__).resolve().parents[1]
 CHROMS = 4  # the genome is cut into this many chromosomes
 SEQ_LENGTH, CROP, POOL = 131072, 8192, 128
@@ -30,8 +33,8 @@ SEQ_LENGTH, CROP, POOL = 131072, 8192, 128
 
 def make_inputs(out: Path, genome_mb: float, tracks: int, seed: int = 0) -> tuple[str, str]:
     """A random genome FASTA and ``tracks`` BigWigs of smooth, peaky coverage at 16 bp."""
-    import pysam
     import pyBigWig
+    import pysam
 
     rng = np.random.default_rng(seed)
     size = int(genome_mb * 1e6 / CHROMS)
@@ -100,8 +103,6 @@ def run_pipeline(fasta: str, table: str, out_dir: Path, processes: int) -> dict:
 
 def zlib_levels(data_dir: Path) -> dict:
     """Write the records of one data directory again at several ZLIB levels."""
-    from basenji_tf.tfrecords import decode_file, write_tfrecords
-
     codes, targets = [], []
     for f in sorted((data_dir / "tfrecords").glob("train-*.tfr"))[:1]:
         c, t = decode_file(f, SEQ_LENGTH)

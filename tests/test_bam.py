@@ -1,9 +1,9 @@
-"""bam_cov.py: alignments -> coverage tracks."""
+"""bam: alignments -> coverage tracks (bam_cov.py)."""
 
 import h5py
 import numpy as np
-import pysam
 import pyBigWig
+import pysam
 import pytest
 
 from basenji_tf.cli.bam_cov import main

@@ -9,8 +9,8 @@ import pandas as pd
 import pyBigWig
 import pytest
 
-from basenji_tf import data
 from basenji_tf.cli.basenji_sim import main
+from basenji_tf.data_align import read_net_fills
 from basenji_tf.dna import N_INDEX, dna_index, dna_rc
 from basenji_tf.genome import Genome, read_gtf_tss
 from basenji_tf.sim.config import SPECIES_TRACKS, TRAIN_CHROMS
@@ -18,7 +18,7 @@ from basenji_tf.sim.effects import VARIANT_CLASSES
 from basenji_tf.sim.pipeline import simulate
 from basenji_tf.sim.true_model import TrueModel
 from basenji_tf.sim.writers import n_runs
-from basenji_tf.targets import read_targets, target_options
+from basenji_tf.targets import read_targets, resolve_track_path, target_options
 
 SPECIES = ("human", "mouse")
 
@@ -96,7 +96,7 @@ def test_files_follow_the_formats(sim_dir, species):
         assert list(targets.identifier) == info["tracks"]
         assert {d.split(":")[0] for d in targets.description} <= {"DNASE", "CAGE", "CHIP"}
         for option in target_options(targets):
-            path = data.resolve_track_path(option["file"], str(folder / "targets.txt"))
+            path = resolve_track_path(option["file"], str(folder / "targets.txt"))
             assert Path(path).resolve().parent == (folder / "tracks").resolve()
             with pyBigWig.open(path) as bw:
                 assert bw.chroms() == genome.sizes
@@ -244,7 +244,7 @@ def _aligned_blocks(fill: dict) -> list[tuple[int, int, int]]:
 def test_orthology_consistent_with_net(sim_dir):
     fills = _read_net(sim_dir / "human.mouse.net")
     # basenji_data_align.py reads the same aligned intervals.
-    assert list(data.read_net_fills(sim_dir / "human.mouse.net")) == [
+    assert list(read_net_fills(sim_dir / "human.mouse.net")) == [
         (f["t_chrom"], f["t_start"], f["t_start"] + f["t_size"], f["q_chrom"], f["q_start"],
          f["q_start"] + f["q_size"]) for f in fills
     ]  # fmt: skip

@@ -1,19 +1,17 @@
-"""TFRecord writer and SeqDataset reader against the original's files."""
+"""tfrecords: the TensorFlow-free writer against TensorFlow, the text files, no TF import."""
 
-import json
-import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from basenji_tf.dna import dna_1hot, dna_index
-from basenji_tf.errors import InputError
 from basenji_tf.tfrecords import (
-    SeqDataset,
-    decode_file,
+    crc32c,
+    example_bytes,
     read_sequences_bed,
     read_statistics,
-    write_statistics,
     write_tfrecords,
 )
 
@@ -21,21 +19,6 @@ from basenji_tf.tfrecords import (
 @pytest.fixture(scope="module")
 def small_out(reference_dir):
     return reference_dir / "basenji_data_small" / "data_out"
-
-
-@pytest.mark.parametrize("split", ["train", "valid", "test"])
-def test_reader_matches_original_decoding(reference_dir, small_out, split):
-    ref = np.load(reference_dir / "basenji_data_small" / "decoded_tfrecords.npz")
-    data = SeqDataset(small_out, split, batch_size=2)
-    assert data.encoding == "index"
-    seqs, targets = data.numpy(return_inputs=True, dtype="float32")
-    np.testing.assert_array_equal(seqs, ref[f"{split}_sequence_onehot"])
-    np.testing.assert_array_equal(targets, ref[f"{split}_targets"].astype(np.float32))
-    batches = list(data.dataset)
-    # eval mode keeps the last partial batch
-    n = len(seqs)
-    assert [b[0].shape[0] for b in batches] == [2] * (n // 2) + [n % 2] * (n % 2)
-    assert data.num_seqs == len(seqs)
 
 
 def test_sequences_bed_and_statistics(small_out):
@@ -48,63 +31,8 @@ def test_sequences_bed_and_statistics(small_out):
     assert valid.start.tolist() == [8192, 16384, 0]
 
 
-@pytest.mark.parametrize("genome,num_targets", [("hg38", 74), ("mm10", 32)])
-def test_reads_baskerville_real_data(baskerville_dir, genome, num_targets):
-    data = SeqDataset(baskerville_dir / "tiny" / genome, "valid", batch_size=4)
-    seqs, targets = data.numpy(return_inputs=True, dtype="float32")
-    assert seqs.shape == (data.num_seqs, 131072, 4)
-    assert targets.shape == (data.num_seqs, 2048, num_targets)
-    # real DNA: one base per position except rare N runs, GC content of a mammal
-    assert seqs.sum(axis=-1).mean() > 0.99
-    gc = seqs[..., 1:3].sum() / seqs.sum()
-    assert 0.3 < gc < 0.6
-    assert np.isfinite(targets).all() and targets.min() >= 0 and targets.max() > 1
-
-
-def test_train_mode_repeats_and_shuffles(baskerville_dir):
-    data = SeqDataset(baskerville_dir / "tiny" / "mm10", "train", 4, mode="train", seed=7)
-    assert data.batches_per_epoch() == 28 // 4
-    firsts = [x.numpy()[:, 65536:65600].argmax(-1).tobytes() for x, _ in data.dataset.take(9)]
-    assert len(firsts) == 9  # more batches than one epoch holds: repeated
-    again = SeqDataset(baskerville_dir / "tiny" / "mm10", "train", 4, mode="train", seed=7)
-    assert firsts[:3] == [x.numpy()[:, 65536:65600].argmax(-1).tobytes() for x, _ in again.dataset.take(3)]
-    eval_first = SeqDataset(baskerville_dir / "tiny" / "mm10", "train", 4).dataset
-    eval_bytes = [x.numpy()[:, 65536:65600].argmax(-1).tobytes() for x, _ in eval_first.take(3)]
-    assert firsts[:3] != eval_bytes
-
-
-def _write_dir(tmp_path, encoding, seqs, targets, seq_1hot_key=True):
-    (tmp_path / "tfrecords").mkdir(parents=True)
-    write_tfrecords(tmp_path / "tfrecords" / "train-0.tfr", seqs[:3], targets[:3], encoding=encoding)
-    write_tfrecords(tmp_path / "tfrecords" / "train-1.tfr", seqs[3:], targets[3:], encoding=encoding)
-    stats = {"num_targets": 2, "seq_length": 64, "pool_width": 8, "crop_bp": 0,
-             "target_length": 8, "train_seqs": len(seqs)}
-    if seq_1hot_key:
-        stats["seq_1hot"] = encoding == "index"
-    write_statistics(tmp_path, stats)
-    return stats
-
-
-@pytest.mark.parametrize("encoding,key", [("index", True), ("onehot", False), ("onehot", True)])
-def test_write_read_roundtrip_both_encodings(tmp_path, encoding, key):
-    rng = np.random.default_rng(0)
-    seqs = ["".join(rng.choice(list("ACGTN"), 64)) for _ in range(5)]
-    targets = rng.gamma(2, 3, size=(5, 8, 2)).astype(np.float32)
-    _write_dir(tmp_path, encoding, seqs, targets, seq_1hot_key=key)
-    data = SeqDataset(tmp_path, "train", batch_size=2, seq_length_crop=32)
-    assert data.encoding == encoding and data.seq_length == 32
-    x, y = data.numpy(return_inputs=True, dtype="float32")
-    expected = np.stack([dna_1hot(s) for s in seqs])[:, 16:48]
-    np.testing.assert_array_equal(x, expected)  # N -> all-zero rows
-    np.testing.assert_array_equal(y, targets.astype(np.float16).astype(np.float32))
-    codes, _ = decode_file(tmp_path / "tfrecords" / "train-0.tfr", 64)
-    np.testing.assert_array_equal(codes, np.stack([dna_index(s) for s in seqs[:3]]))
-
-
 def test_legacy_onehot_bytes_follow_the_format(tmp_path):
     """A legacy record's sequence is 4 uint8 bytes per base in A, C, G, T order."""
-    import tensorflow as tf
-
     write_tfrecords(tmp_path / "x.tfr", ["ACGTN"], np.zeros((1, 1, 1)), encoding="onehot")
     raw = next(iter(tf.data.TFRecordDataset(str(tmp_path / "x.tfr"), "ZLIB"))).numpy()
     seq = tf.train.Example.FromString(raw).features.feature["sequence"].bytes_list.value[0]
@@ -112,67 +40,8 @@ def test_legacy_onehot_bytes_follow_the_format(tmp_path):
     assert (tmp_path / "x.tfr").read_bytes()[:2] == b"\x78\x01"  # zlib stream, level 1
 
 
-def test_record_size_mismatch_names_the_file(tmp_path):
-    seqs = ["ACGT" * 16] * 5
-    _write_dir(tmp_path, "index", seqs, np.ones((5, 8, 2)))
-    stats = json.loads((tmp_path / "statistics.json").read_text())
-    stats["seq_length"] = 128
-    (tmp_path / "statistics.json").write_text(json.dumps(stats))
-    with pytest.raises(InputError, match=r"train-0\.tfr: record sequence has 64 bytes"):
-        SeqDataset(tmp_path, "train", 2)
-    stats["seq_length"], stats["target_length"] = 64, 16
-    (tmp_path / "statistics.json").write_text(json.dumps(stats))
-    import tensorflow as tf
-
-    with pytest.raises(tf.errors.InvalidArgumentError, match="train-0.tfr: target size"):
-        list(SeqDataset(tmp_path, "train", 2).dataset)
-
-
-def test_seq_1hot_flag_contradicting_records(tmp_path):
-    _write_dir(tmp_path, "onehot", ["ACGT" * 16] * 5, np.ones((5, 8, 2)), seq_1hot_key=False)
-    stats = json.loads((tmp_path / "statistics.json").read_text())
-    stats["seq_1hot"] = True
-    (tmp_path / "statistics.json").write_text(json.dumps(stats))
-    with pytest.raises(InputError, match="onehot-encoded but .* seq_1hot true"):
-        SeqDataset(tmp_path, "train", 2)
-
-
-def test_missing_split_and_dir(tmp_path, small_out):
-    with pytest.raises(InputError, match="no TFRecord files for split 'fold0'"):
-        SeqDataset(small_out, "fold0", 2)
-    with pytest.raises(FileNotFoundError, match="statistics.json not found"):
-        SeqDataset(tmp_path, "train", 2)
-
-
-def test_empty_trailing_file_and_natural_order(tmp_path, small_out):
-    shutil.copytree(small_out, tmp_path / "d")
-    tfr = tmp_path / "d" / "tfrecords"
-    write_tfrecords(tfr / "train-2.tfr", [], np.zeros((0, 112, 3)))
-    shutil.copy(tfr / "train-1.tfr", tfr / "train-10.tfr")
-    data = SeqDataset(tmp_path / "d", "train", 4, tfr_pattern="train-*.tfr")
-    assert data.files[-2:] == [str(tfr / "train-2.tfr"), str(tfr / "train-10.tfr")]
-    assert data.num_seqs == 10
-
-
-def test_numpy_step_and_distribute(small_out):
-    import tensorflow as tf
-
-    data = SeqDataset(small_out, "valid", batch_size=2)
-    full = data.numpy()
-    stepped = data.numpy(step=4, dtype="float32")
-    assert full.dtype == np.float16 and stepped.shape == (3, 28, 3)
-    np.testing.assert_array_equal(stepped, full[:, ::4].astype(np.float32))
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
-    batches = list(data.distribute(strategy))
-    assert [b[0].shape[0] for b in batches] == [2, 1]
-
-
 def test_our_encoding_equals_tensorflows(tmp_path):
     """Hand-made Example bytes and CRCs: TensorFlow's own serialization, and its reader."""
-    import tensorflow as tf
-
-    from basenji_tf.tfrecords import crc32c, example_bytes
-
     assert crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value
     rng = np.random.default_rng(1)
     codes = rng.integers(0, 5, 1000, dtype=np.uint8)
@@ -190,7 +59,19 @@ def test_our_encoding_equals_tensorflows(tmp_path):
     seqs = [rng.integers(0, 5, n, dtype=np.uint8) for n in (0, 1, 255, 256, 257, 3000)]
     write_tfrecords(tmp_path / "x.tfr", seqs, np.zeros((6, 1, 1)))
     raws = list(tf.data.TFRecordDataset(str(tmp_path / "x.tfr"), "ZLIB"))
-    got = [tf.train.Example.FromString(r.numpy()).features.feature["sequence"].bytes_list.value[0] for r in raws]
+    got = [
+        tf.train.Example.FromString(r.numpy()).features.feature["sequence"].bytes_list.value[0]
+        for r in raws
+    ]
     assert got == [s.tobytes() for s in seqs]
     write_tfrecords(tmp_path / "empty.tfr", [], np.zeros((0, 1, 1)))
     assert (tmp_path / "empty.tfr").stat().st_size == 8  # as TensorFlow's empty file
+
+
+def test_writer_and_data_pipeline_never_import_tensorflow():
+    """basenji_data.py's worker processes start without TensorFlow (seconds, ~500 MB)."""
+    code = (
+        "import sys, basenji_tf.data, basenji_tf.data_align, basenji_tf.data_write, "
+        "basenji_tf.tfrecords; assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 
+from basenji_tf.bam import bam_coverage
 from basenji_tf.cli._common import make_parser, parse_args, run_main
 
 PROG = "bam_cov.py"
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = make_parser(
         PROG,
         "Per-bp coverage of a coordinate-sorted, indexed BAM/CRAM as a BigWig (.bw) or w5 "
@@ -39,8 +41,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        from basenji_tf.targets import bam_coverage
-
         outputs = bam_coverage(
             args.bam_file,
             args.output_file,

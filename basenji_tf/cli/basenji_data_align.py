@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
-from basenji_tf.cli.basenji_data import add_data_options
+from basenji_tf.cli.basenji_data import add_data_options, wrote_line
+from basenji_tf.data import DataOptions
+from basenji_tf.data_align import make_aligned_data_dirs
+from basenji_tf.errors import InputError
 
 PROG = "basenji_data_align.py"
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = make_parser(
         PROG,
         "Basenji2's cross-species split: contigs of two genomes linked by a pairwise "
@@ -31,9 +35,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        from basenji_tf.data import DataOptions, make_aligned_data_dirs
-        from basenji_tf.errors import InputError
-
         fastas, tables, labels = (
             x.split(",") for x in (args.fasta_files, args.targets_files, args.labels)
         )
@@ -46,7 +47,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         out_dirs = [f"{args.out_dir}/{label}" for label in labels]
         stats = make_aligned_data_dirs(args.net_file, fastas, tables, out_dirs, opts)
         for out_dir, st in zip(out_dirs, stats):
-            counts = ", ".join(f"{k[:-5]} {v}" for k, v in st.items() if k.endswith("_seqs"))
-            print(f"{PROG}: wrote {out_dir} ({counts} sequences)")
+            print(wrote_line(PROG, out_dir, st))
 
     return run_main(PROG, body)

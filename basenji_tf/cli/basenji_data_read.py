@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
+from basenji_tf.targets import SUM_STATS, read_coverage_h5
 
 PROG = "basenji_data_read.py"
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = make_parser(
         PROG,
         "Read a coverage track (BigWig, w5/HDF5 or BED/narrowPeak) over the windows of a BED "
@@ -28,9 +30,10 @@ def build_parser():
         help="finally clip to this quantile of all values of the track")
     add("--crop", dest="crop_bp", type=int, default=0, help="bp to leave out at each window end")
     add("-i", dest="interp", action="store_true", help="interpolate NaN linearly")
-    add("-s", dest="scale", type=float, default=1.0, help="multiply per-bp coverage (before pooling)")
+    add("-s", dest="scale", type=float, default=1.0,
+        help="multiply per-bp coverage (before pooling)")
     add("-u", dest="sum_stat", default="sum",
-        choices=["sum", "sum_sqrt", "mean", "avg", "mean_sqrt", "avg_sqrt", "median", "max", "peak"],
+        choices=SUM_STATS,
         help="how bp values become a bin value")
     add("-w", dest="pool_width", type=int, default=1, help="bin width (bp)")
     add("--allow_missing_chroms", action="store_true",
@@ -42,8 +45,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        from basenji_tf.targets import read_coverage_h5
-
         settings = vars(args).copy()
         read_coverage_h5(
             settings.pop("genome_cov_file"),

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
-from pathlib import Path
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
+from basenji_tf.data_write import write_tfrecord_range
 
 PROG = "basenji_data_write.py"
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = make_parser(
         PROG,
         "Write sequences start..end of a sequences.bed, with their targets from "
@@ -40,36 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        import numpy as np
-
-        from basenji_tf.data import write_chunk
-        from basenji_tf.errors import InputError
-        from basenji_tf.genome import read_bed_rows
-
-        windows = read_bed_rows(args.seqs_bed_file)
-        cov_files = []
-        while (Path(args.seqs_cov_dir) / f"{len(cov_files)}.h5").is_file():
-            cov_files.append(str(Path(args.seqs_cov_dir) / f"{len(cov_files)}.h5"))
-        if not cov_files:
-            raise InputError(f"{args.seqs_cov_dir}: no 0.h5; run basenji_data_read.py first")
-        end_i = len(windows) if args.end_i is None else min(args.end_i, len(windows))
-        if not 0 <= args.start_i < end_i:
-            raise InputError(f"-s {args.start_i} -e {args.end_i}: empty range of {len(windows)}")
-        count = write_chunk(
-            args.fasta_file,
-            windows,
-            cov_files,
-            args.start_i,
-            end_i,
-            args.tfr_file,
-            args.extend_bp,
-            encoding=args.encoding,
-            compression_level=args.compression_level,
-            decimals=args.decimals,
-            unmap=None if args.umap_npy is None else np.load(args.umap_npy),
-            umap_clip=args.umap_clip,
-            umap_tfr=args.umap_tfr,
-        )
+        count = write_tfrecord_range(**vars(args))
         print(f"{PROG}: wrote {count} records to {args.tfr_file}")
 
     return run_main(PROG, body)
