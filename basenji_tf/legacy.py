@@ -586,7 +586,6 @@ def hdf5_to_data_dir(
                 write_text_atomic(Path(tmp) / "sequences.bed", bed_text)
             stats = _statistics(layout, crop_bp, target_length, encoding)
             write_statistics(tmp, stats)
-    log.info("wrote %s: %s", out_dir, ", ".join(f"{n} {s}" for s, n in layout["counts"].items()))
     return stats
 
 
