@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
+from basenji_tf.legacy import hdf5_to_data_dir
 
 PROG = "basenji_hdf5_tfr.py"
 
@@ -36,8 +37,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        from basenji_tf.legacy import hdf5_to_data_dir
-
         stats = hdf5_to_data_dir(
             args.h5_file, args.out_dir, crop_bp=args.crop_bp, seqs_per_tfr=args.seqs_per_tfr,
             bed_file=args.bed_file, encoding=args.encoding,

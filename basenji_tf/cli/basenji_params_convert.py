@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
+from basenji_tf.legacy import convert_params_txt, write_params_json
 
 PROG = "basenji_params_convert.py"
 
@@ -30,8 +31,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        from basenji_tf.legacy import convert_params_txt, write_params_json
-
         params = convert_params_txt(args.params_txt, num_targets=args.num_targets,
                                     seq_length=args.seq_length)
         write_params_json(params, args.params_json)
