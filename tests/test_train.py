@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from basenji_tf import train
+from basenji_tf.params import parse_train_params
 from basenji_tf.tfrecords import write_statistics, write_tfrecords
 
 # 1024 bp in, 16 bp bins (pool 8 x 2), 4 bins cropped each side: 56 bins of targets.
@@ -127,7 +128,7 @@ def test_two_datasets_interleave_and_share_trunk(tmp_path):
     xb, yb = _array_data(2, n=16, num_targets=3)
     data = [train.array_data_source(xa[:16], ya[:16], xa[16:], ya[16:], 4, seed=1),
             train.array_data_source(xb[:12], yb[:12], xb[12:], yb[12:], 4, seed=1)]
-    settings = train.parse_train_params({"batch_size": 4, "optimizer": "adam",
+    settings = parse_train_params({"batch_size": 4, "optimizer": "adam",
                                          "learning_rate": 0.02, "train_epochs_max": 3})
     saved = []
     trainer = train.Trainer(models, data, settings, tmp_path,
@@ -150,7 +151,7 @@ def test_two_datasets_interleave_and_share_trunk(tmp_path):
 def test_early_stopping_with_patience(tmp_path):
     x, y = _array_data(3)
     # learning rate 0: nothing improves after the first epoch
-    settings = train.parse_train_params({"batch_size": 4, "optimizer": "sgd", "learning_rate": 0.0,
+    settings = parse_train_params({"batch_size": 4, "optimizer": "sgd", "learning_rate": 0.0,
                                          "patience": 1, "train_epochs_min": 2,
                                          "train_epochs_max": 50})
     trainer = train.Trainer([_tiny_keras_model()], [train.array_data_source(x, y, x, y, 4, 0)],
@@ -242,7 +243,7 @@ def test_mixed_precision_loop_scales_loss(tmp_path):
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         model = _tiny_keras_model()
-        settings = train.parse_train_params({"batch_size": 4, "optimizer": "adam",
+        settings = parse_train_params({"batch_size": 4, "optimizer": "adam",
                                              "learning_rate": 0.02, "train_epochs_max": 3,
                                              "clip_norm": 1.0})
         trainer = train.Trainer([model], [train.array_data_source(x, y, x, y, 4, 0)],
@@ -281,7 +282,7 @@ def test_restore_full_and_trunk(tmp_path):
 
 def test_seq_data_source_patterns_and_epoch_seeds(tmp_path):
     data = write_data_dir(tmp_path / "data")
-    settings = train.parse_train_params({"batch_size": 4, "shuffle_buffer": 64})
+    settings = parse_train_params({"batch_size": 4, "shuffle_buffer": 64})
     source = train.seq_data_source(data, settings, seed=2, tfr_train="valid-*.tfr",
                                    tfr_eval="test-*.tfr")
     assert source.steps_per_epoch == SPLITS["valid"] // 4
