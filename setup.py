@@ -28,7 +28,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["basenji_tf", "basenji_tf.*"]),
-    package_data={"basenji_tf": ["py.typed"]},
+    package_data={"basenji_tf": ["py.typed", "models/*.json"]},  # models/: a link to ../models
     install_requires=[
         "keras>=3.10",
         "numpy",

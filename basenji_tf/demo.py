@@ -1,14 +1,27 @@
-"""The demo's scorecard: how well a model trained on simulated data recovers the truth.
+"""The demo: the whole pipeline on simulated data, ending with a scorecard.
 
-Reads the outputs of the pipeline steps (``acc.txt`` of basenji_test.py, ``sad.h5`` of
-basenji_sad.py) and the simulator's ground truth (``variant_effects.tsv``) and reduces
-them to the numbers of ``summary.json``.
+:func:`run_demo` runs, into one folder, the same commands a user would chain in a shell:
+
+1. basenji_sim.py          simulated human-like genome, tracks, variants with true effects
+2. basenji_data.py         TFRecords, held-out chromosomes for valid / test
+3. basenji_train.py        a small dilated CNN (models/params_demo.json)
+4. basenji_test.py         per-track test accuracy, plots, saved predictions
+5. basenji_sad.py          variant scores for the simulated VCF
+6. basenji_predict_bed.py  predicted tracks as BigWig around held-out genes
+
+and reduces the outputs of the steps (``acc.txt`` of basenji_test.py, ``sad.h5`` of
+basenji_sad.py) and the simulator's ground truth (``variant_effects.tsv``) to the numbers
+of ``summary.json``. The commands themselves are run by the caller's ``run_step`` (the
+``basenji_demo.py`` command passes their ``main`` functions), so the library names no
+command-line module.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -21,6 +34,100 @@ from basenji_tf.evaluate import assay_summary
 from basenji_tf.files import write_text_atomic
 from basenji_tf.genome import read_gtf_tss
 from basenji_tf.tfrecords import read_sequences_bed, read_statistics
+
+STEPS = (
+    "basenji_sim.py",
+    "basenji_data.py",
+    "basenji_train.py",
+    "basenji_test.py",
+    "basenji_sad.py",
+    "basenji_predict_bed.py",
+)
+"""The demo's commands, in the order they run."""
+
+RunStep = Callable[[str, list[str]], None]
+"""Runs one command of :data:`STEPS` with its arguments; raises if it fails."""
+
+# Window geometry of the demo data, matching models/params_demo.json: 32,768 bp inputs,
+# 128 bp bins, 8,192 bp cropped each side -> 128 target bins (16,384 bp).
+DATA_OPTIONS = ["-l", "32768", "-w", "128", "--crop", "8192", "--stride", "4096",
+                "--stride_test", "16384", "-p", "2"]  # fmt: skip
+
+
+def demo_params_file() -> Path:
+    """models/params_demo.json, shipped inside the package (a checkout or an install)."""
+    path = importlib.resources.files("basenji_tf") / "models" / "params_demo.json"
+    return Path(str(path)).resolve()
+
+
+def run_demo(
+    out_dir: str | os.PathLike, seed: int, size: str, params_file: str | os.PathLike,
+    run_step: RunStep,
+) -> dict:  # fmt: skip
+    """Run the pipeline into ``out_dir`` and write its scorecard, ``summary.json``.
+
+    Args:
+        out_dir: output folder; a step whose output exists (simulation, data) is kept.
+        seed: seed of every step.
+        size: simulated genome size ('default', 'small' or 'tiny').
+        params_file: params JSON of the model.
+        run_step: runs each command (see :data:`RunStep`).
+
+    Returns:
+        the summary: test Pearson R per assay, Spearman of SAD with the true variant
+        effects, and the paths of the outputs.
+    """
+    out_dir, params_file = Path(out_dir), Path(params_file)
+    if not params_file.is_file():
+        raise FileNotFoundError(f"{params_file}: params file not found")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sim, data, train = out_dir / "sim", out_dir / "data_human", out_dir / "train"
+    test, sad, predict = out_dir / "test", out_dir / "sad", out_dir / "predict"
+    human = sim / "human"
+    model_file = train / "model_best.h5"
+    params, genome = str(params_file), str(human / "genome.fa")
+
+    run_step("basenji_sim.py", ["-o", str(sim), "--seed", str(seed), "--size", size])
+    info = json.loads((sim / "sim.json").read_text())["species"]["human"]
+    valid, test_chroms = ",".join(info["valid_chroms"]), ",".join(info["test_chroms"])
+    if not (data / "statistics.json").exists():
+        run_step("basenji_data.py", DATA_OPTIONS + [
+            "--seed", str(seed), "-v", valid, "-t", test_chroms, "-g", str(human / "gaps.bed"),
+            "-o", str(data), genome, str(human / "targets.txt")])  # fmt: skip
+    run_step("basenji_train.py", ["--seed", str(seed), "-o", str(train), params, str(data)])
+    run_step("basenji_test.py", ["--rc", "--save", "--ai", "0,3,6", "-o", str(test), params,
+                                 str(model_file), str(data)])  # fmt: skip
+    run_step("basenji_sad.py", ["-f", genome, "--rc", "-o", str(sad), params, str(model_file),
+                                str(human / "variants.vcf")])  # fmt: skip
+    regions = out_dir / "test_genes.bed"
+    test_regions_bed(human / "genes.gtf", info["test_chroms"], regions)
+    run_step("basenji_predict_bed.py", ["-f", genome, "-b", "0,3", "-o", str(predict), params,
+                                        str(model_file), str(regions)])  # fmt: skip
+    summary = _summary(out_dir, data, human, model_file)
+    write_summary(out_dir, summary)
+    return summary
+
+
+def _summary(out_dir: Path, data: Path, human: Path, model_file: Path) -> dict:
+    """The scorecard of a finished run (the folders as :func:`run_demo` names them)."""
+    test, sad, predict = out_dir / "test", out_dir / "sad", out_dir / "predict"
+    figure = plot_test_example(test, data, [0, 3, 6], out_dir / "tracks_observed_vs_predicted")
+    agreement = sad_vs_truth(sad / "sad.h5", human / "variant_effects.tsv", data / "targets.txt")
+    return {
+        "test_pearsonr_by_assay": pearsonr_by_assay(test / "acc.txt"),
+        "sad_true_effect_spearman": agreement["mean"],
+        "sad_true_effect_spearman_pooled": agreement["pooled"],
+        "sad_true_effect_spearman_per_track": agreement["per_track"],
+        "outputs": {
+            "acc": str(test / "acc.txt"),
+            "figure": figure,
+            "plots": sorted(str(p) for p in test.rglob("*.png")),
+            "bigwigs": sorted(str(p) for p in predict.rglob("*.bw")),
+            "sad": str(sad / "sad.h5"),
+            "model": str(model_file),
+        },
+    }
+
 
 def pearsonr_by_assay(acc_file: str | os.PathLike) -> dict[str, float]:
     """Mean test Pearson R per assay (description prefix) from basenji_test.py's acc.txt."""

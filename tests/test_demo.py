@@ -1,4 +1,6 @@
-"""The demo scorecard: assay grouping and SAD-vs-truth agreement on hand-made files."""
+"""demo: the order and arguments of the steps, the shipped params, and the scorecard."""
+
+import json
 
 import h5py
 import numpy as np
@@ -41,3 +43,43 @@ def test_pearsonr_by_assay(tmp_path):
     acc.write_text("index\tpearsonr\tr2\tidentifier\tdescription\n"
                    "0\t0.5\t0.2\tD\tDNASE:x\n1\t0.7\t0.4\tC\tCAGE:x\n")
     assert demo.pearsonr_by_assay(acc) == {"CAGE": 0.7, "DNASE": 0.5}
+
+
+def test_params_file_ships_with_the_package(repo):
+    shipped = demo.demo_params_file()
+    assert shipped.read_bytes() == (repo / "models" / "params_demo.json").read_bytes()
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_run_demo_runs_the_commands_in_order(tmp_path):
+    """The commands and their key arguments, up to the variant scores (a fake runner)."""
+    calls = []
+
+    def run_step(command, args):
+        calls.append((command, args))
+        if command == "basenji_sim.py":
+            info = {"species": {"human": {"valid_chroms": ["chr3"], "test_chroms": ["chr4"]}}}
+            (tmp_path / "sim").mkdir()
+            (tmp_path / "sim" / "sim.json").write_text(json.dumps(info))
+        if command == "basenji_sad.py":
+            raise _Stop
+
+    params = tmp_path / "params.json"
+    params.write_text("{}")
+    with pytest.raises(_Stop):
+        demo.run_demo(tmp_path, 3, "tiny", params, run_step)
+    assert [c for c, _ in calls] == list(demo.STEPS[:5])
+    assert calls[0][1] == ["-o", str(tmp_path / "sim"), "--seed", "3", "--size", "tiny"]
+    data_args = calls[1][1]
+    assert data_args[:len(demo.DATA_OPTIONS)] == demo.DATA_OPTIONS
+    assert data_args[data_args.index("-v") + 1] == "chr3"
+    assert data_args[data_args.index("-t") + 1] == "chr4"
+    assert all(str(params) in args for command, args in calls[2:])
+
+
+def test_missing_params_file_fails_before_any_step(tmp_path):
+    with pytest.raises(FileNotFoundError, match="params file not found"):
+        demo.run_demo(tmp_path, 1, "tiny", tmp_path / "none.json", None)
