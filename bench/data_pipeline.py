@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyBigWig
+import pysam
 
 from basenji_tf.dataset import decode_file
 from basenji_tf.tfrecords import write_tfrecords
@@ -33,9 +35,6 @@ SEQ_LENGTH, CROP, POOL = 131072, 8192, 128
 
 def make_inputs(out: Path, genome_mb: float, tracks: int, seed: int = 0) -> tuple[str, str]:
     """A random genome FASTA and ``tracks`` BigWigs of smooth, peaky coverage at 16 bp."""
-    import pyBigWig
-    import pysam
-
     rng = np.random.default_rng(seed)
     size = int(genome_mb * 1e6 / CHROMS)
     sizes = {f"chr{i + 1}": size for i in range(CHROMS)}

@@ -12,6 +12,7 @@ from basenji_tf.genome import (
     read_bed_rows,
     rejoin_contigs,
     subtract_intervals,
+    write_bed_rows,
 )
 
 
@@ -50,3 +51,11 @@ def test_break_keeps_every_piece_and_rejoin_restores():
     odd = break_large_contigs([("x", 5, 106)], 30)
     assert odd == [("x", 5, 30), ("x", 30, 55), ("x", 55, 80), ("x", 80, 106)]
     assert rejoin_contigs([odd[2], odd[0], odd[3]]) == [("x", 5, 30), ("x", 55, 106)]
+
+
+def test_bed_rows_round_trip(tmp_path):
+    rows = [("chrA", 0, 14336, "train"), ("chrB", 8192, 22528, "valid")]
+    write_bed_rows(tmp_path / "seqs.bed", rows)
+    text = "chrA\t0\t14336\ttrain\nchrB\t8192\t22528\tvalid\n"
+    assert (tmp_path / "seqs.bed").read_text() == text
+    assert read_bed_rows(tmp_path / "seqs.bed") == [r[:3] for r in rows]

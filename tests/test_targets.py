@@ -7,11 +7,14 @@ import pytest
 
 from basenji_tf.cli.basenji_data_read import main as read_main
 from basenji_tf.errors import InputError
+from basenji_tf.genome import Genome
 from basenji_tf.targets import (
     CoverageSource,
+    check_tracks,
     interp_nan,
     pool_bins,
     read_coverage,
+    read_target_options,
     read_targets,
     soft_clip,
     strand_pairs,
@@ -154,3 +157,24 @@ def test_sources_bigwig_w5_bed(tmp_path):
     (tmp_path / "a.txt").write_text("")
     with pytest.raises(InputError, match="unknown coverage file type"):
         CoverageSource(tmp_path / "a.txt")
+
+
+def test_target_options_find_files_beside_the_table(small, tmp_path, monkeypatch):
+    """Paths that do not exist from the working directory are read beside the table."""
+    (tmp_path / "tracks").mkdir()
+    track = (small / "inputs" / "t1_peaks_gap.bw").read_bytes()
+    (tmp_path / "tracks" / "t1.bw").write_bytes(track)
+    table = tmp_path / "targets.txt"
+    table.write_text("index\tidentifier\tfile\tsum_stat\n0\tT\ttracks/t1.bw\tmean\n")
+    monkeypatch.chdir(small)
+    options = read_target_options(str(table))
+    assert [(o["file"], o["sum_stat"]) for o in options] == [
+        (str(tmp_path / "tracks" / "t1.bw"), "mean")
+    ]
+    with Genome(small / "inputs" / "genome.fa") as genome:
+        check_tracks(options, genome, {"chrA", "chrC"}, allow_missing=False)
+        with pytest.raises(InputError, match="chromosome 'chrZ' of FASTA"):
+            check_tracks(options, genome, {"chrZ"}, allow_missing=False)
+    table.write_text("index\tidentifier\tfile\tsum_stat\n0\tT\tnone.bw\tsum\n")
+    with pytest.raises(FileNotFoundError, match="coverage file none.bw not found"):
+        read_target_options(str(table))
