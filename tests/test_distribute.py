@@ -1,5 +1,6 @@
-"""tf.distribute: MirroredStrategy on 2 logical CPUs, MultiWorkerMirroredStrategy with 2 local
-processes. Both must reproduce single-device training: same seed, same global batch (each
+"""tf.distribute: Mirrored (2 logical CPUs) and MultiWorkerMirrored (2 local processes).
+
+Both must reproduce single-device training: same seed, same global batch (each
 replica takes a consecutive slice), synchronized batch norm, gradients all-reduced before
 clipping. Tolerance on per-epoch losses, r and R2: relative 1e-5 plus absolute 5e-6
 (measured: at most 8e-7 absolute, from float summation order only).
@@ -41,7 +42,7 @@ for strategy in ("default", "mirrored"):
 
 
 def _history(out: Path) -> np.ndarray:
-    """epoch rows x (train_loss, train_r, train_r2, valid_loss, valid_r, valid_r2)."""
+    """Epoch rows x (train_loss, train_r, train_r2, valid_loss, valid_r, valid_r2)."""
     return np.loadtxt(out / "history.tsv", skiprows=1, usecols=range(3, 9), ndmin=2)
 
 
@@ -55,8 +56,10 @@ def _env() -> dict:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    """Data, params (no augmentation or dropout, synchronized BN, clipping) and the
-    single-device and mirrored runs."""
+    """Data, params and the single-device and mirrored runs.
+
+    Params: no augmentation or dropout, synchronized BN, clipping.
+    """
     root = tmp_path_factory.mktemp("distribute")
     data = write_data_dir(root / "data")
     params = json.loads(json.dumps(TINY_PARAMS))
