@@ -102,7 +102,7 @@ def test_released_params_use_sigmoid_gelu():
 
 def test_basenji2018_builds_dilated_dense_with_exp_link():
     model = seqnn.load("models/params_basenji2018.json")
-    assert tuple(model.model.output.shape[1:]) == (1024, 4229)
+    assert tuple(model.model.output.shape[1:]) == (960, 4229)
     convs = [layer for layer in model.model.layers if isinstance(layer, keras.layers.Conv1D)]
     assert [c.dilation_rate[0] for c in convs if c.filters == 108] == [2, 4, 8, 16, 32, 64]
 
