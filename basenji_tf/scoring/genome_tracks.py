@@ -233,6 +233,8 @@ def predict_chunk(task: ChunkTask) -> str:
             pred = head.predict(batch, batch_size=size, rc=spec.rc, shifts=spec.shifts,
                                 strand_pair=spec.strand_pair)
             preds[b0 : b0 + len(rows)] = pred[: len(rows)][..., outputs]
+    log.info("%s: %d windows predicted, %d all N", Path(task.path).name, len(seqs),
+             len(present) - len(seqs))  # fmt: skip
     return task.path
 
 
@@ -284,6 +286,7 @@ def merge_chunks(task: MergeTask) -> None:
     )
     write_track_group(task.paths, task.chrom_sizes, blocks, task.tiling.stride,
                       task.untransform)  # fmt: skip
+    log.info("wrote %s .. %s", Path(task.paths[0]).name, Path(task.paths[-1]).name)
 
 
 # ---------------------------------------------------------------------------------------
@@ -336,8 +339,9 @@ def predict_genome(
     """
     if chunk_windows < 1 or spec.batch_size < 1:
         raise InputError("--chunk_windows and --batch_size must be at least 1")
+    fasta, out = os.path.abspath(fasta), Path(os.path.abspath(out_dir))
     spec = replace(spec, params_file=os.path.abspath(spec.params_file),
-                   model_file=os.path.abspath(spec.model_file))
+                   model_file=os.path.abspath(spec.model_file))  # fmt: skip
     head = load_head(spec.params_file, spec.model_file, spec.head)
     tiling = head_tiling(head)
     outputs, table = _resolve_outputs(selection, head.num_targets)
@@ -354,45 +358,53 @@ def predict_genome(
     windows = tile_windows(sizes, tiling, chroms, regions)
     if not windows:
         raise InputError("no window to predict: the regions (-b) lie outside the chromosomes")
-    out = Path(out_dir)
-    chunk_dir, bigwig_dir = out / "chunks", out / "bigwig"
     plan = {
-        "fasta": os.path.abspath(fasta), "spec": asdict(spec), "outputs": list(outputs),
+        "fasta": fasta, "spec": asdict(spec), "outputs": list(outputs),
         "chunk_windows": chunk_windows, "windows": len(windows),
         "windows_sha256": hashlib.sha256(repr(windows).encode()).hexdigest(),
-        "targets_file": selection.targets_file, "untransform": selection.untransform,
+        "targets_file": selection.targets_file and os.path.abspath(selection.targets_file),
+        "untransform": selection.untransform,
     }  # fmt: skip
     _start_or_resume(out, plan, restart)
-    log.info("%d windows of %d bp in %d chunks; outputs %d targets", len(windows),
-             tiling.span, -(-len(windows) // chunk_windows), len(outputs))  # fmt: skip
     tasks = [
-        ChunkTask(str(chunk_dir / CHUNK_PATTERN.format(i)), os.path.abspath(fasta), spec,
+        ChunkTask(str(out / "chunks" / CHUNK_PATTERN.format(i)), fasta, spec,
                   tuple(windows[w0 : w0 + chunk_windows]), outputs)
         for i, w0 in enumerate(range(0, len(windows), chunk_windows))
     ]  # fmt: skip
-    paths = [str(bigwig_dir / f"t{ti}.bw") for ti in outputs]
+    log.info("%d windows of %d bp in %d chunks; %d targets", len(windows), tiling.span,
+             len(tasks), len(outputs))  # fmt: skip
+    paths = [str(out / "bigwig" / f"t{ti}.bw") for ti in outputs]
     todo = [i for i, path in enumerate(paths) if not (restart and Path(path).exists())]
-    executor = executor or InProcess()
     if todo:
+        executor = executor or InProcess()
         pending = [t for t in tasks if not Path(t.path).exists()]
         log.info("predicting %d chunks (%d finished earlier)", len(pending),
                  len(tasks) - len(pending))  # fmt: skip
         executor.map(predict_chunk, pending)
-        header = tuple(sizes.items())
-        chunk_files = tuple(t.path for t in tasks)
-        group = bigwig_group_size()
-        merges = [
-            MergeTask(chunk_files, tuple(todo[g : g + group]),
-                      tuple(paths[i] for i in todo[g : g + group]), header, tiling,
-                      untransform.subset(todo[g : g + group]) if untransform else None)
-            for g in range(0, len(todo), group)
-        ]  # fmt: skip
+        merges = _merge_tasks(tasks, todo, paths, tuple(sizes.items()), tiling, untransform)
         log.info("writing %d BigWigs in %d groups", len(todo), len(merges))
         executor.map(merge_chunks, merges)
-    _write_index(bigwig_dir / "targets.txt", outputs, table, paths)
+    _write_index(out / "bigwig" / "targets.txt", outputs, table, paths)
     for task in tasks:
         Path(task.path).unlink(missing_ok=True)
     return paths
+
+
+def _merge_tasks(
+    tasks: Sequence[ChunkTask], todo: Sequence[int], paths: Sequence[str],
+    header: tuple[tuple[str, int], ...], tiling: Tiling, untransform: Untransform | None,
+) -> list[MergeTask]:
+    """Merge tasks for the outputs at positions ``todo``, a group of BigWigs each."""
+    chunk_files = tuple(t.path for t in tasks)
+    group = bigwig_group_size()
+    merges = []
+    for g in range(0, len(todo), group):
+        columns = tuple(todo[g : g + group])
+        merges.append(MergeTask(
+            chunk_files, columns, tuple(paths[i] for i in columns), header, tiling,
+            untransform.subset(columns) if untransform else None,
+        ))  # fmt: skip
+    return merges
 
 
 def _resolve_outputs(
@@ -450,6 +462,7 @@ def _write_index(path: Path, outputs: Sequence[int], table: pd.DataFrame | None,
     for ti, bigwig in zip(outputs, bigwigs):
         row = table.loc[ti] if table is not None and ti in table.index else None
         identifier = str(row["identifier"]) if row is not None else f"t{ti}"
-        description = str(row.get("description", "")) if row is not None else ""
+        description = row.get("description", "") if row is not None else ""
+        description = str(description) if pd.notna(description) else ""
         rows.append(f"{ti}\t{identifier}\t{description}\t{Path(bigwig).name}\n")
     write_text_atomic(path, "index\tidentifier\tdescription\tfile\n" + "".join(rows))
