@@ -39,6 +39,7 @@ import dataclasses
 import logging
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -63,15 +64,17 @@ log = logging.getLogger(__name__)
 # Strategies
 
 
-def make_strategy(name: str | None = None, num_gpu: int = 1) -> tf.distribute.Strategy:
+def make_strategy(name: str | None = None, num_gpu: int = 1,
+                  port_base: int = 8888) -> tf.distribute.Strategy:
     """The tf.distribute strategy to train under.
 
     Args:
         name: "default" (one device), "mirrored" (all visible GPUs, else all logical CPUs,
             listed explicitly because MirroredStrategy ignores extra logical CPUs
-            otherwise), "multiworker" (MultiWorkerMirroredStrategy from TF_CONFIG), or None
-            (mirrored when ``num_gpu`` > 1, else default).
+            otherwise), "multiworker" (MultiWorkerMirroredStrategy over the cluster of
+            :func:`cluster_resolver`), or None (mirrored when ``num_gpu`` > 1, else default).
         num_gpu: the params' ``train.num_gpu``.
+        port_base: first port of the workers of a cluster read from Slurm.
 
     Must be called before TensorFlow runs any op when ``name`` is "multiworker".
     """
@@ -84,13 +87,42 @@ def make_strategy(name: str | None = None, num_gpu: int = 1) -> tf.distribute.St
         devices = devices or [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
     if name == "multiworker":
-        if not os.environ.get("TF_CONFIG"):
-            raise InputError(
-                "--strategy multiworker needs the TF_CONFIG environment variable (cluster "
-                "and task of this worker); set it on every worker"
-            )
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return tf.distribute.MultiWorkerMirroredStrategy(
+            cluster_resolver=cluster_resolver(port_base))
     raise InputError(f"unknown strategy {name!r}; use default, mirrored or multiworker")
+
+
+def cluster_resolver(port_base: int = 8888) -> tf.distribute.cluster_resolver.ClusterResolver:
+    """The multi-worker cluster: from ``TF_CONFIG``, else from a Slurm job step.
+
+    Under ``srun`` every task of the step is one worker: worker ``i`` is task ``i``
+    (``SLURM_PROCID``), listening on ``port_base`` + its rank on its node. TensorFlow's
+    SlurmClusterResolver reads the step's node list and tasks per node; on nodes without
+    GPUs (``CUDA_VISIBLE_DEVICES`` empty or no ``nvidia-smi``) each task gets none,
+    otherwise the node's GPUs are shared out among its tasks.
+    """
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    if "SLURM_PROCID" in os.environ and "SLURM_STEP_NUM_TASKS" in os.environ:
+        if _node_has_gpus():
+            return tf.distribute.cluster_resolver.SlurmClusterResolver(port_base=port_base)
+        # The resolver pairs tasks with GPU slots; give every task a slot and keep
+        # CUDA_VISIBLE_DEVICES as it is.
+        tasks = os.environ.get("SLURM_STEP_TASKS_PER_NODE", "1")
+        per_node = max(int(part.split("(")[0]) for part in tasks.split(","))
+        return tf.distribute.cluster_resolver.SlurmClusterResolver(
+            port_base=port_base, gpus_per_node=per_node, gpus_per_task=1, auto_set_gpu=False)
+    raise InputError(
+        "--strategy multiworker needs a cluster: set TF_CONFIG (cluster and task of this "
+        "worker) on every worker, or start the workers as the tasks of a Slurm job step (srun)"
+    )
+
+
+def _node_has_gpus() -> bool:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and not visible.strip():
+        return False
+    return shutil.which("nvidia-smi") is not None
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
@@ -484,6 +516,7 @@ def train_model(
     tfr_eval: str | None = None,
     seed: int | None = None,
     strategy: str | None = None,
+    port_base: int = 8888,
 ) -> list[dict]:
     """Everything ``basenji_train.py`` does: data dir ``i`` trains head ``i``.
 
@@ -498,6 +531,7 @@ def train_model(
         tfr_eval: TFRecord glob under ``tfrecords/`` for the validation set.
         seed: seeds Keras, TensorFlow (with deterministic ops) and the data order.
         strategy: see :func:`make_strategy` (None: from ``train.num_gpu``).
+        port_base: first worker port of a multi-worker cluster read from Slurm.
 
     Returns:
         the history rows (one per epoch and dataset).
@@ -513,7 +547,7 @@ def train_model(
             "order and shuffles"
         )
     # MultiWorkerMirroredStrategy must exist before TensorFlow runs anything.
-    dist = make_strategy(strategy, settings.num_gpu)
+    dist = make_strategy(strategy, settings.num_gpu, port_base)
     if seed is not None:
         keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()

@@ -50,7 +50,8 @@ def _env() -> dict:
     # INFO logging shows TensorFlow's collective set-up lines the tests look for.
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
                BASENJI_LOG_LEVEL="INFO")
-    env.pop("TF_CONFIG", None)
+    for name in [n for n in env if n == "TF_CONFIG" or n.startswith("SLURM_")]:
+        env.pop(name)
     return env
 
 
@@ -95,17 +96,42 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-def test_multiworker_two_processes_matches_single_device(setup):
-    root, params_file, data, _ = setup
-    ports = _free_ports(2)
+def _tf_config_env(index: int, ports: list[int]) -> tuple[dict, list[str]]:
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    out = root / "multiworker"
+    env = dict(_env(), TF_CONFIG=json.dumps({"cluster": cluster,
+                                             "task": {"type": "worker", "index": index}}))
+    return env, []
+
+
+def _slurm_env(index: int, ports: list[int]) -> tuple[dict, list[str]]:
+    """What srun sets for task ``index`` of a two-task step on one node (no GPUs)."""
+    env = dict(_env(), SLURM_PROCID=str(index), SLURM_STEP_NUM_TASKS="2",
+               SLURM_STEP_NODELIST="localhost", SLURM_STEP_TASKS_PER_NODE="2",
+               SLURM_JOB_ID="1")
+    return env, ["--port_base", str(ports[0])]
+
+
+def _consecutive_free_ports() -> list[int]:
+    for _ in range(50):
+        port = _free_ports(1)[0]
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return [port, port + 1]
+    raise RuntimeError("no two consecutive free ports")
+
+
+@pytest.mark.parametrize("cluster_from", [_tf_config_env, _slurm_env], ids=["tf_config", "slurm"])
+def test_multiworker_two_processes_matches_single_device(setup, cluster_from):
+    root, params_file, data, _ = setup
+    ports = _consecutive_free_ports()
+    out = root / f"multiworker_{cluster_from.__name__}"
     workers = []
     for index in range(2):
-        env = _env()
-        env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker",
-                                                                    "index": index}})
-        argv = [sys.executable, str(TRAIN_SCRIPT), "--seed", "7",
+        env, extra = cluster_from(index, ports)
+        argv = [sys.executable, str(TRAIN_SCRIPT), "--seed", "7", *extra,
                 "--strategy", "multiworker", "-o", str(out), str(params_file), str(data)]
         workers.append(subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE, text=True))

@@ -32,7 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(Keras' fit cannot run under MultiWorkerMirroredStrategy)")
     parser.add_argument("--seed", type=int, help="seed everything (deterministic ops)")
     parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"),
-                        help="tf.distribute strategy (default: mirrored if train.num_gpu > 1)")
+                        help="tf.distribute strategy (default: mirrored if train.num_gpu > 1); "
+                        "multiworker reads the cluster from TF_CONFIG or from the Slurm job "
+                        "step (srun)")
+    parser.add_argument("--port_base", type=int, default=8888,
+                        help="first port of the multiworker workers on each node (Slurm)")
     return parser
 
 
@@ -44,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.params_file, args.data_dirs, out_dir=args.out_dir, restore=args.restore,
             trunk=args.trunk, mixed_precision=args.mixed_precision, tfr_train=args.tfr_train,
             tfr_eval=args.tfr_eval, seed=args.seed, strategy=args.strategy,
+            port_base=args.port_base,
         )
 
     return run_main(PROG, body)
