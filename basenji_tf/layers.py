@@ -1,4 +1,4 @@
-"""Custom Keras layers: activations, RC / shift augmentation and ensembling helpers.
+"""Custom Keras layers: activations, RC / shift augmentation and ensembling.
 
 Every layer takes ``**kwargs``, stores its arguments, implements ``get_config`` and is
 registered for Keras serialization under the package ``basenji_tf``. None of them has
@@ -204,7 +204,7 @@ def shift_sequence(seq_1hot, shift, max_shift: int):
 def reverse_predictions(preds, strand_pair: Sequence[int] | None):
     """Flip predictions [B, L, T] along L and swap strand-paired targets."""
     flipped = ops.flip(preds, axis=1)
-    if strand_pair:
+    if strand_pair is not None and len(strand_pair):
         flipped = ops.take(flipped, list(strand_pair), axis=2)
     return flipped
 
@@ -288,13 +288,50 @@ class SwitchReverse(keras.layers.Layer):
         return {**super().get_config(), "strand_pair": self.strand_pair}
 
 
+# ---------------------------------------------------------------------------------------
+# Ensembles: the one definition of members and averaging (Keras layers and numpy callers)
+
+
+def ensemble_members(shifts: Sequence[int] = (0,), rc: bool = False) -> list[tuple[int, bool]]:
+    """(shift bp, forward) of each ensemble member, in the original's order.
+
+    For each shift: the shifted sequence (zero padded), then, with ``rc``, its reverse
+    complement (``forward`` False).
+    """
+    return [(int(s), forward) for s in shifts for forward in ((True, False) if rc else (True,))]
+
+
+def average_members(preds, forward: Sequence[bool], strand_pair: Sequence[int] | None = None):
+    """Average member predictions stacked member-major along the batch axis.
+
+    RC members (``forward`` False) are flipped back along the length and have their
+    strand-paired targets swapped first; shifted members are not shifted back (shifts are
+    much smaller than a bin), as in the original. Members count equally.
+
+    Args:
+        preds: [M * B, L, T], tensor or numpy array, members in :func:`ensemble_members`
+            order.
+        forward: per member, whether it is a forward-strand sequence (M values).
+        strand_pair: per target, its other-strand target (None or empty: no swapping).
+
+    Returns:
+        [B, L, T] tensor.
+    """
+    total = None
+    for fw, member in zip(forward, ops.split(preds, len(forward), axis=0)):
+        if not fw:
+            member = reverse_predictions(member, strand_pair)
+        # from zeros, as 0 + (-0.0) is 0.0: a zero prediction averages to +0 however
+        # many members there are
+        total = (ops.zeros_like(member) if total is None else total) + member
+    return total / len(forward)
+
+
 @register
 class EnsembleInputs(keras.layers.Layer):
-    """Stack the ensemble members of a batch along the batch axis.
+    """Stack the ensemble members (:func:`ensemble_members`) of a batch along the batch axis.
 
-    For each shift in ``shifts`` (in order): the shifted batch, then its reverse
-    complement if ``rc`` (the original's member order). Input [B, L, 4] ->
-    [n_members * B, L, 4], member-major.
+    Input [B, L, 4] -> [n_members * B, L, 4], member-major.
     """
 
     def __init__(self, shifts: Sequence[int] = (0,), rc: bool = False, **kwargs):
@@ -305,11 +342,9 @@ class EnsembleInputs(keras.layers.Layer):
     def call(self, inputs):
         max_shift = max(abs(s) for s in self.shifts)
         members = []
-        for shift in self.shifts:
+        for shift, forward in ensemble_members(self.shifts, self.rc):
             shifted = shift_sequence(inputs, shift, max_shift) if shift else inputs
-            members.append(shifted)
-            if self.rc:
-                members.append(reverse_complement(shifted))
+            members.append(shifted if forward else reverse_complement(shifted))
         return ops.concatenate(members, axis=0)
 
     def compute_output_shape(self, input_shape):
@@ -323,9 +358,7 @@ class EnsembleInputs(keras.layers.Layer):
 class EnsembleAverage(keras.layers.Layer):
     """Average member predictions stacked by :class:`EnsembleInputs`.
 
-    RC members are flipped back (and strand-swapped) first; shifted members are not
-    shifted back (shifts are much smaller than a bin), as in the original.
-    Input [n_members * B, L, T] -> [B, L, T].
+    See :func:`average_members`. Input [n_members * B, L, T] -> [B, L, T].
     """
 
     def __init__(self, num_shifts: int = 1, rc: bool = False,
@@ -336,14 +369,9 @@ class EnsembleAverage(keras.layers.Layer):
         self.strand_pair = list(strand_pair) if strand_pair is not None else None
 
     def call(self, inputs):
-        num_members = self.num_shifts * (2 if self.rc else 1)
-        members = ops.split(inputs, num_members, axis=0)
-        total = None
-        for i, member in enumerate(members):
-            if self.rc and i % 2 == 1:
-                member = reverse_predictions(member, self.strand_pair)
-            total = member if total is None else total + member
-        return total / num_members
+        # only the members' strands matter for averaging, not their shifts
+        forward = [fw for _, fw in ensemble_members([0] * self.num_shifts, self.rc)]
+        return average_members(inputs, forward, self.strand_pair)
 
     def compute_output_shape(self, input_shape):
         return (None,) + tuple(input_shape[1:])
@@ -351,29 +379,3 @@ class EnsembleAverage(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "num_shifts": self.num_shifts, "rc": self.rc,
                 "strand_pair": self.strand_pair}
-
-
-@register
-class TargetSlice(keras.layers.Layer):
-    """Keep the target channels ``target_slice`` (in that order), optionally summed."""
-
-    def __init__(self, target_slice: Sequence[int] | None = None, target_sum: bool = False,
-                 **kwargs):
-        super().__init__(**kwargs)
-        self.target_slice = list(target_slice) if target_slice is not None else None
-        self.target_sum = target_sum
-
-    def call(self, inputs):
-        x = inputs if self.target_slice is None else ops.take(inputs, self.target_slice, axis=-1)
-        return ops.sum(x, axis=-1, keepdims=True) if self.target_sum else x
-
-    def compute_output_shape(self, input_shape):
-        if self.target_sum:
-            return tuple(input_shape[:-1]) + (1,)
-        if self.target_slice is None:
-            return input_shape
-        return tuple(input_shape[:-1]) + (len(self.target_slice),)
-
-    def get_config(self):
-        return {**super().get_config(), "target_slice": self.target_slice,
-                "target_sum": self.target_sum}

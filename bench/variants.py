@@ -7,11 +7,11 @@ the values), with the reverse-complement ensemble (``--rc``), measures variants 
 * ``naive``: the original's loop, one variant per call, REF and ALT predicted separately
   through ``SeqNN.build_ensemble(True, [0])``;
 * ``exact``: ``score_vcf`` with centred windows, many variants per call and each ALT
-  recomputed only inside its receptive cone (``basenji_tf.cone.ConeSplice``), on SNVs
+  recomputed only inside its receptive cone (``basenji_tf.scoring.cone.ConeSplice``), on SNVs
   spread over the genome (about one per window: little to share);
 * ``exact_dense``: the same on SNVs about 2 kb apart (the density of a VCF of 1.5 M
   variants genome-wide), where overlapping REF windows share their tower
-  (``basenji_tf.cone.SharedTower``);
+  (``basenji_tf.scoring.shared_tower.SharedTower``);
 * ``exact_no_splice``: batching alone;
 * ``cluster``: ``--cluster`` with variants every ~40 bp, one shared reference per window;
 * ``sad_multi`` (small model only): ``basenji_sad.py -p 1`` and ``-p 2`` wall time on the
@@ -40,9 +40,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from basenji_tf import seqnn  # noqa: E402
-from basenji_tf import variants as V  # noqa: E402
 from basenji_tf.genome import Genome  # noqa: E402
 from basenji_tf.params import read_params  # noqa: E402
+from basenji_tf.scoring.ensemble import ModelSpec, load_predictor  # noqa: E402
+from basenji_tf.scoring.sad import SadOptions, sad_stats, score_vcf  # noqa: E402
+from basenji_tf.scoring.vcf import read_vcf, variant_windows  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = os.path.join(REPO, "tests/data/reference/basenji2_small")
@@ -105,29 +107,28 @@ def naive(params_file, model_file, genome, vcf, limit) -> tuple[float, float]:
     """(wall, CPU) seconds per variant of the original's loop."""
     model = seqnn.load(params_file, model_file, augment=True)
     model.build_ensemble(True, [0])
-    rows = list(V.read_vcf(vcf, genome))[:limit]
-    windows = [V.variant_windows(genome, v, model.seq_length) for v in rows]
+    rows = list(read_vcf(vcf, genome))[:limit]
+    windows = [variant_windows(genome, v, model.seq_length) for v in rows]
     model.predict(windows[0][0][None], batch_size=1)  # warm-up: graph tracing
     start = clock()
     for ref, alt in windows:
         ref_p = model.predict(ref[None], batch_size=1)
         alt_p = model.predict(alt[None], batch_size=1)
-        V.sad_stats(ref_p, alt_p, ["SAD"])
+        sad_stats(ref_p, alt_p, ["SAD"])
     return per_variant(start, len(windows))
 
 
 def ours(params_file, model_file, genome, vcf, out, splice, cluster_bp, batch_size):
     """(wall, CPU) seconds per variant of score_vcf (after a warm-up on a first batch)."""
-    _, _, predictor, targets = V.scoring_setup(
-        params_file, model_file, rc=True, batch_size=batch_size, splice=splice
-    )
-    options = V.SadOptions(stats=["SAD"], batch_variants=32, cluster_bp=cluster_bp)
+    spec = ModelSpec(params_file, model_file, rc=True, batch_size=batch_size, splice=splice)
+    _, predictor, targets = load_predictor(spec)
+    options = SadOptions(stats=("SAD",), batch_variants=32, cluster_bp=cluster_bp)
     warm = out + ".warm.vcf"
     with open(vcf) as src, open(warm, "w") as dst:
         dst.writelines(src.readlines()[:10])
-    V.score_vcf(predictor, genome, warm, out + ".warm.h5", targets, options)
+    score_vcf(predictor, genome, warm, out + ".warm.h5", targets, options)
     start = clock()
-    counts = V.score_vcf(predictor, genome, vcf, out, targets, options)
+    counts = score_vcf(predictor, genome, vcf, out, targets, options)
     return per_variant(start, counts.rows)
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
 from basenji_tf.errors import InputError
+from basenji_tf.scoring.ensemble import ModelSpec
+from basenji_tf.scoring.sad import SadOptions, check_stats, run_sad
 
 PROG = "basenji_sad.py"
 
@@ -55,71 +56,45 @@ def build_parser() -> argparse.ArgumentParser:
     add_sad_options(parser)
     parser.add_argument("-p", dest="processes", type=int, default=1,
                         help="split the VCF over this many local processes and merge")
-    parser.add_argument("--shard", help="score only shard i of N (i/N, 0-based); used by -p")
+    parser.add_argument("--shard", help="score only shard i of N (i/N, 0-based)")
     return parser
 
 
-def sad_options(args: argparse.Namespace):
-    """Command-line options -> :class:`basenji_tf.variants.SadOptions` (shard not set)."""
-    from basenji_tf.variants import SadOptions, check_stats
+def model_spec(args: argparse.Namespace) -> ModelSpec:
+    """The model options of basenji_sad.py and basenji_sad_multi.py."""
+    return ModelSpec(args.params_file, args.model_file, args.head_i, args.targets_file,
+                     args.rc, tuple(args.shifts), args.batch_size, splice=not args.no_splice)
 
+
+def sad_options(args: argparse.Namespace) -> SadOptions:
+    """The scoring options of basenji_sad.py and basenji_sad_multi.py (no shard)."""
     return SadOptions(
-        stats=check_stats([s for s in args.stats.split(",") if s]),
-        batch_variants=args.batch_variants,
-        cluster_bp=args.cluster_bp,
-        first_alt=args.first_alt,
-        strict=args.strict,
-    )
+        stats=tuple(check_stats([s for s in args.stats.split(",") if s])),
+        batch_variants=args.batch_variants, cluster_bp=args.cluster_bp,
+        first_alt=args.first_alt, strict=args.strict,
+    )  # fmt: skip
 
 
-def worker_argv(argv: Sequence[str], drop: Sequence[str] = ("-p", "-o", "--shard")) -> list[str]:
-    """argv without the ``drop`` options and their values, for the per-shard workers."""
-    out = []
-    tokens = iter(argv)
-    for arg in tokens:
-        if arg in drop:
-            next(tokens, None)
-        elif not any(
-            arg.startswith(f"{opt}=") or (not opt.startswith("--") and arg.startswith(opt))
-            for opt in drop
-        ):
-            out.append(arg)
-    return out
+def parse_shard(text: str) -> tuple[int, int]:
+    """``i/N`` -> (i, N)."""
+    try:
+        shard_i, num_shards = (int(x) for x in text.split("/"))
+    except ValueError:
+        shard_i, num_shards = -1, 0
+    if not 0 <= shard_i < num_shards:
+        raise InputError(f"--shard {text!r}: expected i/N with 0 <= i < N")
+    return shard_i, num_shards
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import sys
-
-    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        from basenji_tf import variants
-        from basenji_tf.genome import Genome
-
         options = sad_options(args)
-        if args.processes > 1:
-            variants.run_shards(worker_argv(argv), args.out_dir, args.processes)
-            return
-        with Genome(args.genome_fasta) as genome:
-            if args.shard:
-                try:
-                    shard_i, num_shards = (int(x) for x in args.shard.split("/"))
-                    assert 0 <= shard_i < num_shards
-                except (ValueError, AssertionError):
-                    raise InputError(f"--shard {args.shard!r}: expected i/N with 0 <= i < N")
-                total = variants.count_vcf_records(args.vcf_file)
-                options.record_range = variants.shard_range(
-                    total, shard_i, num_shards, align=options.batch_variants
-                )
-            _, _, predictor, targets = variants.scoring_setup(
-                args.params_file, args.model_file, args.head_i, args.targets_file,
-                args.rc, args.shifts, args.batch_size, splice=not args.no_splice,
-            )  # fmt: skip
-            variants.score_vcf(
-                predictor, genome, args.vcf_file, os.path.join(args.out_dir, "sad.h5"),
-                targets, options,
-            )  # fmt: skip
+        shards = args.processes if args.processes > 1 else None
+        shard = parse_shard(args.shard) if args.shard and shards is None else None
+        run_sad(model_spec(args), args.genome_fasta, args.vcf_file, args.out_dir, options,
+                shards=shards, shard=shard)  # fmt: skip
 
     return run_main(PROG, body)
 

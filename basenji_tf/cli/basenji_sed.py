@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import os
+import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
-from basenji_tf.errors import InputError
+from basenji_tf.scoring.ensemble import ModelSpec
+from basenji_tf.scoring.sed import run_sed
 
 PROG = "basenji_sed.py"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = make_parser(
         PROG,
         "For each variant (every ALT allele) and each gene whose TSS lies in the variant's "
@@ -35,28 +36,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
     parser.add_argument("--batch_size", type=int, default=8, help="sequences per model call")
     parser.add_argument("--strict", action="store_true", help="fail on a REF mismatch")
-    args = parse_args(parser, argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        from basenji_tf.genome import Genome, read_gtf_tss
-        from basenji_tf.regions import TssIndex, score_genes, write_sed_h5
-        from basenji_tf.variants import scoring_setup
-
-        if args.tss_bins < 1:
-            raise InputError(f"--tss_bins {args.tss_bins}: must be at least 1")
-        seqnn_model, _, predictor, targets = scoring_setup(
-            args.params_file, args.model_file, args.head_i, args.targets_file,
-            args.rc, args.shifts, args.batch_size,
-        )  # fmt: skip
-        with Genome(args.genome_fasta) as genome:
-            tss_index = TssIndex(read_gtf_tss(args.gtf_file, args.feature), genome)
-            results = score_genes(
-                predictor, genome, args.vcf_file, tss_index, seqnn_model.seq_length,
-                seqnn_model.model_strides[args.head_i], seqnn_model.target_crops[args.head_i],
-                args.tss_bins, strict=args.strict, targets=targets,
-            )  # fmt: skip
-            rows = write_sed_h5(os.path.join(args.out_dir, "sed.h5"), results, targets.ids,
-                                targets.labels)
+        model = ModelSpec(args.params_file, args.model_file, args.head_i, args.targets_file,
+                          args.rc, tuple(args.shifts), args.batch_size)  # fmt: skip
+        rows = run_sed(model, args.genome_fasta, args.vcf_file, args.gtf_file, args.out_dir,
+                       args.feature, args.tss_bins, args.strict)  # fmt: skip
         print(f"{PROG}: {rows} variant-gene pairs written to {args.out_dir}/sed.h5")
 
     return run_main(PROG, body)

@@ -1,21 +1,22 @@
-"""Saturation mutagenesis (library and CLIs) and gradient attribution on a planted motif."""
+"""Saturation mutagenesis: the library and both CLIs."""
 
 import h5py
-import keras
 import numpy as np
 import pytest
 
-from basenji_tf import regions as R
-from basenji_tf import variants as V
-from basenji_tf.cone import ConeSplice
+from basenji_tf import seqnn
 from basenji_tf.cli import basenji_sat_bed, basenji_sat_vcf
 from basenji_tf.dna import dna_1hot
+from basenji_tf.scoring.cone import ConeSplice
+from basenji_tf.scoring.ensemble import EnsemblePredictor
+from basenji_tf.scoring.sat import mutation_region, sat_mutagenesis
 
 
 @pytest.fixture(scope="module")
 def small(reference_dir):
+    """The small Basenji2 reference model's head 0, for inference."""
     d = reference_dir / "basenji2_small"
-    return V.load_scoring_model(str(d / "params.json"), str(d / "model0_best.h5"))
+    return seqnn.load(str(d / "params.json"), str(d / "model0_best.h5")).head
 
 
 def hand_sum(predictor, seq, p, base):
@@ -26,14 +27,14 @@ def hand_sum(predictor, seq, p, base):
 
 
 def test_mutagenesis_equals_single_mutants_and_handles_n(small, reference_dir):
-    _, model, _ = small
-    predictor = V.EnsemblePredictor(model, rc=True, splice=ConeSplice(model))
+    model = small.model
+    predictor = EnsemblePredictor(model, rc=True, splice=ConeSplice(model))
     rng = np.random.default_rng(3)
     seq = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 16384)]
-    mut_start, mut_len = R.mutation_region(16384, 6)
+    mut_start, mut_len = mutation_region(16384, 6)
     assert (mut_start, mut_len) == (8189, 6)
     seq[mut_start + 1] = 0  # an N inside the region: four mutants there, not three
-    scores = R.sat_mutagenesis(predictor, seq, mut_start, mut_len, ["sum", "center", "scd"], chunk=5)
+    scores = sat_mutagenesis(predictor, seq, mut_start, mut_len, ["sum", "center", "scd"], chunk=5)
     ref_pred = predictor.predict(seq[None])[0]
     raw_sum = np.zeros((mut_len, 4, 8), np.float32)
     raw_centre = np.zeros((mut_len, 4, 8), np.float32)
@@ -95,35 +96,3 @@ def test_sat_vcf_cli(tmp_path, reference_dir):
         assert h5["sum"].shape == (3, 3, 4, 8)
         # REF and ALT windows differ exactly at the variant (index L/2 - 1 = region[0])
         assert h5["seqs"][0, 0, 0] and h5["seqs"][1, 0, 1]
-
-
-def motif_model(length=256):
-    """Conv filter matching GATA (+1 per matching base, bias -3.5), ReLU, summed: a strong,
-    known motif detector."""
-    inp = keras.Input((length, 4))
-    conv = keras.layers.Conv1D(1, 4, padding="same", activation="relu")
-    x = conv(inp)
-    x = keras.layers.AveragePooling1D(8)(x)
-    out = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")(x)
-    model = keras.Model(inp, out)
-    kernel = dna_1hot("GATA")[:, :, None] * 2.0
-    conv.set_weights([kernel, np.array([-7.0], np.float32)])
-    return model
-
-
-def test_gradient_and_ism_agree_in_sign_on_a_planted_motif():
-    model = motif_model()
-    rng = np.random.default_rng(1)
-    seq = dna_1hot("".join(rng.choice(list("CT"), 256)))  # no G or A: no chance motif
-    seq[126:130] = dna_1hot("GATA")
-    predictor = V.EnsemblePredictor(model)
-    ism = R.sat_mutagenesis(predictor, seq, 120, 16, ["sum"])["sum"][..., 0]
-    ism_ref = (ism * seq[120:136]).sum(axis=1)  # reference base's centred score
-    attr = (R.input_gradients(model, seq[None])[0] * seq).sum(axis=1)[120:136]
-    motif = slice(6, 10)
-    assert np.all(ism_ref[motif] > 0.05) and np.all(attr[motif] > 0.05)
-    assert np.all(np.sign(ism_ref[motif]) == np.sign(attr[motif]))
-    assert np.allclose(ism_ref[:6], 0, atol=1e-6) and np.allclose(attr[:6], 0, atol=1e-6)
-    # gradients of the reverse complement, flipped back, see the same motif
-    both = (R.input_gradients(model, seq[None], rc=True)[0] * seq).sum(axis=1)[120:136]
-    assert np.all(both[motif] > 0)

@@ -1,0 +1,405 @@
+"""Every HDF5 layout the scoring commands write, and BigWig tracks.
+
+* ``sad.h5`` (:class:`SadWriter`, :func:`merge_sad`): ``snp``, ``chr``, ``pos`` (uint32,
+  1-based), ``ref_allele``, ``alt_allele``, ``target_ids``, ``target_labels``, one float16
+  dataset per statistic ([rows, T]; ``REF``/``ALT`` [rows, bins, T]), ``percentiles`` and
+  ``{stat}_pct`` (float16 [T, 279]), as the original's ``basenji_sad.py``.
+* ``scores.h5`` of saturation mutagenesis (:func:`write_sat_h5`) and of gradients
+  (:func:`write_grad_h5`).
+* ``sed.h5`` (:func:`write_sed_h5`), ``predict.h5`` (:func:`write_predict_h5`).
+
+Every float16 dataset goes through :func:`to_float16`, which clips to the finite float16
+range first (as the original does for its SAD statistics) instead of overflowing to inf.
+Files are written atomically (:func:`basenji_tf.files.atomic_path`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import h5py
+import numpy as np
+from natsort import natsorted
+
+from basenji_tf.errors import InputError
+from basenji_tf.files import atomic_path
+
+if TYPE_CHECKING:
+    from basenji_tf.scoring.bed import Region
+    from basenji_tf.scoring.vcf import Variant
+
+SAD_STATS = (
+    "SAD", "logSAD", "sqrtSAD", "SAX", "D1", "logD1", "sqrtD1",
+    "D2", "logD2", "sqrtD2", "JS", "logJS", "REF", "ALT",
+)  # fmt: skip
+"""Statistic datasets ``sad.h5`` may hold, in the original's order."""
+
+# The original's table: 0.001..0.099 by 0.001, 0.10..0.89 by 0.01, 0.900..0.999 by 0.001,
+# built with np.arange so the float64 values are bit-identical.
+PERCENTILES = np.concatenate(
+    [np.arange(0.001, 0.1, 0.001), np.arange(0.1, 0.9, 0.01), np.arange(0.9, 1, 0.001)]
+)
+
+FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
+def clip_float16(values: np.ndarray) -> np.ndarray:
+    """``values`` clipped to the finite float16 range (same dtype)."""
+    return np.clip(values, -FLOAT16_MAX, FLOAT16_MAX)
+
+
+def to_float16(values: np.ndarray) -> np.ndarray:
+    """``values`` as float16, clipped to the finite range first (no inf from overflow)."""
+    return clip_float16(values).astype(np.float16)
+
+
+# ---------------------------------------------------------------------------------------
+# sad.h5
+# ---------------------------------------------------------------------------------------
+
+
+class SadWriter:
+    """Stream rows into ``sad.h5`` (resizable datasets), then add the percentile tables.
+
+    Args:
+        path: an open-for-writing temporary path (see :func:`basenji_tf.files.atomic_path`).
+        stats: statistic names.
+        target_ids, target_labels: one per reported target.
+        num_bins: prediction length in bins (REF/ALT datasets).
+    """
+
+    def __init__(
+        self, path: str, stats: Sequence[str], target_ids: Sequence[str],
+        target_labels: Sequence[str], num_bins: int,
+    ):  # fmt: skip
+        self.h5 = h5py.File(path, "w")
+        self.stats = list(stats)
+        self.rows = 0
+        num_targets = len(target_ids)
+        for name in ("snp", "chr", "ref_allele", "alt_allele"):
+            self.h5.create_dataset(name, (0,), dtype="S1", maxshape=(None,), chunks=(4096,))
+        self.h5.create_dataset("pos", (0,), dtype="uint32", maxshape=(None,), chunks=(4096,))
+        self.h5.create_dataset("target_ids", data=np.array(target_ids, dtype="S"))
+        self.h5.create_dataset("target_labels", data=np.array(target_labels, dtype="S"))
+        for stat in self.stats:
+            shape = (num_bins, num_targets) if stat in ("REF", "ALT") else (num_targets,)
+            self.h5.create_dataset(
+                stat, (0, *shape), dtype="float16", maxshape=(None, *shape),
+                chunks=(max(1, min(64, 2**20 // (2 * int(np.prod(shape))))), *shape),
+            )  # fmt: skip
+
+    def _append_strings(self, name: str, values: list[str]) -> None:
+        data = np.array(values, dtype="S")
+        dset = self.h5[name]
+        if data.dtype.itemsize > dset.dtype.itemsize:
+            # h5py cannot widen a fixed-length string dataset in place: rewrite it.
+            old = dset[:]
+            del self.h5[name]
+            dset = self.h5.create_dataset(
+                name, data=old.astype(data.dtype), maxshape=(None,), chunks=(4096,)
+            )
+        dset.resize((self.rows + len(values),))
+        dset[self.rows :] = data
+
+    def append(self, variants: Sequence[Variant], scores: dict[str, np.ndarray]) -> None:
+        """Add rows: ``scores[stat]`` is [len(variants), ...] float16."""
+        if not variants:
+            return
+        self._append_strings("snp", [v.id for v in variants])
+        self._append_strings("chr", [v.chrom for v in variants])
+        self._append_strings("ref_allele", [v.ref for v in variants])
+        self._append_strings("alt_allele", [v.alt for v in variants])
+        end = self.rows + len(variants)
+        self.h5["pos"].resize((end,))
+        self.h5["pos"][self.rows :] = [v.pos for v in variants]
+        for stat in self.stats:
+            self.h5[stat].resize((end, *self.h5[stat].shape[1:]))
+            self.h5[stat][self.rows :] = scores[stat]
+        self.rows = end
+
+    def close(self) -> None:
+        write_percentiles(self.h5, self.stats)
+        self.h5.close()
+
+
+def write_percentiles(h5: h5py.File, stats: Sequence[str], block: int = 256) -> None:
+    """Add ``percentiles`` and ``{stat}_pct`` [T, 279] (float16) over all rows.
+
+    Targets are processed in blocks of columns so memory stays at rows x block values.
+    With no rows the tables are NaN.
+    """
+    if "percentiles" in h5:
+        del h5["percentiles"]
+    h5.create_dataset("percentiles", data=PERCENTILES)
+    for stat in stats:
+        if stat in ("REF", "ALT"):
+            continue
+        dset = h5[stat]
+        num_targets = dset.shape[1]
+        table = np.full((num_targets, len(PERCENTILES)), np.nan, dtype=np.float16)
+        if dset.shape[0]:
+            for t0 in range(0, num_targets, block):
+                values = dset[:, t0 : t0 + block]
+                table[t0 : t0 + block] = np.percentile(values, 100 * PERCENTILES, axis=0).T
+        name = f"{stat}_pct"
+        if name in h5:
+            del h5[name]
+        h5.create_dataset(name, data=table)
+
+
+def merge_sad(job_files: Sequence[str], out_file: str, chunk_rows: int = 4096) -> int:
+    """Concatenate shard ``sad.h5`` files (in order) into one and recompute percentiles.
+
+    Returns:
+        the number of rows written.
+    """
+    with h5py.File(job_files[0], "r") as first:
+        stats = [k for k in first if k in SAD_STATS]
+        per_row = ["snp", "chr", "pos", "ref_allele", "alt_allele", *stats]
+        shapes = {k: first[k].shape[1:] for k in per_row}
+        dtypes = {k: first[k].dtype for k in per_row}
+        target_ids = first["target_ids"][:]
+        target_labels = first["target_labels"][:]
+    with atomic_path(out_file) as tmp, h5py.File(tmp, "w") as out:
+        total = 0
+        for job in job_files:
+            with h5py.File(job, "r") as h5:
+                total += h5["snp"].shape[0]
+                for k in ("snp", "chr", "ref_allele", "alt_allele"):
+                    dtypes[k] = max(dtypes[k], h5[k].dtype, key=lambda d: d.itemsize)
+        for k in per_row:
+            out.create_dataset(k, (total, *shapes[k]), dtype=dtypes[k])
+        out.create_dataset("target_ids", data=target_ids)
+        out.create_dataset("target_labels", data=target_labels)
+        row = 0
+        for job in job_files:
+            with h5py.File(job, "r") as h5:
+                n = h5["snp"].shape[0]
+                for r0 in range(0, n, chunk_rows):
+                    r1 = min(n, r0 + chunk_rows)
+                    for k in per_row:
+                        out[k][row + r0 : row + r1] = h5[k][r0:r1]
+                row += n
+        write_percentiles(out, stats)
+    return total
+
+
+# ---------------------------------------------------------------------------------------
+# scores.h5, predict.h5
+# ---------------------------------------------------------------------------------------
+
+
+def write_sat_h5(
+    path: str,
+    seqs: np.ndarray,
+    scores: dict[str, np.ndarray],
+    extra: dict[str, np.ndarray],
+) -> None:
+    """Write saturation mutagenesis ``scores.h5``.
+
+    Datasets: ``seqs`` bool [N, mut_len, 4], each stat of ``scores`` float16
+    [N, mut_len, 4, T], and the ``extra`` datasets (chr/start/end/strand or label).
+    """
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset("seqs", data=seqs.astype(bool))
+        for name, values in extra.items():
+            h5.create_dataset(name, data=values)
+        for stat, values in scores.items():
+            h5.create_dataset(stat, data=to_float16(values))
+
+
+def write_grad_h5(
+    path: str, seqs: np.ndarray, grads: np.ndarray, attr: np.ndarray, regions: Sequence[Region]
+) -> None:
+    """Write gradient ``scores.h5``.
+
+    Datasets: ``seqs`` bool [N, L, 4], ``grads`` float16 [N, L, 4], ``attr`` float32
+    [N, L], ``chr``, ``start``, ``end`` (int64 window bp).
+    """
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset("seqs", data=seqs == 1)
+        h5.create_dataset("grads", data=to_float16(grads))
+        h5.create_dataset("attr", data=attr.astype(np.float32))
+        h5.create_dataset("chr", data=np.array([r.chrom for r in regions], dtype="S"))
+        h5.create_dataset("start", data=np.array([r.start for r in regions], np.int64))
+        h5.create_dataset("end", data=np.array([r.end for r in regions], np.int64))
+
+
+def write_predict_h5(
+    path: str, preds: np.ndarray, regions: Sequence[Region], starts: np.ndarray, site_bp: int
+) -> None:
+    """Write ``predict.h5``.
+
+    Datasets: ``preds`` float16 [N, bins, T] (or [N, T]), ``chrom``, ``start`` (int64
+    genome bp of the site) and ``end`` (``start + site_bp``).
+    """
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset("preds", data=to_float16(preds))
+        h5.create_dataset("chrom", data=np.array([r.chrom for r in regions], dtype="S"))
+        h5.create_dataset("start", data=starts)
+        h5.create_dataset("end", data=starts + site_bp)
+
+
+# ---------------------------------------------------------------------------------------
+# sed.h5
+# ---------------------------------------------------------------------------------------
+
+
+def write_sed_h5(
+    path: str, results: Iterable, target_ids: Sequence[str], target_labels: Sequence[str],
+    chunk: int = 1024,
+) -> int:
+    """Write gene-level scores, one row per (variant, gene) pair, streaming in chunks.
+
+    Args:
+        path: sed.h5 to write.
+        results: (variant, gene record, ref sums [T], alt sums [T]) tuples.
+        target_ids: one per reported target.
+        target_labels: one per reported target.
+        chunk: rows written at once.
+
+    Datasets: ``snp``, ``chr``, ``pos`` (uint32, VCF 1-based), ``ref_allele``,
+    ``alt_allele``, ``gene_id``, ``gene_name``, ``tss`` (int64, 0-based bp),
+    ``tss_dist`` (int64, TSS minus the variant's 0-based position), ``SED`` = ALT - REF,
+    ``REF``, ``ALT`` (float16 [rows, T]: predictions summed over the TSS bins),
+    ``target_ids``, ``target_labels``.
+
+    Returns:
+        the number of rows.
+    """
+    num_targets = len(target_ids)
+    strings = ("snp", "chr", "ref_allele", "alt_allele", "gene_id", "gene_name")
+    ints = {"pos": np.uint32, "tss": np.int64, "tss_dist": np.int64}
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        for k in strings:
+            h5.create_dataset(k, (0,), dtype=h5py.string_dtype("ascii"), maxshape=(None,))
+        for k, dtype in ints.items():
+            h5.create_dataset(k, (0,), dtype=dtype, maxshape=(None,))
+        for k in ("SED", "REF", "ALT"):
+            h5.create_dataset(k, (0, num_targets), dtype=np.float16, maxshape=(None, num_targets),
+                              chunks=(64, num_targets))
+        h5.create_dataset("target_ids", data=np.array(target_ids, dtype="S"))
+        h5.create_dataset("target_labels", data=np.array(target_labels, dtype="S"))
+        rows = 0
+        pending: list = []
+        for result in results:
+            pending.append(result)
+            if len(pending) >= chunk:
+                rows = _append_sed_rows(h5, rows, pending)
+                pending = []
+        return _append_sed_rows(h5, rows, pending)
+
+
+def _append_sed_rows(h5: h5py.File, rows: int, pending: list) -> int:
+    """Append ``pending`` results at row ``rows``; returns the new row count."""
+    if not pending:
+        return rows
+    end = rows + len(pending)
+    columns = {
+        "snp": [v.id for v, *_ in pending], "chr": [v.chrom for v, *_ in pending],
+        "ref_allele": [v.ref for v, *_ in pending],
+        "alt_allele": [v.alt for v, *_ in pending],
+        "gene_id": [g["gene_id"] for _, g, *_ in pending],
+        "gene_name": [g["gene_name"] for _, g, *_ in pending],
+        "pos": [v.pos for v, *_ in pending], "tss": [g["tss"] for _, g, *_ in pending],
+        "tss_dist": [g["tss"] - (v.pos - 1) for v, g, *_ in pending],
+    }  # fmt: skip
+    ref = np.array([r for *_, r, _ in pending], dtype=np.float32)
+    alt = np.array([a for *_, a in pending], dtype=np.float32)
+    values = {"SED": alt - ref, "REF": ref, "ALT": alt}
+    for k, column in columns.items():
+        h5[k].resize((end,))
+        h5[k][rows:] = column
+    for k, array in values.items():
+        h5[k].resize((end, array.shape[1]))
+        h5[k][rows:] = to_float16(array)
+    return end
+
+
+# ---------------------------------------------------------------------------------------
+# BigWig
+# ---------------------------------------------------------------------------------------
+
+
+def write_bigwigs(
+    out_dir: str,
+    regions: Sequence[Region],
+    values: np.ndarray,
+    first_bp: Sequence[int],
+    bin_bp: int,
+    chrom_sizes: dict[str, int],
+    names: Sequence[str],
+) -> list[str]:
+    """One BigWig per track of ``values`` at the genomic bins of each region.
+
+    Bins covered by two overlapping regions keep the value of the first region in
+    (chromosome, start) order, since a BigWig cannot hold overlapping intervals.
+
+    Args:
+        out_dir: directory for ``{name}.bw``.
+        regions: the windows (chromosome used).
+        values: [N, bins, tracks], float.
+        first_bp: per region, genome bp where its first bin starts.
+        bin_bp: bin width in bp.
+        chrom_sizes: chromosome lengths for the header; bins past an end are dropped.
+        names: one file name stem per track.
+
+    Returns:
+        the paths written.
+    """
+    import pyBigWig
+
+    order = natsorted(range(len(regions)), key=lambda i: (regions[i].chrom, first_bp[i]))
+    chroms = natsorted({r.chrom for r in regions})
+    missing = [c for c in chroms if c not in chrom_sizes]
+    if missing:
+        raise InputError(
+            f"chromosome {missing[0]} has no size in the chromosome sizes given; use the "
+            "sizes file of the FASTA's genome"
+        )
+    paths = []
+    for ti, name in enumerate(names):
+        path = os.path.join(out_dir, f"{name}.bw")
+        with atomic_path(path) as tmp:
+            bw = pyBigWig.open(tmp, "w")
+            bw.addHeader([(c, int(chrom_sizes[c])) for c in chroms])
+            for chrom in chroms:
+                rows = [i for i in order if regions[i].chrom == chrom]
+                _add_track_entries(bw, chrom, rows, values[..., ti], first_bp, bin_bp,
+                                   chrom_sizes[chrom])
+            bw.close()
+        paths.append(path)
+    return paths
+
+
+def _add_track_entries(
+    bw, chrom: str, rows: Sequence[int], values: np.ndarray, first_bp: Sequence[int],
+    bin_bp: int, chrom_size: int,
+) -> None:
+    """Add one chromosome's bins of one track to an open BigWig.
+
+    Args:
+        bw: the open BigWig.
+        chrom: the chromosome.
+        rows: regions of ``chrom``, in start order.
+        values: the track [N, bins].
+        first_bp: per region, genome bp of its first bin.
+        bin_bp: bin width in bp.
+        chrom_size: the chromosome's length; bins past it are cut or dropped.
+    """
+    written_to = 0
+    for i in rows:
+        starts = first_bp[i] + bin_bp * np.arange(values.shape[1], dtype=np.int64)
+        ends = np.minimum(starts + bin_bp, chrom_size)
+        # a bin straddling the previous window's end is written from there on
+        starts = np.maximum(starts, max(written_to, 0))
+        keep = ends > starts
+        if not keep.any():
+            continue
+        bw.addEntries(
+            [chrom] * int(keep.sum()), starts[keep].tolist(), ends=ends[keep].tolist(),
+            values=values[i, keep].astype(np.float64).tolist(),
+        )  # fmt: skip
+        written_to = int(ends[keep][-1])

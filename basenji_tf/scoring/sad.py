@@ -1,0 +1,406 @@
+"""SAD scores (``basenji_sad.py``): VCF -> REF/ALT windows -> ensemble predictions -> sad.h5.
+
+:func:`run_sad` is the command: it scores a VCF in this process (:func:`score_vcf`), or
+as shard tasks (:func:`score_task`) on an :class:`~basenji_tf.scoring.execute.Executor`
+whose ``sad.h5`` files it merges. :func:`sad_stats` computes the SAD family of statistics.
+
+Differences from the original (``bin/basenji_sad.py``), besides those of
+:mod:`basenji_tf.scoring.vcf` and :mod:`basenji_tf.scoring.target_set`: ``*_pct`` tables
+of a multi-process run are recomputed over all rows, so they equal a single-process run
+(the original averages the per-job tables).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import rel_entr
+from tqdm import tqdm
+
+from basenji_tf.dna import dna_1hot
+from basenji_tf.errors import InputError
+from basenji_tf.files import atomic_path
+from basenji_tf.genome import Genome
+from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec, load_predictor
+from basenji_tf.scoring.execute import Executor, LocalProcesses, shard_range
+from basenji_tf.scoring.outputs import SAD_STATS, SadWriter, clip_float16, merge_sad
+from basenji_tf.scoring.target_set import TargetSet
+from basenji_tf.scoring.vcf import (
+    Variant,
+    VcfCounts,
+    count_vcf_records,
+    read_vcf,
+    ref_window_start,
+    variant_windows,
+    window_bounds,
+)
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------
+# Statistics
+# ---------------------------------------------------------------------------------------
+
+
+def _js(ref: np.ndarray, alt: np.ndarray) -> np.ndarray:
+    """Symmetric KL divergence over bins after a 25th-percentile pseudocount; [N, T]."""
+    pseudo = np.percentile(ref, 25, axis=1, keepdims=True)
+    ref_norm = ref + pseudo
+    ref_norm = ref_norm / ref_norm.sum(axis=1, keepdims=True)
+    alt_norm = alt + pseudo
+    alt_norm = alt_norm / alt_norm.sum(axis=1, keepdims=True)
+    return (rel_entr(ref_norm, alt_norm).sum(axis=1) + rel_entr(alt_norm, ref_norm).sum(axis=1)) / 2
+
+
+def sad_stats(ref: np.ndarray, alt: np.ndarray, stats: Sequence[str]) -> dict[str, np.ndarray]:
+    """The SAD family of statistics (REFERENCE 7.2), as the original stores them.
+
+    Args:
+        ref: REF predictions [N, bins, T] (float32).
+        alt: ALT predictions [N, bins, T] (float32).
+        stats: names from :data:`~basenji_tf.scoring.outputs.SAD_STATS`.
+
+    Returns:
+        stat -> float16 array [N, T] ([N, bins, T] for REF and ALT). Every statistic but
+        SAX, JS and logJS is clipped to the finite float16 range first, as in the original.
+    """
+    ref = ref.astype(np.float32)
+    alt = alt.astype(np.float32)
+    out: dict[str, np.ndarray] = {}
+    scales = {"": lambda x: x, "log": lambda x: np.log2(x + 1), "sqrt": np.sqrt}
+    for prefix, fn in scales.items():
+        wanted = [s for s in (f"{prefix}SAD", f"{prefix}D1", f"{prefix}D2") if s in stats]
+        if not wanted:
+            continue
+        ref_t, alt_t = fn(ref), fn(alt)
+        if f"{prefix}SAD" in stats:
+            out[f"{prefix}SAD"] = alt_t.sum(axis=1) - ref_t.sum(axis=1)
+        if f"{prefix}D1" in stats:
+            out[f"{prefix}D1"] = np.abs(alt_t - ref_t).sum(axis=1)
+        if f"{prefix}D2" in stats:
+            out[f"{prefix}D2"] = np.sqrt(((alt_t - ref_t) ** 2).sum(axis=1))
+    out = {name: clip_float16(values) for name, values in out.items()}
+    if "SAX" in stats:
+        diff = alt - ref
+        max_i = np.abs(diff).argmax(axis=1)
+        out["SAX"] = np.take_along_axis(diff, max_i[:, None, :], axis=1)[:, 0, :]
+    if "JS" in stats:
+        out["JS"] = _js(ref, alt)
+    if "logJS" in stats:
+        out["logJS"] = _js(np.log2(ref + 1), np.log2(alt + 1))
+    if "REF" in stats:
+        out["REF"] = clip_float16(ref)
+    if "ALT" in stats:
+        out["ALT"] = clip_float16(alt)
+    return {name: out[name].astype(np.float16) for name in stats}
+
+
+def check_stats(stats: Sequence[str]) -> list[str]:
+    """Validate ``--stats`` names; returns them as a list."""
+    unknown = [s for s in stats if s not in SAD_STATS]
+    if unknown:
+        raise InputError(
+            f"--stats: unknown statistic(s) {', '.join(unknown)}; choose from "
+            f"{', '.join(SAD_STATS)}"
+        )
+    return list(stats)
+
+
+# ---------------------------------------------------------------------------------------
+# Scoring a VCF
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SadOptions:
+    """Options of a basenji_sad run (see ``basenji_sad.py --help``).
+
+    Attributes:
+        stats: statistic names (:func:`check_stats`).
+        batch_variants: VCF records read and scored together.
+        cluster_bp: SNVs of a batch within this many bp share one REF window (0: off).
+        first_alt: score only the first ALT of each record.
+        strict: fail on a REF mismatch instead of skipping the row.
+        record_range: only data records ``[first, last)`` (a shard; None: all).
+    """
+
+    stats: tuple[str, ...] = ("SAD",)
+    batch_variants: int = 16
+    cluster_bp: int = 0
+    first_alt: bool = False
+    strict: bool = False
+    record_range: tuple[int, int] | None = None
+
+    def __post_init__(self):
+        if self.batch_variants < 1:
+            raise InputError(
+                f"--batch_variants {self.batch_variants}: must be a positive number of records"
+            )
+        if self.cluster_bp < 0:
+            raise InputError(f"--cluster {self.cluster_bp}: must be 0 (off) or a positive bp")
+
+
+def score_vcf(
+    predictor: EnsemblePredictor,
+    genome: Genome,
+    vcf_file: str,
+    out_file: str,
+    targets: TargetSet,
+    options: SadOptions,
+) -> VcfCounts:
+    """Score every ALT allele of a VCF and write ``sad.h5``.
+
+    Args:
+        predictor: the model head with its ensemble, target slice and cone splice
+            (see :func:`~basenji_tf.scoring.ensemble.load_predictor`).
+        genome: the FASTA.
+        vcf_file: plain or bgzipped VCF; streamed, memory independent of its size.
+        out_file: ``sad.h5`` path (written atomically).
+        targets: un-transformation, strand collapse and names of the reported targets.
+        options: see :class:`SadOptions`.
+
+    Returns:
+        counts of records, rows and skips (also logged as a summary).
+    """
+    seq_length = predictor.seq_length
+    if options.cluster_bp >= seq_length // 2 - 1:
+        raise InputError(
+            f"--cluster {options.cluster_bp}: must be shorter than half the model's "
+            f"{seq_length} bp window, or every variant could fall outside it"
+        )
+    counts = VcfCounts()
+    variants = read_vcf(vcf_file, genome, counts, options.first_alt, options.record_range)
+    with atomic_path(out_file) as tmp:
+        num_bins = int(predictor.model.output.shape[1])
+        writer = SadWriter(tmp, options.stats, targets.ids, targets.labels, num_bins)
+        try:
+            batcher = _Batcher(genome, predictor, targets, options, counts, writer)
+            progress = tqdm(desc="variants", unit=" variants", disable=None)
+            batch: list[Variant] = []
+            # A batch holds the rows of `batch_variants` consecutive records, counted from
+            # the file's first record: shards cut at batch boundaries (shard_range) then
+            # see the same batches, and so compute bit for bit the same scores.
+            for v in variants:
+                if batch and v.record // options.batch_variants != (
+                    batch[0].record // options.batch_variants
+                ):
+                    batcher.score(batch)
+                    progress.update(len(batch))
+                    batch = []
+                batch.append(v)
+            batcher.score(batch)
+            progress.update(len(batch))
+            progress.close()
+        finally:
+            writer.close()
+    log.info("%s", counts.summary())
+    if predictor.shared is not None:
+        towers = predictor.shared.counts
+        log.info(
+            "REF towers: %d inputs from shared sequences, %d on their own",
+            towers["shared"], towers["alone"],
+        )  # fmt: skip
+    return counts
+
+
+@dataclass
+class _Batcher:
+    """Scores batches of variants of one :func:`score_vcf` run into its writer."""
+
+    genome: Genome
+    predictor: EnsemblePredictor
+    targets: TargetSet
+    options: SadOptions
+    counts: VcfCounts
+    writer: SadWriter
+
+    def score(self, batch: list[Variant]) -> None:
+        """Predict and score one batch; rows go out in VCF order whatever the grouping."""
+        if not batch:
+            return
+        windows = _BatchWindows(self.genome, self.predictor.seq_length, self.counts,
+                                self.options.strict)  # fmt: skip
+        for anchor, members in _clusters(batch, self.options.cluster_bp):
+            if len(members) == 1:
+                windows.add_single(anchor)
+            else:
+                windows.add_cluster(anchor, members)
+        if not windows.rows:
+            return
+        order = {id(v): i for i, v in enumerate(batch)}
+        perm = np.argsort([order[id(v)] for v in windows.rows], kind="stable")
+        alt_ref = np.array(windows.alt_ref)[perm]
+        ref_preds, alt_preds = self.predictor.predict_pairs(
+            np.stack(windows.refs), np.stack(windows.alts)[perm], alt_ref, windows.ref_starts,
+            self.genome,
+        )  # fmt: skip
+        ref_preds = self.targets.transform(ref_preds[alt_ref])
+        alt_preds = self.targets.transform(alt_preds)
+        scores = sad_stats(ref_preds, alt_preds, self.options.stats)
+        self.writer.append([windows.rows[i] for i in perm], scores)
+
+
+@dataclass
+class _BatchWindows:
+    """The REF and ALT windows of one batch, with each ALT's REF and each REF's start."""
+
+    genome: Genome
+    seq_length: int
+    counts: VcfCounts
+    strict: bool
+    refs: list[np.ndarray] = field(default_factory=list)
+    ref_starts: list[tuple[str, int]] = field(default_factory=list)
+    alts: list[np.ndarray] = field(default_factory=list)
+    alt_ref: list[int] = field(default_factory=list)
+    rows: list[Variant] = field(default_factory=list)
+    # ALT alleles of one record share a REF window when they extend it alike
+    _ref_of_site: dict[tuple, int] = field(default_factory=dict)
+
+    def add_single(self, v: Variant) -> None:
+        """A variant in its own centred window (:func:`variant_windows`)."""
+        windows = variant_windows(self.genome, v, self.seq_length, self.counts, self.strict)
+        if windows is None:
+            return
+        site = (v.line, v.chrom, v.pos, v.ref, v.deletion_bp)
+        if site not in self._ref_of_site:
+            self._ref_of_site[site] = len(self.refs)
+            self.refs.append(windows[0])
+            self.ref_starts.append((v.chrom, ref_window_start(v, self.seq_length)))
+        self._add_alt(v, windows[1], self._ref_of_site[site])
+
+    def add_cluster(self, anchor: Variant, members: list[Variant]) -> None:
+        """SNVs sharing the window centred on ``anchor``.
+
+        A member whose REF the window does not hold is scored on its own (REF swaps and
+        mismatches as in exact mode).
+        """
+        start, _ = window_bounds(anchor.pos, self.seq_length)
+        seq = self.genome.fetch(anchor.chrom, start, start + self.seq_length)
+        ref = dna_1hot(seq, n_uniform=True)
+        singles, ref_i = [], None
+        for v in members:
+            offset = v.pos - 1 - start
+            if seq[offset : offset + len(v.ref)] != v.ref:
+                singles.append(v)
+                continue
+            if ref_i is None:
+                ref_i = len(self.refs)
+                self.refs.append(ref)
+                self.ref_starts.append((anchor.chrom, start))
+            alt = ref.copy()
+            alt[offset : offset + len(v.alt)] = dna_1hot(v.alt, n_uniform=True)
+            self._add_alt(v, alt, ref_i)
+        for v in singles:
+            self.add_single(v)
+
+    def _add_alt(self, v: Variant, alt: np.ndarray, ref_i: int) -> None:
+        self.alt_ref.append(ref_i)
+        self.alts.append(alt)
+        self.rows.append(v)
+
+
+def _clusters(
+    variants: Sequence[Variant], cluster_bp: int
+) -> list[tuple[Variant, list[Variant]]]:
+    """Group SNVs of one batch lying within ``cluster_bp`` of their group's first member.
+
+    SNVs are grouped in (chromosome, position) order, so unsorted VCFs cluster too; other
+    variants stay alone. Groups depend on which variants share a batch.
+
+    Returns:
+        (anchor, members): each group is scored in the window of its middle member.
+    """
+    if cluster_bp <= 0:
+        return [(v, [v]) for v in variants]
+    groups: list[list[Variant]] = []
+    snvs = sorted((v for v in variants if v.is_snv), key=lambda v: (v.chrom, v.pos))
+    for v in snvs:
+        g = groups[-1] if groups else None
+        if g is not None and v.chrom == g[0].chrom and v.pos - g[0].pos <= cluster_bp:
+            g.append(v)
+        else:
+            groups.append([v])
+    groups += [[v] for v in variants if not v.is_snv]
+    return [(g[len(g) // 2], g) for g in groups]
+
+
+# ---------------------------------------------------------------------------------------
+# The command: one process or shard tasks
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SadTask:
+    """One :func:`score_vcf` run: everything a process needs to score a VCF or a shard."""
+
+    model: ModelSpec
+    fasta: str
+    vcf_file: str
+    out_file: str
+    options: SadOptions
+
+
+def score_task(task: SadTask) -> str:
+    """Load the model, score the task's records into its ``sad.h5``; returns that path."""
+    _, predictor, targets = load_predictor(task.model)
+    with Genome(task.fasta) as genome:
+        score_vcf(predictor, genome, task.vcf_file, task.out_file, targets, task.options)
+    return task.out_file
+
+
+def run_sad(
+    model: ModelSpec,
+    fasta: str,
+    vcf_file: str,
+    out_dir: str,
+    options: SadOptions,
+    shards: int | None = None,
+    shard: tuple[int, int] | None = None,
+    executor: Executor | None = None,
+) -> str:
+    """Score a VCF into ``out_dir/sad.h5``.
+
+    Args:
+        model: the model, targets and ensemble.
+        fasta: genome FASTA.
+        vcf_file: plain or bgzipped VCF.
+        out_dir: output directory.
+        options: see :class:`SadOptions` (``record_range`` is set here for shards).
+        shards: split the VCF's records into this many shard tasks (``out_dir/job{i}``),
+            run them on ``executor`` and merge them; the result equals a single run bit
+            for bit. None: score in this process.
+        shard: without ``shards``, (i, N): score only shard i of N, in this process.
+        executor: where shard tasks run (default: one local process per shard).
+
+    Returns:
+        the path of ``sad.h5``.
+    """
+    out_file = os.path.join(out_dir, "sad.h5")
+    if shards is None:
+        if shard is not None:
+            options = _shard_options(options, count_vcf_records(vcf_file), *shard)
+        return score_task(SadTask(model, fasta, vcf_file, out_file, options))
+    total = count_vcf_records(vcf_file)
+    tasks = [
+        SadTask(model, fasta, vcf_file, os.path.join(out_dir, f"job{i}", "sad.h5"),
+                _shard_options(options, total, i, shards))
+        for i in range(shards)
+    ]  # fmt: skip
+    job_files = (executor or LocalProcesses(shards)).map(score_task, tasks)
+    rows = merge_sad(job_files, out_file)
+    log.info("merged %d shards, %d rows into %s", shards, rows, out_file)
+    return out_file
+
+
+def _shard_options(options: SadOptions, records: int, shard_i: int, shards: int) -> SadOptions:
+    """``options`` restricted to shard ``shard_i`` of ``shards`` of a VCF's ``records``."""
+    if not 0 <= shard_i < shards:
+        raise InputError(f"shard {shard_i}/{shards}: expected i/N with 0 <= i < N")
+    record_range = shard_range(records, shard_i, shards, align=options.batch_variants)
+    return dataclasses.replace(options, record_range=record_range)
