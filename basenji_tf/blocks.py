@@ -41,8 +41,14 @@ import numpy as np
 from basenji_tf import layers
 
 GLOBAL_KEYS = (
-    "activation", "batch_norm", "bn_momentum", "norm_type",
-    "l2_scale", "l1_scale", "padding", "kernel_initializer",
+    "activation",
+    "batch_norm",
+    "bn_momentum",
+    "norm_type",
+    "l2_scale",
+    "l1_scale",
+    "padding",
+    "kernel_initializer",
 )
 
 BLOCKS: dict[str, Callable] = {}
@@ -67,8 +73,11 @@ def register_block(name: str, forwards_to: str | None = None):
 
 def _accepted_keys(fn) -> set[str]:
     params = inspect.signature(fn).parameters
-    keys = {k for k, p in params.items() if k not in ("inputs", "name") and p.kind
-            not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    keys = {
+        k
+        for k, p in params.items()
+        if k not in ("inputs", "name") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    }
     if fn.forwards_to:
         keys |= _accepted_keys(BLOCKS[fn.forwards_to])
     return keys
@@ -128,8 +137,7 @@ def _build_keras_block(inputs, class_name, block, model_globals, name):
             f"block {class_name!r} has unknown keyword(s) {', '.join(unknown)}; "
             f"valid keywords: {', '.join(sorted(init_keys))}"
         )
-    kwargs = {k: v for k, v in model_globals.items()
-              if k in GLOBAL_KEYS and v and k in init_keys}
+    kwargs = {k: v for k, v in model_globals.items() if k in GLOBAL_KEYS and v and k in init_keys}
     kwargs.update(block)
     if "activation" in kwargs:
         kwargs["activation"] = layers.keras_activation(kwargs["activation"])
@@ -164,8 +172,10 @@ def normalize(inputs, norm_type, bn_momentum, norm_gamma, name):
         return inputs
     if norm_type in ("batch", "batch-sync"):
         return keras.layers.BatchNormalization(
-            momentum=bn_momentum, gamma_initializer=gamma,
-            synchronized=norm_type == "batch-sync", name=name,
+            momentum=bn_momentum,
+            gamma_initializer=gamma,
+            synchronized=norm_type == "batch-sync",
+            name=name,
         )(inputs)
     if norm_type == "layer":
         return keras.layers.LayerNormalization(gamma_initializer=gamma, name=name)(inputs)
@@ -194,10 +204,25 @@ def dilation_rates(rate_init: float, rate_mult: float, repeat: int, round: bool)
 
 @register_block("conv_block")
 def conv_block(
-    inputs, filters=None, kernel_size=1, activation="relu", activation_end=None, stride=1,
-    dilation_rate=1, l2_scale=0, dropout=0, conv_type="standard", pool_size=1,
-    pool_type="max", norm_type=None, bn_momentum=0.99, norm_gamma=None, residual=False,
-    kernel_initializer="he_normal", padding="same", name="conv_block",
+    inputs,
+    filters=None,
+    kernel_size=1,
+    activation="relu",
+    activation_end=None,
+    stride=1,
+    dilation_rate=1,
+    l2_scale=0,
+    dropout=0,
+    conv_type="standard",
+    pool_size=1,
+    pool_type="max",
+    norm_type=None,
+    bn_momentum=0.99,
+    norm_gamma=None,
+    residual=False,
+    kernel_initializer="he_normal",
+    padding="same",
+    name="conv_block",
 ):
     """activation -> Conv1D -> norm -> dropout -> residual add -> activation_end -> pool.
 
@@ -211,15 +236,22 @@ def conv_block(
         raise ValueError(f"unknown conv_type {conv_type!r}; valid: standard, separable")
     conv_class = keras.layers.SeparableConv1D if conv_type == "separable" else keras.layers.Conv1D
     conv_args = dict(
-        filters=filters, kernel_size=kernel_size, strides=stride, padding="same",
-        dilation_rate=dilation_rate, use_bias=norm_type is None, name=f"{name}_conv",
+        filters=filters,
+        kernel_size=kernel_size,
+        strides=stride,
+        padding="same",
+        dilation_rate=dilation_rate,
+        use_bias=norm_type is None,
+        name=f"{name}_conv",
     )
     if conv_type == "separable":
-        conv_args.update(depthwise_initializer=kernel_initializer,
-                         pointwise_initializer=kernel_initializer)
+        conv_args.update(
+            depthwise_initializer=kernel_initializer, pointwise_initializer=kernel_initializer
+        )
     else:
-        conv_args.update(kernel_initializer=kernel_initializer,
-                         kernel_regularizer=_regularizer(l2_scale))
+        conv_args.update(
+            kernel_initializer=kernel_initializer, kernel_regularizer=_regularizer(l2_scale)
+        )
     current = conv_class(**conv_args)(current)
     current = normalize(current, norm_type, bn_momentum, norm_gamma, f"{name}_bn")
     if dropout > 0:
@@ -237,8 +269,16 @@ def conv_block(
 
 
 @register_block("conv_tower", forwards_to="conv_block")
-def conv_tower(inputs, filters_init, filters_end=None, filters_mult=None, divisible_by=1,
-               repeat=1, name="conv_tower", **kwargs):
+def conv_tower(
+    inputs,
+    filters_init,
+    filters_end=None,
+    filters_mult=None,
+    divisible_by=1,
+    repeat=1,
+    name="conv_tower",
+    **kwargs,
+):
     """``repeat`` conv_blocks with filters growing geometrically from ``filters_init``.
 
     Stage i has round_half_even(filters_init * mult**i / divisible_by) * divisible_by
@@ -256,9 +296,20 @@ def conv_tower(inputs, filters_init, filters_end=None, filters_mult=None, divisi
 
 
 @register_block("dilated_residual", forwards_to="conv_block")
-def dilated_residual(inputs, filters, kernel_size=3, rate_mult=2, rate_init=1, dropout=0,
-                     repeat=1, conv_type="standard", norm_type=None, round=False,
-                     name="dilated_residual", **kwargs):
+def dilated_residual(
+    inputs,
+    filters,
+    kernel_size=3,
+    rate_mult=2,
+    rate_init=1,
+    dropout=0,
+    repeat=1,
+    conv_type="standard",
+    norm_type=None,
+    round=False,
+    name="dilated_residual",
+    **kwargs,
+):
     """Residual stack of dilated convs: x + conv1x1(conv_k,dil(x)) per repeat.
 
     The first conv has ``filters`` and dilation round_half_even(d) with d = rate_init,
@@ -272,13 +323,24 @@ def dilated_residual(inputs, filters, kernel_size=3, rate_mult=2, rate_init=1, d
     for ri, dilation in enumerate(dilation_rates(rate_init, rate_mult, repeat, round)):
         rep_input = current
         current = conv_block(
-            current, filters=filters, kernel_size=kernel_size, dilation_rate=dilation,
-            conv_type=conv_type, norm_type=norm_type, norm_gamma="ones",
-            name=f"{name}_r{ri}_a", **kwargs,
+            current,
+            filters=filters,
+            kernel_size=kernel_size,
+            dilation_rate=dilation,
+            conv_type=conv_type,
+            norm_type=norm_type,
+            norm_gamma="ones",
+            name=f"{name}_r{ri}_a",
+            **kwargs,
         )
         current = conv_block(
-            current, filters=rep_input.shape[-1], dropout=dropout, norm_type=norm_type,
-            norm_gamma="zeros", name=f"{name}_r{ri}_b", **kwargs,
+            current,
+            filters=rep_input.shape[-1],
+            dropout=dropout,
+            norm_type=norm_type,
+            norm_gamma="zeros",
+            name=f"{name}_r{ri}_b",
+            **kwargs,
         )
         if norm_type is None:
             current = layers.Scale(name=f"{name}_r{ri}_scale")(current)
@@ -287,9 +349,19 @@ def dilated_residual(inputs, filters, kernel_size=3, rate_mult=2, rate_init=1, d
 
 
 @register_block("dilated_dense", forwards_to="conv_block")
-def dilated_dense(inputs, filters, kernel_size=3, rate_mult=2, rate_init=1, dropout=0,
-                  repeat=1, conv_type="standard", round=False, name="dilated_dense",
-                  **kwargs):
+def dilated_dense(
+    inputs,
+    filters,
+    kernel_size=3,
+    rate_mult=2,
+    rate_init=1,
+    dropout=0,
+    repeat=1,
+    conv_type="standard",
+    round=False,
+    name="dilated_dense",
+    **kwargs,
+):
     """Densely connected dilated convs (the 2018 Basenji trunk).
 
     Each repeat appends ``filters`` channels: concat([x, conv_block_dil(x)]), dilation
@@ -299,18 +371,36 @@ def dilated_dense(inputs, filters, kernel_size=3, rate_mult=2, rate_init=1, drop
     for ri, dilation in enumerate(dilation_rates(rate_init, rate_mult, repeat, round)):
         rep_input = current
         current = conv_block(
-            current, filters=filters, kernel_size=kernel_size, dilation_rate=dilation,
-            conv_type=conv_type, dropout=dropout, name=f"{name}_r{ri}", **kwargs,
+            current,
+            filters=filters,
+            kernel_size=kernel_size,
+            dilation_rate=dilation,
+            conv_type=conv_type,
+            dropout=dropout,
+            name=f"{name}_r{ri}",
+            **kwargs,
         )
         current = keras.layers.Concatenate(name=f"{name}_r{ri}_concat")([rep_input, current])
     return current
 
 
 @register_block("dense_block")
-def dense_block(inputs, units=None, activation="relu", activation_end=None, flatten=False,
-                dropout=0, l2_scale=0, l1_scale=0, residual=False, norm_type=None,
-                bn_momentum=0.99, norm_gamma=None, kernel_initializer="he_normal",
-                name="dense_block"):
+def dense_block(
+    inputs,
+    units=None,
+    activation="relu",
+    activation_end=None,
+    flatten=False,
+    dropout=0,
+    l2_scale=0,
+    l1_scale=0,
+    residual=False,
+    norm_type=None,
+    bn_momentum=0.99,
+    norm_gamma=None,
+    kernel_initializer="he_normal",
+    name="dense_block",
+):
     """activation -> [flatten] -> Dense (bias only without norm) -> norm -> dropout ->
     residual add -> activation_end. [B, L, C] -> [B, L, units] (or [B, units] flattened)."""
     current = activate(inputs, activation, f"{name}_act")
@@ -319,8 +409,11 @@ def dense_block(inputs, units=None, activation="relu", activation_end=None, flat
     if units is None:
         units = inputs.shape[-1]
     current = keras.layers.Dense(
-        units, use_bias=norm_type is None, kernel_initializer=kernel_initializer,
-        kernel_regularizer=_regularizer(l2_scale, l1_scale), name=f"{name}_dense",
+        units,
+        use_bias=norm_type is None,
+        kernel_initializer=kernel_initializer,
+        kernel_regularizer=_regularizer(l2_scale, l1_scale),
+        name=f"{name}_dense",
     )(current)
     gamma = norm_gamma or ("zeros" if residual else "ones")
     current = normalize(current, norm_type, bn_momentum, gamma, f"{name}_bn")
@@ -332,8 +425,16 @@ def dense_block(inputs, units=None, activation="relu", activation_end=None, flat
 
 
 @register_block("final")
-def final(inputs, units, activation="linear", flatten=False, kernel_initializer="he_normal",
-          l2_scale=0, l1_scale=0, name="final"):
+def final(
+    inputs,
+    units,
+    activation="linear",
+    flatten=False,
+    kernel_initializer="he_normal",
+    l2_scale=0,
+    l1_scale=0,
+    name="final",
+):
     """The output layer: [flatten] -> Dense(units, bias, activation).
 
     ``activation`` is handed to Keras as in the original, so ``softplus`` is Keras'
@@ -343,9 +444,12 @@ def final(inputs, units, activation="linear", flatten=False, kernel_initializer=
     if flatten:
         current = keras.layers.Reshape((1, -1), name=f"{name}_flatten")(current)
     return keras.layers.Dense(
-        units, use_bias=True, activation=layers.keras_activation(activation),
+        units,
+        use_bias=True,
+        activation=layers.keras_activation(activation),
         kernel_initializer=kernel_initializer,
-        kernel_regularizer=_regularizer(l2_scale, l1_scale), name=f"{name}_dense",
+        kernel_regularizer=_regularizer(l2_scale, l1_scale),
+        name=f"{name}_dense",
     )(current)
 
 

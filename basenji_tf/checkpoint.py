@@ -34,8 +34,18 @@ log = logging.getLogger(__name__)
 
 RESUME_FILE = "resume.h5"
 HISTORY_FILE = "history.tsv"
-HISTORY_COLUMNS = ("epoch", "data", "seconds", "train_loss", "train_r", "train_r2",
-                   "valid_loss", "valid_r", "valid_r2", "best")
+HISTORY_COLUMNS = (
+    "epoch",
+    "data",
+    "seconds",
+    "train_loss",
+    "train_r",
+    "train_r2",
+    "valid_loss",
+    "valid_r",
+    "valid_r2",
+    "best",
+)
 _SUMMARY_KEYS = ("train_loss", "train_r", "train_r2", "valid_loss", "valid_r", "valid_r2")
 
 
@@ -43,8 +53,9 @@ def output_names(num_datasets: int) -> list[dict[str, str]]:
     """Per dataset: file names of its check and best models."""
     if num_datasets == 1:
         return [{"check": "model_check.h5", "best": "model_best.h5"}]
-    return [{"check": f"model{i}_check.h5", "best": f"model{i}_best.h5"}
-            for i in range(num_datasets)]
+    return [
+        {"check": f"model{i}_check.h5", "best": f"model{i}_best.h5"} for i in range(num_datasets)
+    ]
 
 
 class Checkpointer:
@@ -58,8 +69,13 @@ class Checkpointer:
         chief: whether this worker writes files (False: every write is skipped).
     """
 
-    def __init__(self, out_dir: str | os.PathLike, num_datasets: int,
-                 save_model: Callable[[str, int], None], chief: bool = True):
+    def __init__(
+        self,
+        out_dir: str | os.PathLike,
+        num_datasets: int,
+        save_model: Callable[[str, int], None],
+        chief: bool = True,
+    ):
         self.out_dir = Path(out_dir)
         self.names = output_names(num_datasets)
         self.save_model = save_model
@@ -95,8 +111,12 @@ class Checkpointer:
         with atomic_path(self.out_dir / self.names[i][kind]) as tmp:
             self.save_model(tmp, i)
 
-    def save_state(self, variables: Sequence[tf.Variable],
-                   optimizer_variables: Sequence[tf.Variable], state: dict) -> None:
+    def save_state(
+        self,
+        variables: Sequence[tf.Variable],
+        optimizer_variables: Sequence[tf.Variable],
+        state: dict,
+    ) -> None:
         """Write ``resume.h5`` (every variable and ``state``) and ``history.tsv``.
 
         Args:
@@ -108,20 +128,27 @@ class Checkpointer:
         if not self.chief:
             return
         with atomic_path(self.out_dir / RESUME_FILE) as tmp, h5py.File(tmp, "w") as h5:
-            for group, group_variables in (("model", variables),
-                                           ("optimizer", optimizer_variables)):
+            for group, group_variables in (
+                ("model", variables),
+                ("optimizer", optimizer_variables),
+            ):
                 grp = h5.create_group(group)
                 for k, var in enumerate(group_variables):
                     grp.create_dataset(str(k), data=np.asarray(var.numpy()))
                 grp.attrs["paths"] = json.dumps([v.path for v in group_variables])
             h5.attrs["state"] = json.dumps(state)
-        text = "\t".join(HISTORY_COLUMNS) + "\n" + "".join(
-            "\t".join(str(row[c]) for c in HISTORY_COLUMNS) + "\n" for row in state["history"]
+        text = (
+            "\t".join(HISTORY_COLUMNS)
+            + "\n"
+            + "".join(
+                "\t".join(str(row[c]) for c in HISTORY_COLUMNS) + "\n" for row in state["history"]
+            )
         )
         write_text_atomic(self.out_dir / HISTORY_FILE, text)
 
-    def load_state(self, variables: Sequence[tf.Variable],
-                   optimizer_variables: Sequence[tf.Variable]) -> dict | None:
+    def load_state(
+        self, variables: Sequence[tf.Variable], optimizer_variables: Sequence[tf.Variable]
+    ) -> dict | None:
         """Assign the variables from ``resume.h5`` if it exists.
 
         Returns:
@@ -134,16 +161,19 @@ class Checkpointer:
         if not path.is_file():
             return None
         with h5py.File(path, "r") as h5:
-            for group, group_variables in (("model", variables),
-                                           ("optimizer", optimizer_variables)):
+            for group, group_variables in (
+                ("model", variables),
+                ("optimizer", optimizer_variables),
+            ):
                 _assign_group(h5[group], group_variables, path, group)
             state = json.loads(h5.attrs["state"])
         log.info("resuming from %s after epoch %d", path, state["epoch"] - 1)
         return state
 
 
-def _assign_group(grp: h5py.Group, variables: Sequence[tf.Variable], path: Path,
-                  group: str) -> None:
+def _assign_group(
+    grp: h5py.Group, variables: Sequence[tf.Variable], path: Path, group: str
+) -> None:
     if len(grp) != len(variables):
         raise InputError(
             f"{path}: holds {len(grp)} {group} variables but this run has "
@@ -168,6 +198,10 @@ def _write_summaries(writer, row: dict) -> None:
     metadata.plugin_data.plugin_name = "scalars"
     with writer.as_default():
         for key in _SUMMARY_KEYS:
-            tf.summary.write(key, tf.constant(row[key], tf.float32), step=row["epoch"],
-                             metadata=metadata.SerializeToString())
+            tf.summary.write(
+                key,
+                tf.constant(row[key], tf.float32),
+                step=row["epoch"],
+                metadata=metadata.SerializeToString(),
+            )
     writer.flush()

@@ -94,9 +94,7 @@ class SeqDataset:
             self.num_seqs = int(stats[f"{split_label}_seqs"])
         else:
             self.num_seqs = sum(
-                1
-                for f in self.files
-                for _ in tf.data.TFRecordDataset(f, compression_type="ZLIB")
+                1 for f in self.files for _ in tf.data.TFRecordDataset(f, compression_type="ZLIB")
             )
         self.dataset = self._make_dataset(mode)
 
@@ -152,9 +150,7 @@ class SeqDataset:
                 tf.debugging.assert_equal(
                     tf.size(targets) * 2,
                     target_bytes,
-                    message=tf.strings.join(
-                        [path, ": target size disagrees with statistics.json"]
-                    ),
+                    message=tf.strings.join([path, ": target size disagrees with statistics.json"]),
                 ),
             ]
             with tf.control_dependencies(checks):

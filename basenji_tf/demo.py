@@ -61,9 +61,12 @@ def demo_params_file() -> Path:
 
 
 def run_demo(
-    out_dir: str | os.PathLike, seed: int, size: str, params_file: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    seed: int,
+    size: str,
+    params_file: str | os.PathLike,
     run_step: RunStep,
-) -> dict:  # fmt: skip
+) -> dict:
     """Run the pipeline into ``out_dir`` and write its scorecard, ``summary.json``.
 
     Args:
@@ -95,14 +98,18 @@ def run_demo(
             "--seed", str(seed), "-v", valid, "-t", test_chroms, "-g", str(human / "gaps.bed"),
             "-o", str(data), genome, str(human / "targets.txt")])  # fmt: skip
     run_step("basenji_train.py", ["--seed", str(seed), "-o", str(train), params, str(data)])
-    run_step("basenji_test.py", ["--rc", "--save", "--ai", "0,3,6", "-o", str(test), params,
-                                 str(model_file), str(data)])  # fmt: skip
+    run_step(
+        "basenji_test.py",
+        ["--rc", "--save", "--ai", "0,3,6", "-o", str(test), params, str(model_file), str(data)],
+    )
     run_step("basenji_sad.py", ["-f", genome, "--rc", "-o", str(sad), params, str(model_file),
                                 str(human / "variants.vcf")])  # fmt: skip
     regions = out_dir / "test_genes.bed"
     test_regions_bed(human / "genes.gtf", info["test_chroms"], regions)
-    run_step("basenji_predict_bed.py", ["-f", genome, "-b", "0,3", "-o", str(predict), params,
-                                        str(model_file), str(regions)])  # fmt: skip
+    run_step(
+        "basenji_predict_bed.py",
+        ["-f", genome, "-b", "0,3", "-o", str(predict), params, str(model_file), str(regions)],
+    )
     summary = _summary(out_dir, data, human, model_file)
     write_summary(out_dir, summary)
     return summary
@@ -135,8 +142,9 @@ def pearsonr_by_assay(acc_file: str | os.PathLike) -> dict[str, float]:
     return {assay: round(mean, 4) for assay, (_, mean) in assay_summary(acc).items()}
 
 
-def sad_vs_truth(sad_file: str | os.PathLike, effects_file: str | os.PathLike,
-                 targets_file: str | os.PathLike) -> dict:
+def sad_vs_truth(
+    sad_file: str | os.PathLike, effects_file: str | os.PathLike, targets_file: str | os.PathLike
+) -> dict:
     """Spearman correlation of predicted SAD with the simulator's true effects.
 
     Rows are matched by variant id and columns by target identifier: sad.h5 ``target_ids``
@@ -153,8 +161,10 @@ def sad_vs_truth(sad_file: str | os.PathLike, effects_file: str | os.PathLike,
         sad = handle["SAD"][:].astype(np.float32)
         target_ids = [t.decode() for t in handle["target_ids"][:]]
     identifiers = pd.read_csv(targets_file, sep="\t", index_col=0)["identifier"]
-    columns = [identifiers.loc[int(t[1:])] if t.startswith("t") and t[1:].isdigit() else t
-               for t in target_ids]
+    columns = [
+        identifiers.loc[int(t[1:])] if t.startswith("t") and t[1:].isdigit() else t
+        for t in target_ids
+    ]
     predicted = pd.DataFrame(sad, index=snps, columns=columns)
     predicted = predicted[~predicted.index.duplicated()]
     shared = truth.index.intersection(predicted.index)
@@ -176,8 +186,9 @@ def sad_vs_truth(sad_file: str | os.PathLike, effects_file: str | os.PathLike,
     }
 
 
-def test_regions_bed(gtf_file: str | os.PathLike, chroms: list[str], out_bed: str | os.PathLike,
-                     max_regions: int = 8) -> int:
+def test_regions_bed(
+    gtf_file: str | os.PathLike, chroms: list[str], out_bed: str | os.PathLike, max_regions: int = 8
+) -> int:
     """Write a BED of gene TSS positions on ``chroms`` (the held-out chromosomes).
 
     Returns:
@@ -189,8 +200,12 @@ def test_regions_bed(gtf_file: str | os.PathLike, chroms: list[str], out_bed: st
     return len(lines)
 
 
-def plot_test_example(test_dir: str | os.PathLike, data_dir: str | os.PathLike,
-                      track_indexes: list[int], stem: str | os.PathLike) -> str:
+def plot_test_example(
+    test_dir: str | os.PathLike,
+    data_dir: str | os.PathLike,
+    track_indexes: list[int],
+    stem: str | os.PathLike,
+) -> str:
     """Plot observed vs predicted coverage of the held-out sequence with the most signal.
 
     Uses ``preds.h5`` / ``targets.h5`` of ``basenji_test.py --save`` and the test rows of
@@ -208,10 +223,16 @@ def plot_test_example(test_dir: str | os.PathLike, data_dir: str | os.PathLike,
     table = pd.read_csv(Path(data_dir) / "targets.txt", sep="\t", index_col=0)
     best = int(np.argmax(targets[:, :, track_indexes].sum(axis=(1, 2))))
     row = seqs.iloc[best]
-    tracks = {table["identifier"].iloc[t]: (targets[best, :, t], preds[best, :, t])
-              for t in track_indexes}
-    plots.track_comparison(int(row["start"]), pool_width, tracks, stem,
-                           title=f"held-out {row['chrom']}:{row['start']}-{row['end']}")
+    tracks = {
+        table["identifier"].iloc[t]: (targets[best, :, t], preds[best, :, t]) for t in track_indexes
+    }
+    plots.track_comparison(
+        int(row["start"]),
+        pool_width,
+        tracks,
+        stem,
+        title=f"held-out {row['chrom']}:{row['start']}-{row['end']}",
+    )
     return f"{os.fspath(stem)}.png"
 
 

@@ -150,7 +150,9 @@ def _descriptions(targets_df: pd.DataFrame) -> np.ndarray:
 
 
 def accuracy_table(
-    targets_df: pd.DataFrame, pearsonr: np.ndarray, r2: np.ndarray,
+    targets_df: pd.DataFrame,
+    pearsonr: np.ndarray,
+    r2: np.ndarray,
     spearmanr: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The acc.txt table: index, pearsonr, [spearmanr], r2, identifier, description."""
@@ -163,16 +165,24 @@ def accuracy_table(
     return table
 
 
-def binary_accuracy_table(targets_df: pd.DataFrame, preds: np.ndarray,
-                          targets: np.ndarray) -> pd.DataFrame:
+def binary_accuracy_table(
+    targets_df: pd.DataFrame, preds: np.ndarray, targets: np.ndarray
+) -> pd.DataFrame:
     """acc.txt of a ``bce`` model: index, auroc, auprc, identifier, description.
 
     Per target over all kept bins of all sequences; targets > 0.5 are positives.
     """
-    scores = [metrics.auroc_auprc(targets[..., ti] > 0.5, preds[..., ti])
-              for ti in range(targets.shape[-1])]
-    table = pd.DataFrame({"index": targets_df.index.to_numpy(),
-                          "auroc": [a for a, _ in scores], "auprc": [b for _, b in scores]})
+    scores = [
+        metrics.auroc_auprc(targets[..., ti] > 0.5, preds[..., ti])
+        for ti in range(targets.shape[-1])
+    ]
+    table = pd.DataFrame(
+        {
+            "index": targets_df.index.to_numpy(),
+            "auroc": [a for a, _ in scores],
+            "auprc": [b for _, b in scores],
+        }
+    )
     table["identifier"] = targets_df["identifier"].to_numpy()
     table["description"] = _descriptions(targets_df)
     return table
@@ -190,12 +200,15 @@ def assay_summary(table: pd.DataFrame, column: str = "pearsonr") -> dict[str, tu
     order = [a for a in ASSAYS if (assays == a).any()]
     order += sorted(set(assays) - set(ASSAYS) - {"OTHER"})
     order += ["OTHER"] if (assays == "OTHER").any() else []
-    return {a: (int((assays == a).sum()), float(np.nanmean(table.loc[assays == a, column])))
-            for a in order}
+    return {
+        a: (int((assays == a).sum()), float(np.nanmean(table.loc[assays == a, column])))
+        for a in order
+    }
 
 
-def peaks_accuracy(preds: np.ndarray, targets: np.ndarray,
-                   q_threshold: float = 0.01) -> tuple[pd.DataFrame, list[np.ndarray]]:
+def peaks_accuracy(
+    preds: np.ndarray, targets: np.ndarray, q_threshold: float = 0.01
+) -> tuple[pd.DataFrame, list[np.ndarray]]:
     """Peak calls on every 8th bin of each target and how well predictions rank them.
 
     Args:
@@ -226,8 +239,13 @@ def write_peaks(table: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def write_bedgraphs(
-    out_dir: str | os.PathLike, seqs_bed: pd.DataFrame, preds: np.ndarray,
-    targets: np.ndarray, target_indexes: Iterable[int], pool_width: int, step: int = 1,
+    out_dir: str | os.PathLike,
+    seqs_bed: pd.DataFrame,
+    preds: np.ndarray,
+    targets: np.ndarray,
+    target_indexes: Iterable[int],
+    pool_width: int,
+    step: int = 1,
 ) -> None:
     """``bedgraph/{preds,targets}_t{ti}.bedgraph``: one line per kept bin of each sequence.
 
@@ -244,8 +262,13 @@ def write_bedgraphs(
                         handle.write(f"{row.chrom}\t{start}\t{start + pool_width}\t{value:.4f}\n")
 
 
-def write_plots(out_dir: str | os.PathLike, preds: np.ndarray, targets: np.ndarray,
-                target_indexes: Iterable[int], labels: Sequence[str]) -> None:
+def write_plots(
+    out_dir: str | os.PathLike,
+    preds: np.ndarray,
+    targets: np.ndarray,
+    target_indexes: Iterable[int],
+    labels: Sequence[str],
+) -> None:
     """scatter/violin/roc/pr figures of each target in ``target_indexes`` (positions in T)."""
     out = Path(out_dir)
     for ti in target_indexes:
@@ -270,8 +293,9 @@ def write_h5(path: str | os.PathLike, name: str, array: np.ndarray) -> None:
 # basenji_test.py
 
 
-def _ensembled(head: seqnn.Head, full_table: pd.DataFrame, rc: bool,
-               shifts: Sequence[int]) -> Callable[[np.ndarray], np.ndarray]:
+def _ensembled(
+    head: seqnn.Head, full_table: pd.DataFrame, rc: bool, shifts: Sequence[int]
+) -> Callable[[np.ndarray], np.ndarray]:
     """``head.predict`` ensembled over ``rc`` and ``shifts`` (bp).
 
     ``full_table`` is the full targets table of the data; its ``strand_pair`` column, if
@@ -369,8 +393,13 @@ def evaluate_model(
     binary = settings.loss == "bce"
     keep = save or peaks or rank or binary or bool(plot_targets) or bool(bedgraph_targets)
     result = predict_split(
-        predict, data.dataset, channels, loss_fn=metrics.make_loss(settings), keep=keep,
-        step=step, total=-(-data.num_seqs // settings.batch_size),
+        predict,
+        data.dataset,
+        channels,
+        loss_fn=metrics.make_loss(settings),
+        keep=keep,
+        step=step,
+        total=-(-data.num_seqs // settings.batch_size),
     )
     log.info("evaluated %d %s sequences of %s", result.num_seqs, split, data_dir)
     pearsonr, r2 = result.stats.pearsonr(), result.stats.r2()
@@ -400,8 +429,9 @@ def evaluate_model(
                 f"{Path(data_dir) / 'sequences.bed'}: {len(seqs_bed)} {split} rows but the "
                 f"TFRecords hold {result.num_seqs} sequences"
             )
-        write_bedgraphs(out, seqs_bed, result.preds, result.targets, bedgraph_targets,
-                        data.pool_width, step)
+        write_bedgraphs(
+            out, seqs_bed, result.preds, result.targets, bedgraph_targets, data.pool_width, step
+        )
     return {
         "acc": acc,
         "loss": result.loss,
@@ -418,7 +448,10 @@ def evaluate_model(
 
 
 def gene_bins(
-    tss: Sequence[dict], seqs_bed: pd.DataFrame, pool_width: int, target_length: int,
+    tss: Sequence[dict],
+    seqs_bed: pd.DataFrame,
+    pool_width: int,
+    target_length: int,
 ) -> dict[str, list[tuple[int, int]]]:
     """The (sequence, bin) pairs holding each gene's TSSs, every genomic bin once.
 
@@ -434,6 +467,7 @@ def gene_bins(
         overlapping sequences is taken from the first one; genes with no TSS inside any
         sequence are absent. Chromosome names match with or without a 'chr' prefix.
     """
+
     def norm(chrom: str) -> str:
         return chrom[3:] if chrom.startswith("chr") else chrom
 
@@ -541,30 +575,31 @@ def evaluate_genes(
             )
     channels = _channels(targets_df, str(targets_file))
     model = seqnn.load(params_file, model_file, head_i)
-    predict = _ensembled(model.head, _full_table(data_dir, read_targets(targets_file)), rc,
-                         shifts)
+    predict = _ensembled(model.head, _full_table(data_dir, read_targets(targets_file)), rc, shifts)
     batch_size = int(model.params_json.get("train", {}).get("batch_size", 4))
     data = SeqDataset(data_dir, split, batch_size, mode="eval")
     _check_shapes(model.head, data, data_dir)
     seqs_bed = read_sequences_bed(data_dir, split)
-    bins = gene_bins(read_gtf_tss(gtf_file, feature), seqs_bed, data.pool_width,
-                     data.target_length)
+    bins = gene_bins(read_gtf_tss(gtf_file, feature), seqs_bed, data.pool_width, data.target_length)
     if len(bins) < 3:
         raise InputError(
             f"{gtf_file}: only {len(bins)} {feature}(s) have a TSS inside the {split} "
             f"sequences of {data_dir}; check the genome build and chromosome names"
         )
     log.info("%d genes have a TSS inside the %d %s sequences", len(bins), len(seqs_bed), split)
-    genes, preds, targets = gene_values(predict, data.dataset, bins, channels,
-                                        total=-(-data.num_seqs // batch_size))
+    genes, preds, targets = gene_values(
+        predict, data.dataset, bins, channels, total=-(-data.num_seqs // batch_size)
+    )
     log_preds, log_targets = np.log2(preds + 1), np.log2(targets + 1)
-    table = pd.DataFrame({
-        "index": targets_df.index.to_numpy(),
-        "pearsonr": metrics.pearsonr(log_targets, log_preds),
-        "spearmanr": metrics.spearmanr(log_targets, log_preds),
-        "identifier": targets_df["identifier"].to_numpy(),
-        "description": _descriptions(targets_df),
-    })
+    table = pd.DataFrame(
+        {
+            "index": targets_df.index.to_numpy(),
+            "pearsonr": metrics.pearsonr(log_targets, log_preds),
+            "spearmanr": metrics.spearmanr(log_targets, log_preds),
+            "identifier": targets_df["identifier"].to_numpy(),
+            "description": _descriptions(targets_df),
+        }
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_table(table, out / "acc_genes.txt")
@@ -572,5 +607,4 @@ def evaluate_genes(
         h5.create_dataset("genes", data=np.array(genes, dtype="S"))
         h5.create_dataset("preds", data=preds.astype(np.float32))
         h5.create_dataset("targets", data=targets.astype(np.float32))
-    return {"acc": table, "pearsonr": float(np.nanmean(table["pearsonr"])),
-            "num_genes": len(genes)}
+    return {"acc": table, "pearsonr": float(np.nanmean(table["pearsonr"])), "num_genes": len(genes)}

@@ -18,9 +18,13 @@ from basenji_tf import seqnn
 from basenji_tf.files import atomic_path
 
 
-def export_saved_model(head: seqnn.Head, out_dir: str | os.PathLike, rc: bool = False,
-                       shifts: Sequence[int] = (0,),
-                       strand_pair: Sequence[int] | None = None) -> None:
+def export_saved_model(
+    head: seqnn.Head,
+    out_dir: str | os.PathLike,
+    rc: bool = False,
+    shifts: Sequence[int] = (0,),
+    strand_pair: Sequence[int] | None = None,
+) -> None:
     """Write one head of a model, optionally ensembled, as a TF SavedModel.
 
     Args:
@@ -35,15 +39,22 @@ def export_saved_model(head: seqnn.Head, out_dir: str | os.PathLike, rc: bool = 
     spec = tf.TensorSpec([None, head.seq_length, depth], tf.float32, name="sequence")
     archive = keras.export.ExportArchive()
     archive.track(predictor)
-    archive.add_endpoint(name="serve", fn=lambda x: predictor(x, training=False),
-                         input_signature=[spec])
+    archive.add_endpoint(
+        name="serve", fn=lambda x: predictor(x, training=False), input_signature=[spec]
+    )
     with atomic_path(out_dir, is_dir=True) as tmp:
         archive.write_out(tmp, verbose=False)
 
 
-def export_model(params_file: str | os.PathLike, model_file: str | os.PathLike,
-                 out_dir: str | os.PathLike, head: int = 0, rc: bool = False,
-                 shifts: Sequence[int] = (0,), trunk: bool = False) -> None:
+def export_model(
+    params_file: str | os.PathLike,
+    model_file: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    head: int = 0,
+    rc: bool = False,
+    shifts: Sequence[int] = (0,),
+    trunk: bool = False,
+) -> None:
     """Everything ``basenji_export.py`` does: load a trained head and export it.
 
     Args:

@@ -242,8 +242,9 @@ class StochasticShift(keras.layers.Layer):
     (N). Inference: identity.
     """
 
-    def __init__(self, shift_max: int = 0, symmetric: bool = True, seed: int | None = None,
-                 **kwargs):
+    def __init__(
+        self, shift_max: int = 0, symmetric: bool = True, seed: int | None = None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.shift_max = int(shift_max)
         self.symmetric = symmetric
@@ -261,8 +262,12 @@ class StochasticShift(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "shift_max": self.shift_max,
-                "symmetric": self.symmetric, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "shift_max": self.shift_max,
+            "symmetric": self.symmetric,
+            "seed": self.seed,
+        }
 
 
 @register
@@ -361,8 +366,13 @@ class EnsembleAverage(keras.layers.Layer):
     See :func:`average_members`. Input [n_members * B, L, T] -> [B, L, T].
     """
 
-    def __init__(self, num_shifts: int = 1, rc: bool = False,
-                 strand_pair: Sequence[int] | None = None, **kwargs):
+    def __init__(
+        self,
+        num_shifts: int = 1,
+        rc: bool = False,
+        strand_pair: Sequence[int] | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.num_shifts = int(num_shifts)
         self.rc = bool(rc)
@@ -377,5 +387,9 @@ class EnsembleAverage(keras.layers.Layer):
         return (None,) + tuple(input_shape[1:])
 
     def get_config(self):
-        return {**super().get_config(), "num_shifts": self.num_shifts, "rc": self.rc,
-                "strand_pair": self.strand_pair}
+        return {
+            **super().get_config(),
+            "num_shifts": self.num_shifts,
+            "rc": self.rc,
+            "strand_pair": self.strand_pair,
+        }

@@ -49,18 +49,51 @@ _INT, _NUMBER, _WORD, _FLAG = "an integer", "a number", "a word", "0 or 1"
 
 # key -> kind of value. Per-layer keys (cnn_*) repeat once per layer, or appear once for all.
 PARAMS_TXT_KEYS: dict[str, str] = {
-    **dict.fromkeys(("seq_length", "seq_depth", "num_targets", "target_classes", "target_pool",
-                     "batch_buffer", "batch_size", "cnn_filters", "cnn_filter_sizes",
-                     "cnn_stride", "cnn_pool", "cnn_dilation", "cnn_skip"), _INT),
-    **dict.fromkeys(("target_clip", "cnn_l2_scale", "final_l1_scale", "cnn_dropout",
-                     "non_dilated_cnn_dropout", "dilated_cnn_dropout", "learning_rate",
-                     "momentum", "adam_beta1", "adam_beta2", "grad_clip"), _NUMBER),
+    **dict.fromkeys(
+        (
+            "seq_length",
+            "seq_depth",
+            "num_targets",
+            "target_classes",
+            "target_pool",
+            "batch_buffer",
+            "batch_size",
+            "cnn_filters",
+            "cnn_filter_sizes",
+            "cnn_stride",
+            "cnn_pool",
+            "cnn_dilation",
+            "cnn_skip",
+        ),
+        _INT,
+    ),
+    **dict.fromkeys(
+        (
+            "target_clip",
+            "cnn_l2_scale",
+            "final_l1_scale",
+            "cnn_dropout",
+            "non_dilated_cnn_dropout",
+            "dilated_cnn_dropout",
+            "learning_rate",
+            "momentum",
+            "adam_beta1",
+            "adam_beta2",
+            "grad_clip",
+        ),
+        _NUMBER,
+    ),
     **dict.fromkeys(("nonlinearity", "link", "loss", "architecture", "optimizer"), _WORD),
     **dict.fromkeys(("batch_norm", "batch_renorm", "target_sqrt", "cnn_dense"), _FLAG),
 }
 # Other spellings the original read, -> the key above.
-PARAMS_TXT_ALIASES = {"optimization": "optimizer", "link_function": "link",
-                      "loss_name": "loss", "cnn_strides": "cnn_stride", "renorm": "batch_renorm"}
+PARAMS_TXT_ALIASES = {
+    "optimization": "optimizer",
+    "link_function": "link",
+    "loss_name": "loss",
+    "cnn_strides": "cnn_stride",
+    "renorm": "batch_renorm",
+}
 # Keys read by the original that change nothing here, -> why they are dropped.
 _DROPPED = {
     "cnn_l2": "read but never applied by the 2018 code",
@@ -72,8 +105,14 @@ _DROPPED = {
     "learning_decay_rate": "there is no learning-rate decay schedule",
     "augment_mutation": "mutation augmentation is not supported",
 }
-_LINKS = {"exp_linear": "exp_linear", "softplus": "softplus", "exp": "exp", "relu": "relu",
-          "identity": "linear", "linear": "linear"}
+_LINKS = {
+    "exp_linear": "exp_linear",
+    "softplus": "softplus",
+    "exp": "exp",
+    "relu": "relu",
+    "identity": "linear",
+    "linear": "linear",
+}
 _LOSSES = {"poisson": "poisson", "gaussian": "mse"}
 _OPTIMIZERS = {"adam": "adam", "sgd": "sgd", "momentum": "sgd"}
 _NONLINEARITIES = {"relu": "relu", "gelu": "gelu_sigmoid"}  # TF1 gelu: x * sigmoid(1.702 x)
@@ -105,17 +144,22 @@ def read_params_txt(path: str | os.PathLike) -> dict[str, list[tuple[int, Any]]]
             if not fields:
                 continue
             if len(fields) != 2:
-                raise InputError(f"{path}: line {number}: expected 'key value', got "
-                                 f"{len(fields)} fields; write one key and one value per line")
+                raise InputError(
+                    f"{path}: line {number}: expected 'key value', got "
+                    f"{len(fields)} fields; write one key and one value per line"
+                )
             name, value = fields
             key = PARAMS_TXT_ALIASES.get(name, name)
             if key not in PARAMS_TXT_KEYS and key not in _DROPPED:
                 valid = sorted([*PARAMS_TXT_KEYS, *PARAMS_TXT_ALIASES, *_DROPPED])
-                raise InputError(f"{path}: line {number}: unknown key {name!r}; valid keys: "
-                                 f"{', '.join(valid)}")
+                raise InputError(
+                    f"{path}: line {number}: unknown key {name!r}; valid keys: {', '.join(valid)}"
+                )
             if spelled.setdefault(key, name) != name:
-                raise InputError(f"{path}: line {number}: {name!r} repeats {spelled[key]!r} "
-                                 "under another name; keep one spelling")
+                raise InputError(
+                    f"{path}: line {number}: {name!r} repeats {spelled[key]!r} "
+                    "under another name; keep one spelling"
+                )
             entries.setdefault(key, []).append((number, _typed(value)))
     return entries
 
@@ -151,8 +195,9 @@ class _Job:
         if key not in self.entries:
             return default
         if len(self.entries[key]) > 1:
-            raise InputError(f"{self.where(key, 1)} is given {len(self.entries[key])} times; "
-                             "give it once")
+            raise InputError(
+                f"{self.where(key, 1)} is given {len(self.entries[key])} times; give it once"
+            )
         return self._check(key, 0)
 
     def per_layer(self, key: str, default: Any, layers: int) -> list:
@@ -162,8 +207,10 @@ class _Job:
         """
         values = [self._check(key, i) for i in range(len(self.entries.get(key, ())))]
         if len(values) > layers:
-            raise InputError(f"{self.where(key, layers)}: {len(values)} values for "
-                             f"{layers} layers (one per cnn_filters line); remove the extra")
+            raise InputError(
+                f"{self.where(key, layers)}: {len(values)} values for "
+                f"{layers} layers (one per cnn_filters line); remove the extra"
+            )
         if len(values) == 1:
             default = values[0]
         return values + [default] * (layers - len(values))
@@ -172,8 +219,10 @@ class _Job:
 def _layers(job: _Job) -> list[dict]:
     """Per-layer settings of the 'cnn' architecture, checked."""
     if not job.has("cnn_filters"):
-        raise InputError(f"{job.path}: no cnn_filters lines; the 2018 'cnn' architecture "
-                         "needs one per convolution layer")
+        raise InputError(
+            f"{job.path}: no cnn_filters lines; the 2018 'cnn' architecture "
+            "needs one per convolution layer"
+        )
     filters = job.per_layer("cnn_filters", 16, len(job.entries["cnn_filters"]))
     n = len(filters)
     columns = {
@@ -204,17 +253,25 @@ def _check_layer(job: _Job, i: int, layer: dict) -> None:
     if not 0 <= layer["dropout"] < 1:
         raise InputError(f"{where}: dropout {layer['dropout']} must be in [0, 1)")
     if layer["skip"]:
-        raise InputError(f"{where}: cnn_skip (residual) layers are not supported; "
-                         "write the model as a params JSON with dilated_residual blocks")
+        raise InputError(
+            f"{where}: cnn_skip (residual) layers are not supported; "
+            "write the model as a params JSON with dilated_residual blocks"
+        )
     if layer["dense"] and (layer["pool"] > 1 or layer["stride"] > 1):
-        raise InputError(f"{where}: a cnn_dense layer with pooling or stride cannot be "
-                         "converted; use cnn_pool 1 and cnn_stride 1 on dense layers")
+        raise InputError(
+            f"{where}: a cnn_dense layer with pooling or stride cannot be "
+            "converted; use cnn_pool 1 and cnn_stride 1 on dense layers"
+        )
 
 
 def _conv_block(layer: dict) -> dict:
     block = {"name": "conv_block", "filters": layer["filters"], "kernel_size": layer["size"]}
-    optional = (("stride", "stride", 1), ("dilation_rate", "dilation", 1),
-                ("pool_size", "pool", 1), ("dropout", "dropout", 0))
+    optional = (
+        ("stride", "stride", 1),
+        ("dilation_rate", "dilation", 1),
+        ("pool_size", "pool", 1),
+        ("dropout", "dropout", 0),
+    )
     block.update({key: layer[name] for key, name, unset in optional if layer[name] != unset})
     return block
 
@@ -242,8 +299,12 @@ def _dense_run_length(layers: list[dict], start: int) -> int:
 
 def _dilated_dense(run: list[dict]) -> dict:
     first = run[0]
-    block = {"name": "dilated_dense", "filters": first["filters"],
-             "kernel_size": first["size"], "rate_init": first["dilation"]}
+    block = {
+        "name": "dilated_dense",
+        "filters": first["filters"],
+        "kernel_size": first["size"],
+        "rate_init": first["dilation"],
+    }
     if len(run) > 1:
         block["rate_mult"] = run[1]["dilation"] // first["dilation"]
     block["repeat"] = len(run)
@@ -266,7 +327,7 @@ def trunk_blocks(layers: list[dict]) -> list[dict]:
             i += 1
             continue
         length = _dense_run_length(layers, i)
-        blocks.append(_dilated_dense(layers[i:i + length]))
+        blocks.append(_dilated_dense(layers[i : i + length]))
         i += length
     return blocks
 
@@ -274,22 +335,31 @@ def trunk_blocks(layers: list[dict]) -> list[dict]:
 def _mapped(job: _Job, key: str, default: str, table: dict[str, str]) -> str:
     value = job.one(key, default)
     if value.lower() not in table:
-        raise InputError(f"{job.where(key)} {value!r} is not supported; use one of "
-                         f"{', '.join(sorted(table))}")
+        raise InputError(
+            f"{job.where(key)} {value!r} is not supported; use one of {', '.join(sorted(table))}"
+        )
     return table[value.lower()]
 
 
 def _reject_unsupported(job: _Job) -> None:
-    checks = (("architecture", "cnn", ("cnn",)), ("target_classes", 1, (1,)),
-              ("batch_renorm", False, (False,)), ("target_sqrt", False, (False,)))
+    checks = (
+        ("architecture", "cnn", ("cnn",)),
+        ("target_classes", 1, (1,)),
+        ("batch_renorm", False, (False,)),
+        ("target_sqrt", False, (False,)),
+    )
     for key, default, allowed in checks:
         value = job.one(key, default)
         if value not in allowed:
-            raise InputError(f"{job.where(key)} {value!r} is not supported; the converter "
-                             f"reads {key} {allowed[0]!r} only")
+            raise InputError(
+                f"{job.where(key)} {value!r} is not supported; the converter "
+                f"reads {key} {allowed[0]!r} only"
+            )
     if job.has("target_clip"):
-        raise InputError(f"{job.where('target_clip')}: clipping targets inside the loss is "
-                         "not supported; clip them when making the data and remove the line")
+        raise InputError(
+            f"{job.where('target_clip')}: clipping targets inside the loss is "
+            "not supported; clip them when making the data and remove the line"
+        )
     for key, why in _DROPPED.items():
         if job.has(key):
             log.warning("%s: dropped (%s)", job.where(key), why)
@@ -309,18 +379,24 @@ def _model_section(job: _Job, num_targets: int | None, seq_length: int | None) -
     seq_length = _required(job, "seq_length", seq_length)
     pool_bp = math.prod(layer["stride"] * layer["pool"] for layer in layers)
     if seq_length % pool_bp:
-        raise InputError(f"{job.path}: seq_length {seq_length} is not a multiple of the "
-                         f"layers' total pooling {pool_bp} bp")
+        raise InputError(
+            f"{job.path}: seq_length {seq_length} is not a multiple of the "
+            f"layers' total pooling {pool_bp} bp"
+        )
     if job.one("target_pool", pool_bp) != pool_bp:
-        raise InputError(f"{job.where('target_pool')} {job.one('target_pool', 0)} disagrees "
-                         f"with the layers' total pooling {pool_bp} bp; fix one of them")
+        raise InputError(
+            f"{job.where('target_pool')} {job.one('target_pool', 0)} disagrees "
+            f"with the layers' total pooling {pool_bp} bp; fix one of them"
+        )
     buffer_bp = job.one("batch_buffer", 64)
     crop, remainder = divmod(buffer_bp, pool_bp)
     target_length = seq_length // pool_bp - 2 * crop
     if remainder or buffer_bp < 0 or target_length < 1:
-        raise InputError(f"{job.path}: batch_buffer {buffer_bp} bp (the original's default is "
-                         f"64) must be a multiple of the {pool_bp} bp bins leaving bins to "
-                         f"predict; add or fix the batch_buffer line")
+        raise InputError(
+            f"{job.path}: batch_buffer {buffer_bp} bp (the original's default is "
+            f"64) must be a multiple of the {pool_bp} bp bins leaving bins to "
+            f"predict; add or fix the batch_buffer line"
+        )
     trunk = trunk_blocks(layers)
     if crop:
         trunk.append({"name": "Cropping1D", "cropping": crop})
@@ -331,8 +407,11 @@ def _model_section(job: _Job, num_targets: int | None, seq_length: int | None) -
     model["activation"] = _mapped(job, "nonlinearity", "relu", _NONLINEARITIES)
     if job.one("batch_norm", True):
         model.update(norm_type="batch", bn_momentum=0.9)
-    head = {"name": "final", "units": _required(job, "num_targets", num_targets),
-            "activation": _mapped(job, "link", "exp_linear", _LINKS)}
+    head = {
+        "name": "final",
+        "units": _required(job, "num_targets", num_targets),
+        "activation": _mapped(job, "link", "exp_linear", _LINKS),
+    }
     l2_scale = job.one("cnn_l2_scale", 0.0) / 2
     if l2_scale:
         model["l2_scale"] = l2_scale
@@ -412,17 +491,24 @@ def onehot_codes(seqs: np.ndarray, where: str, first: int = 0) -> np.ndarray:
     bad = (codes == N_INDEX) & ~np.all(seqs == seqs[..., :1], axis=-1)
     if bad.any():
         i, pos = np.argwhere(bad)[0]
-        raise InputError(f"{where}: record {first + i} position {pos} is "
-                         f"{seqs[i, pos].tolist()}, "
-                         "neither one-hot nor N; the dataset is not one-hot DNA")
+        raise InputError(
+            f"{where}: record {first + i} position {pos} is "
+            f"{seqs[i, pos].tolist()}, "
+            "neither one-hot nor N; the dataset is not one-hot DNA"
+        )
     return codes
 
 
 class _Records(Sequence):
     """Rows ``start:end`` of an HDF5 dataset, transformed a block at a time on demand."""
 
-    def __init__(self, dataset: h5py.Dataset, start: int, end: int,
-                 transform: Callable[[np.ndarray, int], np.ndarray]):
+    def __init__(
+        self,
+        dataset: h5py.Dataset,
+        start: int,
+        end: int,
+        transform: Callable[[np.ndarray, int], np.ndarray],
+    ):
         self.dataset, self.start, self.end, self.transform = dataset, start, end, transform
         self._block_start, self._block = -1, None
 
@@ -434,7 +520,7 @@ class _Records(Sequence):
             raise IndexError(i)
         first = self.start + i - i % _READ_BLOCK
         if first != self._block_start:
-            rows = self.dataset[first:min(first + _READ_BLOCK, self.end)]
+            rows = self.dataset[first : min(first + _READ_BLOCK, self.end)]
             self._block, self._block_start = self.transform(rows, first), first
         return self._block[self.start + i - self._block_start]
 
@@ -451,8 +537,10 @@ def read_hdf5_layout(h5: h5py.File, path: str) -> dict:
     """
     splits = [s for s in SPLITS if f"{s}_in" in h5 or f"{s}_out" in h5]
     if not splits:
-        raise InputError(f"{path}: no train_in/train_out, valid_* or test_* datasets; "
-                         "is this a 2018 Basenji training HDF5?")
+        raise InputError(
+            f"{path}: no train_in/train_out, valid_* or test_* datasets; "
+            "is this a 2018 Basenji training HDF5?"
+        )
     imag = [name for name in h5 if name.endswith("_out_imag")]
     if imag:
         raise InputError(f"{path}: {imag[0]}: Fourier-compressed targets are not supported")
@@ -460,15 +548,19 @@ def read_hdf5_layout(h5: h5py.File, path: str) -> dict:
     for split in splits:
         for part in ("in", "out"):
             if f"{split}_{part}" not in h5:
-                raise InputError(f"{path}: {split}_{part} is missing beside the other "
-                                 f"{split}_* datasets")
+                raise InputError(
+                    f"{path}: {split}_{part} is missing beside the other {split}_* datasets"
+                )
         seqs, targets = h5[f"{split}_in"], h5[f"{split}_out"]
         if seqs.ndim != 3 or seqs.shape[2] != 4 or targets.ndim != 3:
-            raise InputError(f"{path}: {split}_in {seqs.shape} / {split}_out {targets.shape} "
-                             "must be [N, seq_length, 4] / [N, bins, targets]")
+            raise InputError(
+                f"{path}: {split}_in {seqs.shape} / {split}_out {targets.shape} "
+                "must be [N, seq_length, 4] / [N, bins, targets]"
+            )
         if seqs.shape[0] != targets.shape[0]:
-            raise InputError(f"{path}: {split}_in has {seqs.shape[0]} records but "
-                             f"{split}_out {targets.shape[0]}")
+            raise InputError(
+                f"{path}: {split}_in has {seqs.shape[0]} records but {split}_out {targets.shape[0]}"
+            )
         na = h5.get(f"{split}_na")
         if na is not None and na.shape != targets.shape[:2]:
             raise InputError(f"{path}: {split}_na {na.shape} must be {targets.shape[:2]}")
@@ -480,11 +572,17 @@ def read_hdf5_layout(h5: h5py.File, path: str) -> dict:
         raise InputError(f"{path}: {splits[0]}_out has no bins or no targets")
     pool_width = int(h5["pool_width"][()]) if "pool_width" in h5 else seq_length // target_length
     if pool_width * target_length != seq_length:
-        raise InputError(f"{path}: {target_length} bins of {pool_width} bp do not cover "
-                         f"seq_length {seq_length}")
-    return {"seq_length": seq_length, "target_length": target_length,
-            "num_targets": num_targets, "pool_width": pool_width, "splits": splits,
-            "counts": {s: int(h5[f"{s}_in"].shape[0]) for s in splits}}
+        raise InputError(
+            f"{path}: {target_length} bins of {pool_width} bp do not cover seq_length {seq_length}"
+        )
+    return {
+        "seq_length": seq_length,
+        "target_length": target_length,
+        "num_targets": num_targets,
+        "pool_width": pool_width,
+        "splits": splits,
+        "counts": {s: int(h5[f"{s}_in"].shape[0]) for s in splits},
+    }
 
 
 def _strings(h5: h5py.File, name: str, count: int, path: str) -> list[str] | None:
@@ -517,18 +615,23 @@ def _sequences_bed(bed_file: str, layout: dict, crop_bp: int) -> str:
     expected = [s for s in layout["splits"] for _ in range(layout["counts"][s])]
     lines = [line.split() for line in Path(bed_file).read_text().splitlines() if line.strip()]
     if len(lines) != len(expected):
-        raise InputError(f"{bed_file}: {len(lines)} lines but the HDF5 has {len(expected)} "
-                         "records; give the BED written with this HDF5")
+        raise InputError(
+            f"{bed_file}: {len(lines)} lines but the HDF5 has {len(expected)} "
+            "records; give the BED written with this HDF5"
+        )
     out = []
     for number, (fields, split) in enumerate(zip(lines, expected), start=1):
         try:
             chrom, start, end, label = fields[0], int(fields[1]), int(fields[2]), fields[3]
         except (IndexError, ValueError):
-            raise InputError(f"{bed_file}: line {number}: expected 'chrom start end split'"
-                             ) from None
+            raise InputError(
+                f"{bed_file}: line {number}: expected 'chrom start end split'"
+            ) from None
         if label != split or end - start != layout["seq_length"]:
-            raise InputError(f"{bed_file}: line {number}: {label} {end - start} bp, but record "
-                             f"{number - 1} is {split} {layout['seq_length']} bp")
+            raise InputError(
+                f"{bed_file}: line {number}: {label} {end - start} bp, but record "
+                f"{number - 1} is {split} {layout['seq_length']} bp"
+            )
         out.append(f"{chrom}\t{start + crop_bp}\t{end - crop_bp}\t{label}\n")
     return "".join(out)
 
@@ -571,17 +674,28 @@ def hdf5_to_data_dir(
         crop_bins, remainder = divmod(crop_bp, layout["pool_width"])
         target_length = layout["target_length"] - 2 * crop_bins
         if remainder or crop_bp < 0 or target_length < 1:
-            raise InputError(f"crop {crop_bp} bp must be a non-negative multiple of the "
-                             f"{layout['pool_width']} bp bins leaving bins")
+            raise InputError(
+                f"crop {crop_bp} bp must be a non-negative multiple of the "
+                f"{layout['pool_width']} bp bins leaving bins"
+            )
         bed_text = _sequences_bed(str(bed_file), layout, crop_bp) if bed_file else None
         with atomic_path(out_dir, is_dir=True) as tmp:
             tfr_dir = Path(tmp) / "tfrecords"
             tfr_dir.mkdir()
             for split in layout["splits"]:
-                _write_split(h5, path, split, tfr_dir, crop_bins, seqs_per_tfr,
-                             encoding=encoding, compression_level=compression_level)
-            write_text_atomic(Path(tmp) / "targets.txt",
-                              _targets_table(h5, path, layout["num_targets"]))
+                _write_split(
+                    h5,
+                    path,
+                    split,
+                    tfr_dir,
+                    crop_bins,
+                    seqs_per_tfr,
+                    encoding=encoding,
+                    compression_level=compression_level,
+                )
+            write_text_atomic(
+                Path(tmp) / "targets.txt", _targets_table(h5, path, layout["num_targets"])
+            )
             if bed_text is not None:
                 write_text_atomic(Path(tmp) / "sequences.bed", bed_text)
             stats = _statistics(layout, crop_bp, target_length, encoding)
@@ -589,8 +703,15 @@ def hdf5_to_data_dir(
     return stats
 
 
-def _write_split(h5: h5py.File, path: str, split: str, tfr_dir: Path, crop_bins: int,
-                 seqs_per_tfr: int, **write_options) -> None:
+def _write_split(
+    h5: h5py.File,
+    path: str,
+    split: str,
+    tfr_dir: Path,
+    crop_bins: int,
+    seqs_per_tfr: int,
+    **write_options,
+) -> None:
     """Write one split's records, ``seqs_per_tfr`` consecutive records per file."""
     bins = slice(crop_bins, h5[f"{split}_out"].shape[1] - crop_bins)
 
@@ -598,8 +719,10 @@ def _write_split(h5: h5py.File, path: str, split: str, tfr_dir: Path, crop_bins:
         rows = rows[:, bins]
         bad = ~np.isfinite(rows.astype(np.float16))
         if bad.any():
-            raise InputError(f"{path}: {split}_out record {first + np.argwhere(bad)[0][0]} "
-                             "has NaN or inf targets (as float16); clip or fill them")
+            raise InputError(
+                f"{path}: {split}_out record {first + np.argwhere(bad)[0][0]} "
+                "has NaN or inf targets (as float16); clip or fill them"
+            )
         return rows
 
     transforms = {

@@ -226,8 +226,11 @@ class _PooledSumsMetric(keras.metrics.Metric):
         return tf.reduce_mean(value) if self.summarize else value
 
     def get_config(self):
-        return {**super().get_config(), "num_targets": self.num_targets,
-                "summarize": self.summarize}
+        return {
+            **super().get_config(),
+            "num_targets": self.num_targets,
+            "summarize": self.summarize,
+        }
 
 
 @keras.saving.register_keras_serializable(package="basenji_tf")

@@ -36,8 +36,12 @@ class Cyclical1(keras.optimizers.schedules.LearningRateSchedule):
         return tf.where(step < 2 * self.step_size, cycle, tf.cast(self.final, tf.float32))
 
     def get_config(self):
-        return {"initial": self.initial, "maximal": self.maximal, "final": self.final,
-                "step_size": self.step_size}
+        return {
+            "initial": self.initial,
+            "maximal": self.maximal,
+            "final": self.final,
+            "step_size": self.step_size,
+        }
 
 
 @keras.saving.register_keras_serializable(package="basenji_tf")
@@ -71,12 +75,19 @@ def make_learning_rate(
     settings: TrainParams, steps_per_epoch: int
 ) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """A float or a schedule of optimizer steps (``steps_per_epoch`` summed over datasets)."""
-    cycle_keys = (settings.initial_learning_rate, settings.maximal_learning_rate,
-                  settings.final_learning_rate, settings.train_epochs_cycle1)
+    cycle_keys = (
+        settings.initial_learning_rate,
+        settings.maximal_learning_rate,
+        settings.final_learning_rate,
+        settings.train_epochs_cycle1,
+    )
     if all(k is not None for k in cycle_keys):
-        schedule = Cyclical1(settings.initial_learning_rate, settings.maximal_learning_rate,
-                             settings.final_learning_rate,
-                             settings.train_epochs_cycle1 * steps_per_epoch)
+        schedule = Cyclical1(
+            settings.initial_learning_rate,
+            settings.maximal_learning_rate,
+            settings.final_learning_rate,
+            settings.train_epochs_cycle1 * steps_per_epoch,
+        )
         if settings.warmup_steps > 0:
             return WarmUp(float(settings.initial_learning_rate), settings.warmup_steps, schedule)
         return schedule
@@ -97,8 +108,12 @@ def make_optimizer(settings: TrainParams, steps_per_epoch: int) -> keras.optimiz
         return keras.optimizers.SGD(rate, momentum=settings.momentum)
     if settings.optimizer == "adam":
         return keras.optimizers.Adam(rate, beta_1=settings.adam_beta1, beta_2=settings.adam_beta2)
-    return keras.optimizers.AdamW(rate, weight_decay=settings.weight_decay,
-                                  beta_1=settings.adam_beta1, beta_2=settings.adam_beta2)
+    return keras.optimizers.AdamW(
+        rate,
+        weight_decay=settings.weight_decay,
+        beta_1=settings.adam_beta1,
+        beta_2=settings.adam_beta2,
+    )
 
 
 def clip_gradients(grads: Sequence[tf.Tensor], settings: TrainParams) -> list[tf.Tensor]:

@@ -55,11 +55,30 @@ class ModelParams:
         return list(self.heads)
 
 
-_BLOCK_GLOBALS = ("batch_norm", "bn_momentum", "norm_type", "l2_scale", "l1_scale",
-                  "padding", "kernel_initializer")
+_BLOCK_GLOBALS = (
+    "batch_norm",
+    "bn_momentum",
+    "norm_type",
+    "l2_scale",
+    "l1_scale",
+    "padding",
+    "kernel_initializer",
+)
 _IGNORED = ("verbose", "ensemble_rc", "ensemble_shifts", "num_targets", "diagonal_offset")
-_KNOWN = ("seq_length", "seq_depth", "trunk", "activation", "augment_rc", "augment_shift",
-          "strand_pair", "target_length") + _BLOCK_GLOBALS + _IGNORED
+_KNOWN = (
+    (
+        "seq_length",
+        "seq_depth",
+        "trunk",
+        "activation",
+        "augment_rc",
+        "augment_shift",
+        "strand_pair",
+        "target_length",
+    )
+    + _BLOCK_GLOBALS
+    + _IGNORED
+)
 
 
 def parse_model_params(model: dict[str, Any], source: str = "params") -> ModelParams:

@@ -27,8 +27,12 @@ def save_figure(fig: plt.Figure, stem: str | os.PathLike) -> None:
 
 
 def scatter_log(
-    targets: np.ndarray, preds: np.ndarray, stem: str | os.PathLike, title: str = "",
-    sample: int = 500, seed: int = 0,
+    targets: np.ndarray,
+    preds: np.ndarray,
+    stem: str | os.PathLike,
+    title: str = "",
+    sample: int = 500,
+    seed: int = 0,
 ) -> None:
     """Scatter of log2(x+1) predictions against targets with a least-squares line.
 
@@ -57,8 +61,9 @@ def scatter_log(
     save_figure(fig, stem)
 
 
-def violin_peaks(preds: np.ndarray, peaks: np.ndarray, stem: str | os.PathLike,
-                 title: str = "") -> None:
+def violin_peaks(
+    preds: np.ndarray, peaks: np.ndarray, stem: str | os.PathLike, title: str = ""
+) -> None:
     """Violins of log2(prediction+1) in bins without and with a target peak."""
     y = np.log2(np.asarray(preds, np.float64) + 1)
     peaks = np.asarray(peaks, bool)
@@ -73,8 +78,9 @@ def violin_peaks(preds: np.ndarray, peaks: np.ndarray, stem: str | os.PathLike,
     save_figure(fig, stem)
 
 
-def roc_plot(peaks: np.ndarray, preds: np.ndarray, auroc: float, stem: str | os.PathLike,
-             title: str = "") -> None:
+def roc_plot(
+    peaks: np.ndarray, preds: np.ndarray, auroc: float, stem: str | os.PathLike, title: str = ""
+) -> None:
     """ROC curve of predictions separating peak from non-peak bins."""
     fig, ax = plt.subplots(figsize=(4, 4))
     if np.any(peaks) and not np.all(peaks):
@@ -87,8 +93,9 @@ def roc_plot(peaks: np.ndarray, preds: np.ndarray, auroc: float, stem: str | os.
     save_figure(fig, stem)
 
 
-def pr_plot(peaks: np.ndarray, preds: np.ndarray, auprc: float, stem: str | os.PathLike,
-            title: str = "") -> None:
+def pr_plot(
+    peaks: np.ndarray, preds: np.ndarray, auprc: float, stem: str | os.PathLike, title: str = ""
+) -> None:
     """Precision-recall curve of predictions for peak bins; the dashed line is the base rate."""
     fig, ax = plt.subplots(figsize=(4, 4))
     if np.any(peaks) and not np.all(peaks):
@@ -107,8 +114,9 @@ def pr_plot(peaks: np.ndarray, preds: np.ndarray, auprc: float, stem: str | os.P
 _BASE_COLORS = {"A": "tab:green", "C": "tab:blue", "G": "orange", "T": "tab:red"}
 
 
-def sat_logo(seq_1hot: np.ndarray, scores: np.ndarray, stem: str | os.PathLike,
-             title: str = "") -> None:
+def sat_logo(
+    seq_1hot: np.ndarray, scores: np.ndarray, stem: str | os.PathLike, title: str = ""
+) -> None:
     """Sequence logo of a mutagenesis, one letter per reference base.
 
     Each reference base is drawn as tall as the mean loss its three substitutions cause
@@ -155,14 +163,16 @@ def sat_logo(seq_1hot: np.ndarray, scores: np.ndarray, stem: str | os.PathLike,
     save_figure(fig, stem)
 
 
-def sat_heatmap(seq_1hot: np.ndarray, scores: np.ndarray, stem: str | os.PathLike,
-                title: str = "") -> None:
+def sat_heatmap(
+    seq_1hot: np.ndarray, scores: np.ndarray, stem: str | os.PathLike, title: str = ""
+) -> None:
     """Heatmap of mutagenesis scores [mut_len, 4] (rows A, C, G, T), reference bases dotted."""
     scores = np.asarray(scores, dtype=np.float32)
     limit = float(np.abs(scores).max()) or 1.0
     fig, ax = plt.subplots(figsize=(max(4, len(scores) / 8), 1.8))
-    image = ax.imshow(scores.T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit,
-                      interpolation="nearest")
+    image = ax.imshow(
+        scores.T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest"
+    )
     ref_pos, ref_base = np.nonzero(np.asarray(seq_1hot) == 1)
     ax.scatter(ref_pos, ref_base, s=4, color="black")
     ax.set_yticks(range(4), list("ACGT"))
@@ -172,8 +182,13 @@ def sat_heatmap(seq_1hot: np.ndarray, scores: np.ndarray, stem: str | os.PathLik
     save_figure(fig, stem)
 
 
-def track_comparison(start_bp: int, bin_bp: int, tracks: dict[str, tuple[np.ndarray, np.ndarray]],
-                     stem: str | os.PathLike, title: str = "") -> None:
+def track_comparison(
+    start_bp: int,
+    bin_bp: int,
+    tracks: dict[str, tuple[np.ndarray, np.ndarray]],
+    stem: str | os.PathLike,
+    title: str = "",
+) -> None:
     """Observed vs predicted coverage, one panel per track.
 
     Args:
@@ -183,8 +198,9 @@ def track_comparison(start_bp: int, bin_bp: int, tracks: dict[str, tuple[np.ndar
         stem: output path without extension (.png and .pdf are written).
         title: figure title.
     """
-    fig, axes = plt.subplots(len(tracks), 1, figsize=(9, 1.6 * len(tracks)), sharex=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(tracks), 1, figsize=(9, 1.6 * len(tracks)), sharex=True, squeeze=False
+    )
     for ax, (name, (observed, predicted)) in zip(axes[:, 0], tracks.items()):
         x = start_bp + bin_bp * np.arange(len(observed))
         ax.fill_between(x, observed, step="post", color="0.7", label="observed")

@@ -69,8 +69,12 @@ class Head:
     strand_pair: tuple[int, ...] | None = None
     _ensembles: dict = dataclasses.field(default_factory=dict, init=False, repr=False)
 
-    def ensemble(self, rc: bool = False, shifts: Sequence[int] = (0,),
-                 strand_pair: Sequence[int] | None = None) -> keras.Model:
+    def ensemble(
+        self,
+        rc: bool = False,
+        shifts: Sequence[int] = (0,),
+        strand_pair: Sequence[int] | None = None,
+    ) -> keras.Model:
         """The model averaging predictions over shifted and reverse-complemented inputs.
 
         Members, in the original's order: for each shift (bp), the shifted input, then its
@@ -93,9 +97,14 @@ class Head:
             self._ensembles[key] = _ensemble_model(self.model, *key)
         return self._ensembles[key]
 
-    def predict(self, x, batch_size: int | None = None, rc: bool = False,
-                shifts: Sequence[int] = (0,),
-                strand_pair: Sequence[int] | None = None) -> np.ndarray:
+    def predict(
+        self,
+        x,
+        batch_size: int | None = None,
+        rc: bool = False,
+        shifts: Sequence[int] = (0,),
+        strand_pair: Sequence[int] | None = None,
+    ) -> np.ndarray:
         """Predict coverage, ensembled as :meth:`ensemble` describes.
 
         Args:
@@ -112,12 +121,14 @@ class Head:
         return predict_model(self.ensemble(rc, shifts, strand_pair), x, batch_size)
 
 
-def _ensemble_model(model: keras.Model, rc: bool, shifts: tuple[int, ...],
-                    strand_pair: tuple[int, ...] | None) -> keras.Model:
+def _ensemble_model(
+    model: keras.Model, rc: bool, shifts: tuple[int, ...], strand_pair: tuple[int, ...] | None
+) -> keras.Model:
     sequence = keras.Input(tuple(model.input.shape[1:]), name="sequence")
     members = layers.EnsembleInputs(shifts, rc, name="ensemble_inputs")(sequence)
-    average = layers.EnsembleAverage(len(shifts), rc, strand_pair,
-                                     name="ensemble_average")(model(members))
+    average = layers.EnsembleAverage(len(shifts), rc, strand_pair, name="ensemble_average")(
+        model(members)
+    )
     return keras.Model(sequence, average, name="ensemble")
 
 
@@ -145,8 +156,14 @@ class SeqNN:
         params_json: the params file as read ("train" and "model" sections).
     """
 
-    def __init__(self, params_model: dict | ModelParams, source: str = "params", *,
-                 augment: bool = True, params_json: dict | None = None):
+    def __init__(
+        self,
+        params_model: dict | ModelParams,
+        source: str = "params",
+        *,
+        augment: bool = True,
+        params_json: dict | None = None,
+    ):
         if isinstance(params_model, ModelParams):
             self.params = params_model
             self._raw_params = None
@@ -174,12 +191,14 @@ class SeqNN:
         current, reverse_bool = sequence, None
         if params.augment_rc:
             current, reverse_bool = layers.StochasticReverseComplement(
-                name="stochastic_reverse_complement")(current)
+                name="stochastic_reverse_complement"
+            )(current)
         if params.augment_shift:
             current = layers.StochasticShift(params.augment_shift, name="stochastic_shift")(current)
         for bi, block in enumerate(params.trunk):
             current = blocks.build_block(
-                current, block, params.block_globals, name=f"trunk{bi}_{block.get('name')}")
+                current, block, params.block_globals, name=f"trunk{bi}_{block.get('name')}"
+            )
         current = blocks.activate(current, params.activation, "trunk_act")
         self.model_trunk = keras.Model(sequence, current, name="trunk")
 
@@ -188,10 +207,12 @@ class SeqNN:
             head = current
             for bi, block in enumerate(params.heads[key]):
                 head = blocks.build_block(
-                    head, block, params.block_globals, name=f"{key}{bi}_{block.get('name')}")
+                    head, block, params.block_globals, name=f"{key}{bi}_{block.get('name')}"
+                )
             if params.augment_rc:
-                head = layers.SwitchReverse(self._head_strand_pair(hi),
-                                            name=f"{key}_switch_reverse")([head, reverse_bool])
+                head = layers.SwitchReverse(
+                    self._head_strand_pair(hi), name=f"{key}_switch_reverse"
+                )([head, reverse_bool])
             self.models.append(keras.Model(sequence, head, name=f"model_{key}"))
         self.model = self.models[0]
 
@@ -202,10 +223,16 @@ class SeqNN:
             for stride, length in zip(self.model_strides, self.target_lengths)
         ]
         self.heads = tuple(
-            Head(index=hi, model=m, seq_length=self.seq_length, stride=self.model_strides[hi],
-                 crop=self.target_crops[hi], target_length=self.target_lengths[hi],
-                 num_targets=int(m.output.shape[-1]),
-                 strand_pair=_as_pair(self._head_strand_pair(hi)))
+            Head(
+                index=hi,
+                model=m,
+                seq_length=self.seq_length,
+                stride=self.model_strides[hi],
+                crop=self.target_crops[hi],
+                target_length=self.target_lengths[hi],
+                num_targets=int(m.output.shape[-1]),
+                strand_pair=_as_pair(self._head_strand_pair(hi)),
+            )
             for hi, m in enumerate(self.models)
         )
 
@@ -237,16 +264,24 @@ class SeqNN:
         """
         file_layers = read_weight_file(model_file)
         if trunk:
-            check_and_assign(self.model_trunk, file_layers, os.fspath(model_file),
-                             what="trunk", allow_extra=True)
+            check_and_assign(
+                self.model_trunk, file_layers, os.fspath(model_file), what="trunk", allow_extra=True
+            )
             return
         self._check_head(head_i)
         trunk_count = len(weighted_layers(self.model_trunk))
-        hint = ("it holds a trunk only: restore it with trunk=True (--trunk)"
-                if len(file_layers) == trunk_count else
-                "build the model from the params file the weights were trained with")
-        check_and_assign(self.models[head_i], file_layers, os.fspath(model_file),
-                         what=f"head {head_i} model", hint=hint)
+        hint = (
+            "it holds a trunk only: restore it with trunk=True (--trunk)"
+            if len(file_layers) == trunk_count
+            else "build the model from the params file the weights were trained with"
+        )
+        check_and_assign(
+            self.models[head_i],
+            file_layers,
+            os.fspath(model_file),
+            what=f"head {head_i} model",
+            hint=hint,
+        )
         self._use_head(head_i)
 
     def _use_head(self, head_i: int) -> None:
@@ -255,8 +290,9 @@ class SeqNN:
         self.head_i = head_i
         self.ensemble = None
 
-    def save(self, model_file: str | os.PathLike, trunk: bool = False,
-             head_i: int | None = None) -> None:
+    def save(
+        self, model_file: str | os.PathLike, trunk: bool = False, head_i: int | None = None
+    ) -> None:
         """Write the trunk or a head model in the legacy Keras-2 HDF5 layout."""
         if trunk:
             model = self.model_trunk
@@ -272,12 +308,17 @@ class SeqNN:
         if not 0 <= head_i < len(self.models):
             raise InputError(
                 f"head {head_i} does not exist; the params define {len(self.models)} head(s): "
-                f"{', '.join(self.params.head_keys)}")
+                f"{', '.join(self.params.head_keys)}"
+            )
 
     # -- the original's ensembling and prediction ---------------------------------------
 
-    def build_ensemble(self, ensemble_rc: bool = False, ensemble_shifts: Sequence[int] = (0,),
-                       strand_pair: Sequence[int] | None = None) -> None:
+    def build_ensemble(
+        self,
+        ensemble_rc: bool = False,
+        ensemble_shifts: Sequence[int] = (0,),
+        strand_pair: Sequence[int] | None = None,
+    ) -> None:
         """Make :meth:`predict` use the current head's :meth:`Head.ensemble`."""
         ensemble = self.head.ensemble(ensemble_rc, ensemble_shifts, strand_pair)
         self.ensemble = None if ensemble is self.head.model else ensemble
@@ -308,9 +349,15 @@ class SeqNN:
         return np.asarray(self.predictor()(x, training=False))
 
 
-def load(params_file: str | os.PathLike, model_file: str | os.PathLike | None = None,
-         head: int = 0, *, trunk: bool = False, augment: bool = False,
-         strand_pair: Sequence[Sequence[int] | None] | None = None) -> SeqNN:
+def load(
+    params_file: str | os.PathLike,
+    model_file: str | os.PathLike | None = None,
+    head: int = 0,
+    *,
+    trunk: bool = False,
+    augment: bool = False,
+    strand_pair: Sequence[Sequence[int] | None] | None = None,
+) -> SeqNN:
     """Build the SeqNN of a params file, restore its weights, select a head.
 
     Args:
@@ -335,8 +382,7 @@ def load(params_file: str | os.PathLike, model_file: str | os.PathLike | None = 
     params_model = params["model"]
     if strand_pair is not None:
         params_model = {**params_model, "strand_pair": list(strand_pair)}
-    model = SeqNN(params_model, source=os.fspath(params_file), augment=augment,
-                  params_json=params)
+    model = SeqNN(params_model, source=os.fspath(params_file), augment=augment, params_json=params)
     if model_file is not None:
         model.restore(model_file, head_i=head, trunk=trunk)
     model._use_head(head)
@@ -383,7 +429,8 @@ def predict_model(model: keras.Model, x, batch_size: int | None = None) -> np.nd
         if x.ndim != 3 or x.shape[1:] != (seq_length, seq_depth):
             raise InputError(
                 f"input has shape {x.shape}; the model needs [batch, {seq_length}, "
-                f"{seq_depth}] one-hot sequences")
+                f"{seq_depth}] one-hot sequences"
+            )
         size = batch_size or 4
         batches = (x[i : i + size] for i in range(0, len(x), size))
     outputs = [forward(batch).numpy() for batch in batches]

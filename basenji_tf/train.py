@@ -64,8 +64,9 @@ log = logging.getLogger(__name__)
 # Strategies
 
 
-def make_strategy(name: str | None = None, num_gpu: int = 1,
-                  port_base: int = 8888) -> tf.distribute.Strategy:
+def make_strategy(
+    name: str | None = None, num_gpu: int = 1, port_base: int = 8888
+) -> tf.distribute.Strategy:
     """The tf.distribute strategy to train under.
 
     Args:
@@ -88,7 +89,8 @@ def make_strategy(name: str | None = None, num_gpu: int = 1,
         return tf.distribute.MirroredStrategy(devices)
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy(
-            cluster_resolver=cluster_resolver(port_base))
+            cluster_resolver=cluster_resolver(port_base)
+        )
     raise InputError(f"unknown strategy {name!r}; use default, mirrored or multiworker")
 
 
@@ -111,7 +113,8 @@ def cluster_resolver(port_base: int = 8888) -> tf.distribute.cluster_resolver.Cl
         tasks = os.environ.get("SLURM_STEP_TASKS_PER_NODE", "1")
         per_node = max(int(part.split("(")[0]) for part in tasks.split(","))
         return tf.distribute.cluster_resolver.SlurmClusterResolver(
-            port_base=port_base, gpus_per_node=per_node, gpus_per_task=1, auto_set_gpu=False)
+            port_base=port_base, gpus_per_node=per_node, gpus_per_task=1, auto_set_gpu=False
+        )
     raise InputError(
         "--strategy multiworker needs a cluster: set TF_CONFIG (cluster and task of this "
         "worker) on every worker, or start the workers as the tasks of a Slurm job step (srun)"
@@ -131,7 +134,8 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     if resolver is None or not resolver.task_type:
         return True
     return resolver.task_type == "chief" or (
-        resolver.task_type == "worker" and resolver.task_id == 0
+        resolver.task_type == "worker"
+        and resolver.task_id == 0
         and "chief" not in resolver.cluster_spec().as_dict()
     )
 
@@ -181,8 +185,12 @@ def seq_data_source(
 
     def train(epoch: int) -> tf.data.Dataset:
         return SeqDataset(
-            data_dir, "train", settings.batch_size, shuffle_buffer=settings.shuffle_buffer,
-            mode="train", tfr_pattern=tfr_train,
+            data_dir,
+            "train",
+            settings.batch_size,
+            shuffle_buffer=settings.shuffle_buffer,
+            mode="train",
+            tfr_pattern=tfr_train,
             seed=None if seed is None else seed + epoch,
         ).dataset
 
@@ -190,8 +198,13 @@ def seq_data_source(
 
 
 def array_data_source(
-    x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray,
-    batch_size: int, seed: int | None = None, name: str = "arrays",
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_valid: np.ndarray,
+    y_valid: np.ndarray,
+    batch_size: int,
+    seed: int | None = None,
+    name: str = "arrays",
 ) -> DataSource:
     """A :class:`DataSource` over in-memory arrays (shuffled each epoch, seeded per epoch).
 
@@ -447,7 +460,9 @@ class Trainer:
                 else:
                     self.unimproved[i] += 1
                 row = {
-                    "epoch": self.epoch, "data": i, "seconds": round(time.time() - start, 2),
+                    "epoch": self.epoch,
+                    "data": i,
+                    "seconds": round(time.time() - start, 2),
                     **{f"train_{k}": v for k, v in train[i].items()},
                     **{f"valid_{k}": v for k, v in valid.items()},
                     "best": improved,
@@ -463,8 +478,13 @@ class Trainer:
 
     def save_state(self) -> None:
         """Write every variable and the loop state to ``resume.h5`` (chief only, atomic)."""
-        state = {"epoch": self.epoch, "best": self.best, "unimproved": self.unimproved,
-                 "seed": self.seed, "history": self.history}
+        state = {
+            "epoch": self.epoch,
+            "best": self.best,
+            "unimproved": self.unimproved,
+            "seed": self.seed,
+            "history": self.history,
+        }
         self.checkpoints.save_state(self.variables, self.optimizer.variables, state)
 
     def load_state(self) -> bool:
@@ -566,8 +586,7 @@ def train_model(
     if (out / RESUME_FILE).is_file():
         restore = None  # resume.h5 holds newer weights
     with dist.scope():
-        model = seqnn.load(params_file, restore, 0, trunk=trunk, augment=True,
-                           strand_pair=pairs)
+        model = seqnn.load(params_file, restore, 0, trunk=trunk, augment=True, strand_pair=pairs)
         if len(data_dirs) > len(model.models):
             raise InputError(
                 f"{len(data_dirs)} data directories for the {len(model.models)} heads of "
@@ -575,9 +594,11 @@ def train_model(
             )
         if len(data_dirs) < len(model.models):
             # As the original: one dataset trains head 0 of a multi-head params file.
-            log.info("training heads %s; %s get no data directory and stay untrained",
-                     ", ".join(model.params.head_keys[: len(data_dirs)]),
-                     ", ".join(model.params.head_keys[len(data_dirs):]))
+            log.info(
+                "training heads %s; %s get no data directory and stay untrained",
+                ", ".join(model.params.head_keys[: len(data_dirs)]),
+                ", ".join(model.params.head_keys[len(data_dirs) :]),
+            )
         for i, data_dir in enumerate(data_dirs):
             stats = read_statistics(data_dir)
             if int(stats["target_length"]) != model.target_lengths[i] or int(
@@ -591,9 +612,13 @@ def train_model(
                 )
         data = [seq_data_source(d, settings, seed, tfr_train, tfr_eval) for d in data_dirs]
         trainer = Trainer(
-            model.models[: len(data_dirs)], data, settings, out,
+            model.models[: len(data_dirs)],
+            data,
+            settings,
+            out,
             save_model=lambda path, i: model.save(path, head_i=i),
-            strategy=dist, seed=seed,
+            strategy=dist,
+            seed=seed,
         )
     return trainer.fit()
 

@@ -95,8 +95,11 @@ def read_keras_archive(path: str | os.PathLike) -> list[LayerWeights]:
 def model_layer_weights(model: keras.Model) -> list[LayerWeights]:
     """The weighted layers of a model in order, with their current values."""
     return [
-        LayerWeights(layer.name, [w.path for w in layer.weights],
-                     [np.asarray(w.numpy()) for w in layer.weights])
+        LayerWeights(
+            layer.name,
+            [w.path for w in layer.weights],
+            [np.asarray(w.numpy()) for w in layer.weights],
+        )
         for layer in weighted_layers(model)
     ]
 
@@ -106,10 +109,14 @@ def weighted_layers(model: keras.Model) -> list:
     return [layer for layer in model.layers if layer.weights]
 
 
-def check_and_assign(model: keras.Model, file_layers: list[LayerWeights], source: str,
-                     what: str = "model", allow_extra: bool = False,
-                     hint: str = "build the model from the params file the weights were "
-                     "trained with") -> None:
+def check_and_assign(
+    model: keras.Model,
+    file_layers: list[LayerWeights],
+    source: str,
+    what: str = "model",
+    allow_extra: bool = False,
+    hint: str = "build the model from the params file the weights were trained with",
+) -> None:
     """Assign ``file_layers`` to the weighted layers of ``model`` by order.
 
     Args:
@@ -127,9 +134,7 @@ def check_and_assign(model: keras.Model, file_layers: list[LayerWeights], source
     targets = weighted_layers(model)
     n_file, n_model = len(file_layers), len(targets)
     if n_file != n_model and not (allow_extra and n_file > n_model):
-        raise InputError(
-            f"{source} has {n_file} weighted layers, the {what} has {n_model}; {hint}"
-        )
+        raise InputError(f"{source} has {n_file} weighted layers, the {what} has {n_model}; {hint}")
     for i, (layer, saved) in enumerate(zip(targets, file_layers)):
         want = [tuple(w.shape) for w in layer.weights]
         have = [a.shape for a in saved.arrays]
@@ -142,8 +147,14 @@ def check_and_assign(model: keras.Model, file_layers: list[LayerWeights], source
         layer.set_weights(saved.arrays)
     if n_file > n_model:
         skipped = ", ".join(s.name for s in file_layers[n_model:])
-        log.info("%s: loaded the first %d of %d weighted layers into the %s; skipped %s",
-                 source, n_model, n_file, what, skipped)
+        log.info(
+            "%s: loaded the first %d of %d weighted layers into the %s; skipped %s",
+            source,
+            n_model,
+            n_file,
+            what,
+            skipped,
+        )
 
 
 def read_weight_file(path: str | os.PathLike) -> list[LayerWeights]:
@@ -153,8 +164,9 @@ def read_weight_file(path: str | os.PathLike) -> list[LayerWeights]:
     return read_legacy_h5(path)
 
 
-def save_legacy_h5(model: keras.Model, path: str | os.PathLike,
-                   extra_attrs: dict | None = None) -> None:
+def save_legacy_h5(
+    model: keras.Model, path: str | os.PathLike, extra_attrs: dict | None = None
+) -> None:
     """Write ``model``'s weights in the Keras-2 full-model HDF5 layout (atomically).
 
     The file loads with the original's ``load_weights`` (order-based) and with

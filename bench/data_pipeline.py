@@ -55,7 +55,10 @@ def make_inputs(out: Path, genome_mb: float, tracks: int, seed: int = 0) -> tupl
         bw.addHeader(list(sizes.items()))
         for chrom in sizes:
             steps = size // 16
-            values = rng.gamma(0.5, 2, steps) + np.repeat(rng.gamma(0.3, 20, steps // 64 + 1), 64)[:steps]
+            values = (
+                rng.gamma(0.5, 2, steps)
+                + np.repeat(rng.gamma(0.3, 20, steps // 64 + 1), 64)[:steps]
+            )
             bw.addEntries(chrom, 0, values=values.astype(np.float32).tolist(), span=16, step=16)
         bw.close()
         rows.append(f"{ti}\tT{ti}\t{bw_file}\t384\t64\t1\t{stats[ti % 4]}\tsimulated")
@@ -66,9 +69,32 @@ def make_inputs(out: Path, genome_mb: float, tracks: int, seed: int = 0) -> tupl
 
 def run_pipeline(fasta: str, table: str, out_dir: Path, processes: int) -> dict:
     shutil.rmtree(out_dir, ignore_errors=True)
-    cmd = [sys.executable, str(REPO / "bin" / "basenji_data.py"), "-l", str(SEQ_LENGTH),
-           "-w", str(POOL), "--crop", str(CROP), "--stride", "0.125", "-r", "64", "--break", "262144", "-t", "0.1", "-v", "0.1", "-p", str(processes),
-           "-o", str(out_dir), fasta, table]
+    cmd = [
+        sys.executable,
+        str(REPO / "bin" / "basenji_data.py"),
+        "-l",
+        str(SEQ_LENGTH),
+        "-w",
+        str(POOL),
+        "--crop",
+        str(CROP),
+        "--stride",
+        "0.125",
+        "-r",
+        "64",
+        "--break",
+        "262144",
+        "-t",
+        "0.1",
+        "-v",
+        "0.1",
+        "-p",
+        str(processes),
+        "-o",
+        str(out_dir),
+        fasta,
+        table,
+    ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", BASENJI_LOG_LEVEL="WARNING")
     # time and peak RSS from a wrapper process, so each run's children are counted alone
     wrapper = (
@@ -77,8 +103,9 @@ def run_pipeline(fasta: str, table: str, out_dir: Path, processes: int) -> dict:
         "r = resource.getrusage(resource.RUSAGE_CHILDREN); "
         "print(rc, time.perf_counter() - t, r.ru_maxrss, r.ru_utime + r.ru_stime)"
     )
-    result = subprocess.run([sys.executable, "-c", wrapper, *cmd], env=env, capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", wrapper, *cmd], env=env, capture_output=True, text=True, check=True
+    )
     rc, seconds, max_rss_kb, cpu_seconds = result.stdout.split()
     if rc != "0":
         raise SystemExit(f"basenji_data.py failed: {' '.join(cmd)}")
@@ -133,19 +160,31 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out or tempfile.mkdtemp(prefix="bench_data_pipeline_"))
     shutil.rmtree(out, ignore_errors=True)
-    report = {"genome_MB": args.genome_mb, "tracks": args.tracks, "seq_length": SEQ_LENGTH,
-              "crop_bp": CROP, "pool_width": POOL, "stride": 0.125, "seqs_per_tfr": 64, "cpus": os.cpu_count()}
+    report = {
+        "genome_MB": args.genome_mb,
+        "tracks": args.tracks,
+        "seq_length": SEQ_LENGTH,
+        "crop_bp": CROP,
+        "pool_width": POOL,
+        "stride": 0.125,
+        "seqs_per_tfr": 64,
+        "cpus": os.cpu_count(),
+    }
     for mb, key in ((args.genome_mb, "full"), (args.genome_mb / 2, "half")):
         inputs = out / f"inputs_{key}"
         inputs.mkdir(parents=True)
         fasta, table = make_inputs(inputs, mb, args.tracks)
         procs = (1, 2) if key == "full" else (1,)
-        report[f"{key}_genome"] = [run_pipeline(fasta, table, out / f"data_{key}_p{p}", p) for p in procs]
+        report[f"{key}_genome"] = [
+            run_pipeline(fasta, table, out / f"data_{key}_p{p}", p) for p in procs
+        ]
     # the extra sequences of the full genome over the half, per extra CPU second: the
     # pipeline's own rate, free of start-up costs and of other load on the machine
     big, small = report["full_genome"][0], report["half_genome"][0]
     report["marginal_sequences_per_cpu_second"] = round(
-        (big["sequences"] - small["sequences"]) / max(big["cpu_seconds"] - small["cpu_seconds"], 1e-9), 1
+        (big["sequences"] - small["sequences"])
+        / max(big["cpu_seconds"] - small["cpu_seconds"], 1e-9),
+        1,
     )
     full = [out / "data_full_p1", out / "data_full_p2"]
     report["p1_p2_identical_tfrecords"] = all(
@@ -155,7 +194,9 @@ def main() -> None:
     report["zlib"] = zlib_levels(full[0])
     # other users of the machine make the timings noisy; this says how busy it was
     report["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
-    report["bench_peak_rss_MB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    report["bench_peak_rss_MB"] = round(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+    )
     print(json.dumps(report, indent=2))
 
 

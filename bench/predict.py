@@ -58,10 +58,16 @@ def bench(name: str, params_file: str, batch: int, repeats: int) -> dict:
     plain = timed(lambda: head.predict(x, batch_size=batch), repeats)
     one_batch = timed(lambda: head.predict(x, batch_size=batch, rc=True, shifts=SHIFTS), repeats)
     separately = timed(lambda: separate_members(head, x), repeats)
-    assert np.allclose(head.predict(x, batch_size=batch, rc=True, shifts=SHIFTS),
-                       separate_members(head, x), atol=1e-3, rtol=1e-3)
+    assert np.allclose(
+        head.predict(x, batch_size=batch, rc=True, shifts=SHIFTS),
+        separate_members(head, x),
+        atol=1e-3,
+        rtol=1e-3,
+    )
     return {
-        "model": name, "seq_length": head.seq_length, "batch": batch,
+        "model": name,
+        "seq_length": head.seq_length,
+        "batch": batch,
         "plain_seqs_per_s": round(batch / plain, 3),
         "ensemble6_one_batch_seqs_per_s": round(batch / one_batch, 3),
         "ensemble6_separately_seqs_per_s": round(batch / separately, 3),

@@ -94,25 +94,36 @@ def main() -> None:
     hg38_windows = sum(tiling.num_windows(n) for n in hg38.values())
     hg38_bins = sum(math.ceil(n / tiling.stride) for n in hg38.values()) * head.num_targets
     gpu_windows_per_s = GPU_SUSTAINED_TFLOPS * 1e3 / gflops
-    print(json.dumps({
-        "bench": "predict_genome", "model": "basenji2_human", "targets": head.num_targets,
-        "seq_length": head.seq_length, "window_bp": tiling.span, "batch": BATCH,
-        "windows": windows, "cpu_threads": os.cpu_count(),
-        "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "predict_windows_per_s": round(windows_per_s, 4),
-        "predict_bp_per_s": round(windows_per_s * tiling.span),
-        "model_gflops_per_window": round(gflops, 1),
-        "cpu_sustained_gflops": round(gflops * windows_per_s, 1),
-        "bigwig_bins_per_s": round(bins_per_s),
-        "hg38_windows": hg38_windows,
-        "hg38_predict_hours_this_machine": round(hg38_windows / windows_per_s / 3600, 1),
-        "hg38_bigwig_hours_per_cpu_process": round(hg38_bins / bins_per_s / 3600, 1),
-        "gpu_assumed_sustained_tflops": GPU_SUSTAINED_TFLOPS,
-        "gpu_windows_per_s_on_paper": round(gpu_windows_per_s, 1),
-        "hg38_predict_hours_on_n_gpus_on_paper": {
-            str(n): round(hg38_windows / (n * gpu_windows_per_s) / 3600, 3) for n in GPUS},
-    }), flush=True)  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "predict_genome",
+                "model": "basenji2_human",
+                "targets": head.num_targets,
+                "seq_length": head.seq_length,
+                "window_bp": tiling.span,
+                "batch": BATCH,
+                "windows": windows,
+                "cpu_threads": os.cpu_count(),
+                "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "predict_windows_per_s": round(windows_per_s, 4),
+                "predict_bp_per_s": round(windows_per_s * tiling.span),
+                "model_gflops_per_window": round(gflops, 1),
+                "cpu_sustained_gflops": round(gflops * windows_per_s, 1),
+                "bigwig_bins_per_s": round(bins_per_s),
+                "hg38_windows": hg38_windows,
+                "hg38_predict_hours_this_machine": round(hg38_windows / windows_per_s / 3600, 1),
+                "hg38_bigwig_hours_per_cpu_process": round(hg38_bins / bins_per_s / 3600, 1),
+                "gpu_assumed_sustained_tflops": GPU_SUSTAINED_TFLOPS,
+                "gpu_windows_per_s_on_paper": round(gpu_windows_per_s, 1),
+                "hg38_predict_hours_on_n_gpus_on_paper": {
+                    str(n): round(hg38_windows / (n * gpu_windows_per_s) / 3600, 3) for n in GPUS
+                },
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

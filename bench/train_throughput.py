@@ -47,11 +47,13 @@ def main() -> None:
         n = args.steps * args.batch
         x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, head.seq_length))]
         y = rng.poisson(1.0, (n, head.target_length, head.num_targets)).astype(np.float32)
-        data.append(train.array_data_source(x, y, x, y, args.batch, seed=0,
-                                            name=f"head{head.index}"))
+        data.append(
+            train.array_data_source(x, y, x, y, args.batch, seed=0, name=f"head{head.index}")
+        )
     out_dir = tempfile.mkdtemp(prefix="bench_train_throughput_")
-    trainer = train.Trainer(model.models, data, settings, out_dir,
-                            save_model=lambda path, i: None, seed=0)
+    trainer = train.Trainer(
+        model.models, data, settings, out_dir, save_model=lambda path, i: None, seed=0
+    )
     trainer.train_epoch(0)  # traces every step function
     start = time.perf_counter()
     trainer.train_epoch(1)
@@ -61,21 +63,25 @@ def main() -> None:
     start = time.perf_counter()
     trainer.evaluate(0)
     eval_s = time.perf_counter() - start
-    print(json.dumps({
-        "params": os.path.relpath(args.params, REPO),
-        "seq_length_bp": model.seq_length,
-        "heads": len(model.models),
-        "parameters": int(sum(np.prod(v.shape) for v in trainer.variables)),
-        "batch_size": args.batch,
-        "train_steps": steps,
-        "train_seconds": round(train_s, 2),
-        "train_seqs_per_s": round(steps * args.batch / train_s, 2),
-        "eval_seqs_per_s": round(args.steps * args.batch / eval_s, 2),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
-    }))
+    print(
+        json.dumps(
+            {
+                "params": os.path.relpath(args.params, REPO),
+                "seq_length_bp": model.seq_length,
+                "heads": len(model.models),
+                "parameters": int(sum(np.prod(v.shape) for v in trainer.variables)),
+                "batch_size": args.batch,
+                "train_steps": steps,
+                "train_seconds": round(train_s, 2),
+                "train_seqs_per_s": round(steps * args.batch / train_s, 2),
+                "eval_seqs_per_s": round(args.steps * args.batch / eval_s, 2),
+                "tensorflow": tf.__version__,
+                "keras": keras.__version__,
+                "cpu_count": os.cpu_count(),
+                "machine": platform.machine(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -143,10 +143,18 @@ def sad_multi_seconds(params_file, model_file, fasta, vcf, out_dir, processes) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="small,full")
-    parser.add_argument("--naive", type=int, default=0, help="variants in the naive loop "
-                        "(default: 24 small, 3 full)")
-    parser.add_argument("--variants", type=int, default=0, help="variants for ours "
-                        "(default: 96 small, 16 full; twice as many with --cluster)")
+    parser.add_argument(
+        "--naive",
+        type=int,
+        default=0,
+        help="variants in the naive loop (default: 24 small, 3 full)",
+    )
+    parser.add_argument(
+        "--variants",
+        type=int,
+        default=0,
+        help="variants for ours (default: 96 small, 16 full; twice as many with --cluster)",
+    )
     parser.add_argument("--modes", default="exact,exact_dense,exact_no_splice,cluster,sad_multi")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
@@ -171,32 +179,69 @@ def main() -> None:
             write_vcf(dense_vcf, seq, dense, 3)
             base = {"model": name, "rc": True}
             t_naive, cpu_naive = naive(params_file, model_file, genome, spread_vcf, n_naive)
-            print(json.dumps({**base, "mode": "naive", "variants": n_naive,
-                              "variants_per_s": round(1 / t_naive, 3),
-                              "cpu_s_per_variant": round(cpu_naive, 3)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        **base,
+                        "mode": "naive",
+                        "variants": n_naive,
+                        "variants_per_s": round(1 / t_naive, 3),
+                        "cpu_s_per_variant": round(cpu_naive, 3),
+                    }
+                ),
+                flush=True,
+            )
             batch = 8 if name == "small" else 2
-            runs = [("exact", spread_vcf, True, 0), ("exact_dense", near_vcf, True, 0),
-                    ("exact_no_splice", spread_vcf, False, 0), ("cluster", dense_vcf, True, 2000)]
+            runs = [
+                ("exact", spread_vcf, True, 0),
+                ("exact_dense", near_vcf, True, 0),
+                ("exact_no_splice", spread_vcf, False, 0),
+                ("cluster", dense_vcf, True, 2000),
+            ]
             for mode, vcf, splice, cluster_bp in runs:
                 if mode not in args.modes.split(","):
                     continue
                 out = os.path.join(work, f"{name}_{mode}.h5")
                 t, cpu = ours(params_file, model_file, genome, vcf, out, splice, cluster_bp, batch)
-                print(json.dumps({**base, "mode": mode,
-                                  "variants": n_dense if mode == "cluster" else n_ours,
-                                  "variants_per_s": round(1 / t, 3),
-                                  "cpu_s_per_variant": round(cpu, 3),
-                                  "ratio_vs_naive": round(t_naive / t, 2),
-                                  "cpu_ratio_vs_naive": round(cpu_naive / cpu, 2)}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            **base,
+                            "mode": mode,
+                            "variants": n_dense if mode == "cluster" else n_ours,
+                            "variants_per_s": round(1 / t, 3),
+                            "cpu_s_per_variant": round(cpu, 3),
+                            "ratio_vs_naive": round(t_naive / t, 2),
+                            "cpu_ratio_vs_naive": round(cpu_naive / cpu, 2),
+                        }
+                    ),
+                    flush=True,
+                )
             if name == "small" and "sad_multi" in args.modes.split(","):
                 multi_vcf = os.path.join(work, "multi.vcf")
                 write_vcf(multi_vcf, seq, rng.integers(100_000, GENOME_BP - 100_000, MULTI), 4)
                 for p in (1, 2):
-                    secs = sad_multi_seconds(params_file, model_file, fasta, multi_vcf,
-                                             os.path.join(work, f"multi{p}"), p)
-                    print(json.dumps({**base, "mode": "sad_multi", "processes": p,
-                                      "variants": MULTI, "seconds": round(secs, 1),
-                                      "variants_per_s": round(MULTI / secs, 2)}), flush=True)
+                    secs = sad_multi_seconds(
+                        params_file,
+                        model_file,
+                        fasta,
+                        multi_vcf,
+                        os.path.join(work, f"multi{p}"),
+                        p,
+                    )
+                    print(
+                        json.dumps(
+                            {
+                                **base,
+                                "mode": "sad_multi",
+                                "processes": p,
+                                "variants": MULTI,
+                                "seconds": round(secs, 1),
+                                "variants_per_s": round(MULTI / secs, 2),
+                            }
+                        ),
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ Usage: python experiments/dilation.py [-o experiments_out] [--seed 1] [--epochs 
 
 import json
 
-from _pipeline import parse_args, human_data, params_variant, print_table, simulate, train_and_test
+from _pipeline import human_data, params_variant, parse_args, print_table, simulate, train_and_test
 
 
 def set_rate_mult(rate_mult: float):
@@ -19,6 +19,7 @@ def set_rate_mult(rate_mult: float):
         for block in params["model"]["trunk"]:
             if block["name"] == "dilated_residual":
                 block["rate_mult"] = rate_mult
+
     return edit
 
 

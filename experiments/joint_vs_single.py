@@ -10,20 +10,33 @@ Usage: python experiments/joint_vs_single.py [-o experiments_out] [--seed 1] [--
 
 import json
 
-from _pipeline import parse_args, aligned_data, params_variant, print_table, simulate, train_and_test
+from _pipeline import (
+    aligned_data,
+    params_variant,
+    parse_args,
+    print_table,
+    simulate,
+    train_and_test,
+)
 
 MOUSE_TRACKS = 4
 
 
 def mouse_only(params):
     params["model"].pop("head_human")
-    params["model"]["head_mouse"] = {"name": "final", "units": MOUSE_TRACKS,
-                                     "activation": "softplus"}
+    params["model"]["head_mouse"] = {
+        "name": "final",
+        "units": MOUSE_TRACKS,
+        "activation": "softplus",
+    }
 
 
 def joint(params):
-    params["model"]["head_mouse"] = {"name": "final", "units": MOUSE_TRACKS,
-                                     "activation": "softplus"}
+    params["model"]["head_mouse"] = {
+        "name": "final",
+        "units": MOUSE_TRACKS,
+        "activation": "softplus",
+    }
 
 
 def main() -> None:
@@ -34,10 +47,17 @@ def main() -> None:
     rows = {
         "mouse only": train_and_test(
             params_variant(out / "mouse_only" / "params.json", mouse_only, args.epochs),
-            [mouse], out / "mouse_only", args.seed),
+            [mouse],
+            out / "mouse_only",
+            args.seed,
+        ),
         "human + mouse jointly": train_and_test(
             params_variant(out / "joint" / "params.json", joint, args.epochs),
-            [human, mouse], out / "joint", args.seed, head_i=1),
+            [human, mouse],
+            out / "joint",
+            args.seed,
+            head_i=1,
+        ),
     }
     (out / "joint_vs_single.json").write_text(json.dumps(rows, indent=2))
     print_table(f"Mouse held-out test Pearson R ({args.epochs} epochs, seed {args.seed})", rows)

@@ -28,19 +28,38 @@ EPOCHS = 3
 
 
 def _command(params: Path, data: Path, out: Path) -> list[str]:
-    return [sys.executable, str(TRAIN_SCRIPT), "--seed", "11", "-o", str(out), str(params),
-            str(data)]
+    return [
+        sys.executable,
+        str(TRAIN_SCRIPT),
+        "--seed",
+        "11",
+        "-o",
+        str(out),
+        str(params),
+        str(data),
+    ]
 
 
 def _env() -> dict:
     # The test follows the INFO log: epoch lines and the resume message.
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
-                BASENJI_LOG_LEVEL="INFO")
+    return dict(
+        os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", BASENJI_LOG_LEVEL="INFO"
+    )
 
 
 def _row(epoch: int, best: bool) -> dict:
-    return {"epoch": epoch, "data": 0, "seconds": 1.5, "train_loss": 0.5, "train_r": 0.1,
-            "train_r2": 0.01, "valid_loss": 0.6, "valid_r": 0.2, "valid_r2": 0.02, "best": best}
+    return {
+        "epoch": epoch,
+        "data": 0,
+        "seconds": 1.5,
+        "train_loss": 0.5,
+        "train_r": 0.1,
+        "train_r2": 0.01,
+        "valid_loss": 0.6,
+        "valid_r": 0.2,
+        "valid_r2": 0.02,
+        "best": best,
+    }
 
 
 def test_output_names():
@@ -61,7 +80,9 @@ def test_save_epoch_writes_check_best_and_summaries(tmp_path):
     checkpoints.save_epoch(1, _row(1, best=False))
     assert (tmp_path / "out" / "model1_best.h5").read_text() == "model 1"
     assert sorted(p.name for p in (tmp_path / "out").glob("*.h5")) == [
-        "model1_best.h5", "model1_check.h5"]
+        "model1_best.h5",
+        "model1_check.h5",
+    ]
     assert [i for _, i in saved] == [1, 1, 1]
     assert list((tmp_path / "out" / "logs" / "data1").glob("events.out.tfevents.*"))
 
@@ -71,8 +92,13 @@ def test_state_round_trip_and_history(tmp_path):
     optimizer_vars = [keras.Variable(7, dtype="int64")]
     checkpoints = Checkpointer(tmp_path, 1, lambda path, i: None)
     assert checkpoints.load_state(model_vars, optimizer_vars) is None
-    state = {"epoch": 2, "best": [0.3], "unimproved": [1], "seed": 5,
-             "history": [_row(0, True), _row(1, False)]}
+    state = {
+        "epoch": 2,
+        "best": [0.3],
+        "unimproved": [1],
+        "seed": 5,
+        "history": [_row(0, True), _row(1, False)],
+    }
     checkpoints.save_state(model_vars, optimizer_vars, state)
     lines = (tmp_path / "history.tsv").read_text().splitlines()
     assert lines[0].split("\t") == list(HISTORY_COLUMNS)
@@ -93,8 +119,9 @@ def test_state_round_trip_and_history(tmp_path):
 
 
 def test_only_the_chief_writes(tmp_path):
-    checkpoints = Checkpointer(tmp_path / "out", 1, lambda path, i: Path(path).write_text("m"),
-                               chief=False)
+    checkpoints = Checkpointer(
+        tmp_path / "out", 1, lambda path, i: Path(path).write_text("m"), chief=False
+    )
     checkpoints.open()
     checkpoints.save_epoch(0, _row(0, best=True))
     checkpoints.save_state([keras.Variable(1.0)], [], {"history": [_row(0, True)]})
@@ -104,10 +131,19 @@ def test_only_the_chief_writes(tmp_path):
 def test_sigkill_then_rerun_continues(tmp_path):
     data = write_data_dir(tmp_path / "data")
     params = write_params(tmp_path / "params.json", train_epochs_max=EPOCHS, patience=50)
-    reference = subprocess.Popen(_command(params, data, tmp_path / "reference"), env=_env(),
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    victim = subprocess.Popen(_command(params, data, tmp_path / "out"), env=_env(),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    reference = subprocess.Popen(
+        _command(params, data, tmp_path / "reference"),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    victim = subprocess.Popen(
+        _command(params, data, tmp_path / "out"),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + TIMEOUT_S
         # Kill as soon as epoch 1 is logged: during its model saves or early in epoch 2.
@@ -117,8 +153,13 @@ def test_sigkill_then_rerun_continues(tmp_path):
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)
         assert victim.returncode == -signal.SIGKILL
-        resumed = subprocess.run(_command(params, data, tmp_path / "out"), env=_env(),
-                                 capture_output=True, text=True, timeout=TIMEOUT_S)
+        resumed = subprocess.run(
+            _command(params, data, tmp_path / "out"),
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
         reference.wait(timeout=TIMEOUT_S)
     finally:
         for proc in (reference, victim):

@@ -25,18 +25,30 @@ def _raise(err):
 @pytest.mark.parametrize(
     ("err", "expected"),
     [
-        (InputError("x.vcf: line 3: POS is not a number; fix the record"),
-         "prog.py: error: x.vcf: line 3: POS is not a number; fix the record"),
-        (OSError(errno.ENOSPC, "No space left on device", "out/sad.h5"),
-         "prog.py: error: out/sad.h5: No space left on device; free space"),
-        (PermissionError(errno.EACCES, "Permission denied", "/root/x"),
-         "prog.py: error: /root/x: Permission denied; check the permissions"),
-        (NotADirectoryError(errno.ENOTDIR, "Not a directory", "a.txt/b"),
-         "prog.py: error: a.txt/b: Not a directory; a component of the path is a file"),
-        (FileNotFoundError("genome.fa: FASTA file not found"),
-         "prog.py: error: genome.fa: FASTA file not found"),
-        (ZeroDivisionError("division by zero"),
-         "prog.py: error: internal error: ZeroDivisionError: division by zero; please report"),
+        (
+            InputError("x.vcf: line 3: POS is not a number; fix the record"),
+            "prog.py: error: x.vcf: line 3: POS is not a number; fix the record",
+        ),
+        (
+            OSError(errno.ENOSPC, "No space left on device", "out/sad.h5"),
+            "prog.py: error: out/sad.h5: No space left on device; free space",
+        ),
+        (
+            PermissionError(errno.EACCES, "Permission denied", "/root/x"),
+            "prog.py: error: /root/x: Permission denied; check the permissions",
+        ),
+        (
+            NotADirectoryError(errno.ENOTDIR, "Not a directory", "a.txt/b"),
+            "prog.py: error: a.txt/b: Not a directory; a component of the path is a file",
+        ),
+        (
+            FileNotFoundError("genome.fa: FASTA file not found"),
+            "prog.py: error: genome.fa: FASTA file not found",
+        ),
+        (
+            ZeroDivisionError("division by zero"),
+            "prog.py: error: internal error: ZeroDivisionError: division by zero; please report",
+        ),
     ],
 )
 def test_failures_end_in_one_line(err, expected, capsys, monkeypatch):
@@ -78,8 +90,9 @@ def test_closed_pipe_ends_quietly():
         "        print('x' * 100)\n"
         "sys.exit(run_main('p', body))\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     proc.stdout.readline()
     proc.stdout.close()
     assert proc.wait(timeout=60) == 0

@@ -27,8 +27,28 @@ from basenji_tf.errors import InputError
 from basenji_tf.genome import Genome
 from basenji_tf.tfrecords import read_sequences_bed, read_statistics
 
-REF_ARGS = ["-p", "1", "-l", "16384", "-w", "128", "--crop", "1024", "--break", "16384",
-            "--stride", "4096", "--stride_test", "8192", "-r", "8", "-v", "chrB", "-t", "chrC"]
+REF_ARGS = [
+    "-p",
+    "1",
+    "-l",
+    "16384",
+    "-w",
+    "128",
+    "--crop",
+    "1024",
+    "--break",
+    "16384",
+    "--stride",
+    "4096",
+    "--stride_test",
+    "8192",
+    "-r",
+    "8",
+    "-v",
+    "chrB",
+    "-t",
+    "chrC",
+]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +85,9 @@ def test_sequences_differ_by_exactly_the_dropped_contig(small, ours):
     ]
     assert [r[3] for r in mine] == ["train"] * 13 + ["valid"] * 3 + ["test"] * 3
     assert _rows(ours / "contigs.bed") == [
-        ("chrA", "0", "65536", "train"), ("chrB", "0", "32768", "valid"), ("chrC", "0", "32768", "test")
+        ("chrA", "0", "65536", "train"),
+        ("chrB", "0", "32768", "valid"),
+        ("chrC", "0", "32768", "test"),
     ]
 
 
@@ -80,8 +102,14 @@ def test_statistics_and_targets_table(small, ours):
 def test_window_order_reproduces_the_original_shuffle(small):
     """Given the original's contigs, our windows and seeded shuffle give its exact file."""
     contigs = [(c, int(s), int(e)) for c, s, e, _ in _rows(small / "data_out" / "contigs.bed")]
-    opts = DataOptions(seq_length=16384, pool_width=128, crop_bp=1024, stride_train=4096,
-                       stride_test=8192, break_bp=16384)
+    opts = DataOptions(
+        seq_length=16384,
+        pool_width=128,
+        crop_bp=1024,
+        stride_train=4096,
+        stride_test=8192,
+        break_bp=16384,
+    )
     windows = define_windows([[c] for c in contigs], opts)
     assert [tuple(map(str, w)) for w in windows] == _rows(small / "data_out" / "sequences.bed")
 
@@ -108,7 +136,10 @@ def test_records_and_coverage_equal_the_original(small, ours):
         our_codes, our_targets = _split_records(ours, split)
         our_split = read_sequences_bed(ours, split)
         where = {(r.chrom, r.start): i for i, r in enumerate(our_split.itertuples())}
-        idx = [where[(r.chrom, r.start)] for r in read_sequences_bed(small / "data_out", split).itertuples()]
+        idx = [
+            where[(r.chrom, r.start)]
+            for r in read_sequences_bed(small / "data_out", split).itertuples()
+        ]
         np.testing.assert_array_equal(our_codes[idx], ref_codes)
         np.testing.assert_allclose(
             our_targets[idx].astype(np.float32), ref_targets.astype(np.float32), rtol=2**-10
@@ -129,9 +160,26 @@ def test_reader_decodes_our_directory_like_the_fasta(small, ours):
 
 def test_legacy_onehot_and_folds(small, tmp_path, monkeypatch):
     out = tmp_path / "onehot"
-    args = ["-l", "16384", "-w", "128", "--crop", "1024", "--break", "16384", "--stride", "8192",
-            "-f", "2", "--encoding", "onehot", "-o", str(out), "inputs/genome.fa",
-            "inputs/targets.txt"]
+    args = [
+        "-l",
+        "16384",
+        "-w",
+        "128",
+        "--crop",
+        "1024",
+        "--break",
+        "16384",
+        "--stride",
+        "8192",
+        "-f",
+        "2",
+        "--encoding",
+        "onehot",
+        "-o",
+        str(out),
+        "inputs/genome.fa",
+        "inputs/targets.txt",
+    ]
     monkeypatch.chdir(small)
     assert main(args) == 0
     stats = read_statistics(out)
@@ -151,7 +199,11 @@ def _write_bigwig(path, chroms, value=1.0):
 
 
 def _table(path, bw_file, sum_stat=True):
-    header = "index\tidentifier\tfile\tclip\tscale" + ("\tsum_stat" if sum_stat else "") + "\tdescription\n"
+    header = (
+        "index\tidentifier\tfile\tclip\tscale"
+        + ("\tsum_stat" if sum_stat else "")
+        + "\tdescription\n"
+    )
     row = f"0\tT0\t{bw_file}\t32\t1" + ("\tsum" if sum_stat else "") + "\tdesc\n"
     path.write_text(header + row)
     return str(path)
@@ -173,18 +225,38 @@ def test_bad_inputs_fail_in_one_line_without_output(small, tmp_path, capsys):
     out = tmp_path / "out"
 
     cases = [
-        (base, _table(tmp_path / "bad_names.txt", bad_bw),
-         r"ensembl\.bw: chromosome 'chrA' of FASTA .*names like chrA, chrB, chrC.*names look like A, B, C"),
+        (
+            base,
+            _table(tmp_path / "bad_names.txt", bad_bw),
+            r"ensembl\.bw: chromosome 'chrA' of FASTA .*names like chrA, chrB, chrC.*names look like A, B, C",
+        ),
         (base, _table(tmp_path / "missing.txt", tmp_path / "nope.bw"), r"nope\.bw not found"),
         (base, _table(tmp_path / "no_stat.txt", good_bw, sum_stat=False), r"no 'sum_stat' column"),
-        (["-l", "16400", "-w", "128"], _table(tmp_path / "t.txt", good_bw), r"multiple of the pool width"),
-        (["-l", "16384", "--break", "16384", "-v", "chrB", "-t", "chrB"], str(tmp_path / "t.txt"),
-         r"split 'valid' has no contig"),
-        (["-l", "16384", "--break", "16384", "-t", "0.1", "-v", "0.1"], str(tmp_path / "t.txt"),
-         r"split 'valid' has no contig .* name chromosomes with -t/-v"),
-        (["-l", "131072", "--break", "131072"], str(tmp_path / "t.txt"), r"no contig is long enough"),
-        (["-l", "16384", "--break", "16384", "-v", "chrB", "-t", "chr9"], str(tmp_path / "t.txt"),
-         r"-t: chromosome 'chr9' is not in"),
+        (
+            ["-l", "16400", "-w", "128"],
+            _table(tmp_path / "t.txt", good_bw),
+            r"multiple of the pool width",
+        ),
+        (
+            ["-l", "16384", "--break", "16384", "-v", "chrB", "-t", "chrB"],
+            str(tmp_path / "t.txt"),
+            r"split 'valid' has no contig",
+        ),
+        (
+            ["-l", "16384", "--break", "16384", "-t", "0.1", "-v", "0.1"],
+            str(tmp_path / "t.txt"),
+            r"split 'valid' has no contig .* name chromosomes with -t/-v",
+        ),
+        (
+            ["-l", "131072", "--break", "131072"],
+            str(tmp_path / "t.txt"),
+            r"no contig is long enough",
+        ),
+        (
+            ["-l", "16384", "--break", "16384", "-v", "chrB", "-t", "chr9"],
+            str(tmp_path / "t.txt"),
+            r"-t: chromosome 'chr9' is not in",
+        ),
     ]
     for args, table, pattern in cases:
         code, line = _run(capsys, args + ["-o", str(out), fasta, table])
@@ -192,7 +264,9 @@ def test_bad_inputs_fail_in_one_line_without_output(small, tmp_path, capsys):
         assert line.startswith("basenji_data.py: error: ")
         assert pd.Series([line]).str.contains(pattern).all(), (pattern, line)
         assert not out.exists()
-    code, line = _run(capsys, base + ["-o", str(out), str(tmp_path / "no.fa"), str(tmp_path / "t.txt")])
+    code, line = _run(
+        capsys, base + ["-o", str(out), str(tmp_path / "no.fa"), str(tmp_path / "t.txt")]
+    )
     assert code == 1 and "no.fa: FASTA file not found" in line
     out.mkdir()
     code, line = _run(capsys, base + ["-o", str(out), fasta, str(tmp_path / "t.txt")])
@@ -202,7 +276,10 @@ def test_bad_inputs_fail_in_one_line_without_output(small, tmp_path, capsys):
 def test_two_processes_write_the_same_bytes(small, ours, tmp_path, monkeypatch):
     monkeypatch.chdir(small)
     out = tmp_path / "p2"
-    assert main(REF_ARGS[2:] + ["-p", "2", "-o", str(out), "inputs/genome.fa", "inputs/targets.txt"]) == 0
+    assert (
+        main(REF_ARGS[2:] + ["-p", "2", "-o", str(out), "inputs/genome.fa", "inputs/targets.txt"])
+        == 0
+    )
     for path in sorted(ours.rglob("*")):
         if path.is_file():
             assert (out / path.relative_to(ours)).read_bytes() == path.read_bytes(), path.name
@@ -215,11 +292,15 @@ def test_restart_completes_an_unfinished_directory(ours, small, tmp_path, monkey
     (copy / "tfrecords" / "train-1.tfr").unlink()
     (copy / "seqs_cov" / "2.h5").unlink()
     monkeypatch.chdir(small)
-    assert main(REF_ARGS + ["--restart", "-o", str(copy), "inputs/genome.fa", "inputs/targets.txt"]) == 0
+    assert (
+        main(REF_ARGS + ["--restart", "-o", str(copy), "inputs/genome.fa", "inputs/targets.txt"])
+        == 0
+    )
     for name in ["statistics.json", "sequences.bed", "tfrecords/train-1.tfr"]:
         assert (copy / name).read_bytes() == (ours / name).read_bytes(), name
     np.testing.assert_array_equal(
-        h5py.File(copy / "seqs_cov" / "2.h5")["targets"][:], h5py.File(ours / "seqs_cov" / "2.h5")["targets"][:]
+        h5py.File(copy / "seqs_cov" / "2.h5")["targets"][:],
+        h5py.File(ours / "seqs_cov" / "2.h5")["targets"][:],
     )
 
 
@@ -256,14 +337,20 @@ def test_define_contigs_gaps_limit_and_name_checks(tmp_path):
     opts = DataOptions(seq_length=16384, crop_bp=1024, break_bp=20000, gaps_file=str(gaps))
     # chrA minus the gap, each piece halved under 20 kb; chrB's 12,768 bp are too short
     assert define_contigs(sizes, opts) == [
-        ("chrA", 0, 15000), ("chrA", 15000, 30000), ("chrA", 31000, 48268), ("chrA", 48268, 65536)
+        ("chrA", 0, 15000),
+        ("chrA", 15000, 30000),
+        ("chrA", 31000, 48268),
+        ("chrA", 48268, 65536),
     ]
     limit = tmp_path / "limit.bed"
     limit.write_text("chrB\t1000\t32000\n")
     opts = DataOptions(seq_length=16384, break_bp=40000, limit_bed=str(limit))
     assert define_contigs(sizes, opts) == [("chrB", 1000, 32000)]
     limit.write_text("B\t1000\t32000\n")
-    with pytest.raises(InputError, match=r"limit\.bed: no chromosome .* \(BED names look like B; FASTA names like chrA, chrB\)"):
+    with pytest.raises(
+        InputError,
+        match=r"limit\.bed: no chromosome .* \(BED names look like B; FASTA names like chrA, chrB\)",
+    ):
         define_contigs(sizes, opts)
 
 
@@ -275,8 +362,22 @@ def test_unmappable_windows_blacklist_and_interpolation(small, tmp_path, monkeyp
     black.write_text("chrA\t30000\t30500\n")
     out = tmp_path / "u"
     monkeypatch.chdir(small)
-    args = REF_ARGS + ["-u", str(umap), "--umap_t", "0.5", "--umap_clip", "0.5", "--umap_tfr",
-                       "-b", str(black), "-i", "-o", str(out), "inputs/genome.fa", "inputs/targets.txt"]
+    args = REF_ARGS + [
+        "-u",
+        str(umap),
+        "--umap_t",
+        "0.5",
+        "--umap_clip",
+        "0.5",
+        "--umap_tfr",
+        "-b",
+        str(black),
+        "-i",
+        "-o",
+        str(out),
+        "inputs/genome.fa",
+        "inputs/targets.txt",
+    ]
     assert main(args) == 0
     valid = read_sequences_bed(out, "valid")
     assert valid.start.tolist() == [16384, 0]  # chrB:8192-22528 is 61% unmappable: dropped
@@ -298,8 +399,11 @@ def test_unmappable_windows_blacklist_and_interpolation(small, tmp_path, monkeyp
     # -i: the uncovered chrA:30000-30500 of track 1 is interpolated, not zero
     t1 = h5py.File(out / "seqs_cov" / "1.h5")["targets"][:]
     bed = read_sequences_bed(out)
-    inside = [i for i, r in enumerate(bed.itertuples())
-              if r.chrom == "chrA" and r.start <= 30000 and r.end >= 30500]  # fmt: skip
+    inside = [
+        i
+        for i, r in enumerate(bed.itertuples())
+        if r.chrom == "chrA" and r.start <= 30000 and r.end >= 30500
+    ]
     first_bin = (30000 - bed.start[inside[0]]) // 128 + 1
     assert t1[inside[0], first_bin] > 1
 
@@ -313,11 +417,29 @@ def test_real_hg38_with_bed_and_w5_tracks(baskerville_dir, tmp_path):
     with h5py.File(w5, "w") as handle:
         handle["chr1"] = (np.arange(1_000_000) % 7).astype(np.float16)
     table = tmp_path / "targets.txt"
-    table.write_text("index\tidentifier\tfile\tclip\tscale\tsum_stat\tdescription\n"
-                     f"0\tP\t{peaks}\t1\t1\tmax\tpeaks\n1\tW\t{w5}\t1000\t1\tsum\tw5\n")
+    table.write_text(
+        "index\tidentifier\tfile\tclip\tscale\tsum_stat\tdescription\n"
+        f"0\tP\t{peaks}\t1\t1\tmax\tpeaks\n1\tW\t{w5}\t1000\t1\tsum\tw5\n"
+    )
     out = tmp_path / "hg38"
-    args = ["-l", "32768", "-w", "128", "--crop", "4096", "--break", "200000", "-f", "3",
-            "-r", "4", "-o", str(out), str(fasta), str(table)]
+    args = [
+        "-l",
+        "32768",
+        "-w",
+        "128",
+        "--crop",
+        "4096",
+        "--break",
+        "200000",
+        "-f",
+        "3",
+        "-r",
+        "4",
+        "-o",
+        str(out),
+        str(fasta),
+        str(table),
+    ]
     assert main(args) == 0
     bed = read_sequences_bed(out)
     assert set(bed.split) == {"fold0", "fold1", "fold2"}

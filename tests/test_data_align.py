@@ -11,8 +11,10 @@ from basenji_tf.dataset import SeqDataset
 from basenji_tf.errors import InputError
 from basenji_tf.tfrecords import read_statistics
 
-SIZES = [{"h1": 40000, "h2": 40000, "h3": 40000, "h4": 30000},
-         {"m1": 30000, "m2": 40000, "m3": 40000}]
+SIZES = [
+    {"h1": 40000, "h2": 40000, "h3": 40000, "h4": 30000},
+    {"m1": 30000, "m2": 40000, "m3": 40000},
+]
 NET = """net h1 40000
  fill 0 20000 m1 + 0 20000 id 1 score 100 ali 19000
   gap 5000 100 m1 + 5000 90
@@ -35,11 +37,15 @@ def _genome(tmp_path, name, sizes, rng):
     bw.addHeader(list(sizes.items()))
     for chrom, size in sizes.items():
         starts = list(range(0, size, 100))
-        bw.addEntries(chrom, starts[0], values=rng.gamma(1, 2, len(starts)).tolist(), span=100, step=100)
+        bw.addEntries(
+            chrom, starts[0], values=rng.gamma(1, 2, len(starts)).tolist(), span=100, step=100
+        )
     bw.close()
     table = tmp_path / f"{name}_targets.txt"
-    table.write_text(f"index\tidentifier\tfile\tclip\tscale\tsum_stat\tdescription\n"
-                     f"0\t{name}0\t{bw_file}\t32\t1\tsum\ttrack\n")
+    table.write_text(
+        f"index\tidentifier\tfile\tclip\tscale\tsum_stat\tdescription\n"
+        f"0\t{name}0\t{bw_file}\t32\t1\tsum\ttrack\n"
+    )
     return str(fasta), str(table)
 
 
@@ -50,9 +56,31 @@ def aligned(tmp_path_factory):
     (f0, t0), (f1, t1) = _genome(tmp, "human", SIZES[0], rng), _genome(tmp, "mouse", SIZES[1], rng)
     net = tmp / "human_mouse.net"
     net.write_text(NET)
-    args = ["-l", "4096", "-w", "64", "--crop", "512", "--break", "10000", "--stride", "2048",
-            "-t", "0.25", "-v", "0.25", "-r", "16", "-a", "human,mouse", "-o", str(tmp / "out"),
-            str(net), f"{f0},{f1}", f"{t0},{t1}"]
+    args = [
+        "-l",
+        "4096",
+        "-w",
+        "64",
+        "--crop",
+        "512",
+        "--break",
+        "10000",
+        "--stride",
+        "2048",
+        "-t",
+        "0.25",
+        "-v",
+        "0.25",
+        "-r",
+        "16",
+        "-a",
+        "human,mouse",
+        "-o",
+        str(tmp / "out"),
+        str(net),
+        f"{f0},{f1}",
+        f"{t0},{t1}",
+    ]
     assert main(args) == 0
     return tmp
 
@@ -65,7 +93,9 @@ def test_aligned_contigs_share_a_split(aligned):
     human = _contig_labels(aligned / "out" / "human" / "contigs.bed")
     mouse = _contig_labels(aligned / "out" / "mouse" / "contigs.bed")
     assert {lab for *_, lab in human} == {lab for *_, lab in mouse} == {"train", "valid", "test"}
-    for t_chrom, t_start, t_end, q_chrom, q_start, q_end in read_net_fills(aligned / "human_mouse.net"):
+    for t_chrom, t_start, t_end, q_chrom, q_start, q_end in read_net_fills(
+        aligned / "human_mouse.net"
+    ):
         labels = {lab for c, s, e, lab in human if c == t_chrom and s < t_end and t_start < e}
         labels |= {lab for c, s, e, lab in mouse if c == q_chrom and s < q_end and q_start < e}
         assert len(labels) == 1, (t_chrom, t_start, q_chrom, q_start, labels)
@@ -88,8 +118,11 @@ def test_both_directories_are_complete(aligned):
 def test_components_follow_the_net():
     contigs0 = [("h1", 0, 10000), ("h1", 10000, 20000), ("h2", 0, 10000), ("h3", 0, 10000)]
     contigs1 = [("m1", 0, 10000), ("m2", 0, 10000), ("m3", 0, 5000)]
-    fills = [("h1", 9000, 11000, "m1", 0, 2000), ("h2", 0, 100, "m2", 0, 100),
-             ("h3", 0, 100, "m2", 9000, 9100)]
+    fills = [
+        ("h1", 9000, 11000, "m1", 0, 2000),
+        ("h2", 0, 100, "m2", 0, 100),
+        ("h3", 0, 100, "m2", 9000, 9100),
+    ]
     comps = align_components(contigs0, contigs1, fills)
     assert comps == [([0, 1], [0]), ([2, 3], [1]), ([], [2])]
     sizes = list(range(400, 100, -3))
@@ -101,8 +134,21 @@ def test_components_follow_the_net():
 
 
 def test_chromosome_lists_are_refused(aligned, capsys):
-    args = ["-t", "h1", "-v", "h2", "-l", "4096", "--break", "10000", "-o", str(aligned / "x"),
-            str(aligned / "human_mouse.net"), "a.fa,b.fa", "a.txt,b.txt"]
+    args = [
+        "-t",
+        "h1",
+        "-v",
+        "h2",
+        "-l",
+        "4096",
+        "--break",
+        "10000",
+        "-o",
+        str(aligned / "x"),
+        str(aligned / "human_mouse.net"),
+        "a.fa,b.fa",
+        "a.txt,b.txt",
+    ]
     assert main(args) == 1
     assert "needs fractions" in capsys.readouterr().err
     (aligned / "empty.net").write_text("net h1 100\n")
@@ -110,10 +156,25 @@ def test_chromosome_lists_are_refused(aligned, capsys):
         list(read_net_fills(aligned / "empty.net"))
     # a net of other assemblies: its names match neither genome
     (aligned / "other.net").write_text("net chr1 100\n fill 0 50 chr2 + 0 50 id 1\n")
-    args = ["-t", "0.25", "-v", "0.25", "-l", "4096", "--break", "10000", "-o", str(aligned / "x"),
-            str(aligned / "other.net"), f"{aligned / 'human.fa'},{aligned / 'mouse.fa'}",
-            f"{aligned / 'human_targets.txt'},{aligned / 'mouse_targets.txt'}"]
+    args = [
+        "-t",
+        "0.25",
+        "-v",
+        "0.25",
+        "-l",
+        "4096",
+        "--break",
+        "10000",
+        "-o",
+        str(aligned / "x"),
+        str(aligned / "other.net"),
+        f"{aligned / 'human.fa'},{aligned / 'mouse.fa'}",
+        f"{aligned / 'human_targets.txt'},{aligned / 'mouse_targets.txt'}",
+    ]
     assert main(args) == 1
     err = capsys.readouterr().err
-    assert "other.net: no alignment links contigs of the two genomes (names like h1, h2, h3 and m1, m2, m3)" in err
+    assert (
+        "other.net: no alignment links contigs of the two genomes (names like h1, h2, h3 and m1, m2, m3)"
+        in err
+    )
     assert not (aligned / "x").exists()

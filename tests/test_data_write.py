@@ -32,6 +32,12 @@ def test_range_and_coverage_folder_errors(small, tmp_path):
     with pytest.raises(InputError, match="no 0.h5; run basenji_data_read.py first"):
         write_tfrecord_range(fasta, bed, tmp_path, str(tmp_path / "x.tfr"), extend_bp=1024)
     with pytest.raises(InputError, match="-s 15 -e None: empty range of 15"):
-        write_tfrecord_range(fasta, bed, small / "data_out" / "seqs_cov",
-                             str(tmp_path / "x.tfr"), start_i=15, extend_bp=1024)  # fmt: skip
+        write_tfrecord_range(
+            fasta,
+            bed,
+            small / "data_out" / "seqs_cov",
+            str(tmp_path / "x.tfr"),
+            start_i=15,
+            extend_bp=1024,
+        )
     assert not (tmp_path / "x.tfr").exists()

@@ -67,8 +67,14 @@ def _write_dir(tmp_path, encoding, seqs, targets, seq_1hot_key=True):
     tfr.mkdir(parents=True)
     write_tfrecords(tfr / "train-0.tfr", seqs[:3], targets[:3], encoding=encoding)
     write_tfrecords(tfr / "train-1.tfr", seqs[3:], targets[3:], encoding=encoding)
-    stats = {"num_targets": 2, "seq_length": 64, "pool_width": 8, "crop_bp": 0,
-             "target_length": 8, "train_seqs": len(seqs)}
+    stats = {
+        "num_targets": 2,
+        "seq_length": 64,
+        "pool_width": 8,
+        "crop_bp": 0,
+        "target_length": 8,
+        "train_seqs": len(seqs),
+    }
     if seq_1hot_key:
         stats["seq_1hot"] = encoding == "index"
     write_statistics(tmp_path, stats)
@@ -140,5 +146,3 @@ def test_numpy_step_and_distribute(small_out):
     strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
     batches = list(data.distribute(strategy))
     assert [b[0].shape[0] for b in batches] == [2, 1]
-
-

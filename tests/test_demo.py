@@ -13,11 +13,27 @@ from basenji_tf import demo
 @pytest.fixture
 def scored(tmp_path):
     targets = tmp_path / "targets.txt"
-    pd.DataFrame({"index": [0, 1], "identifier": ["D", "C"], "file": ["d.bw", "c.bw"],
-                  "description": ["DNASE:x", "CAGE:x"]}).to_csv(targets, sep="\t", index=False)
+    pd.DataFrame(
+        {
+            "index": [0, 1],
+            "identifier": ["D", "C"],
+            "file": ["d.bw", "c.bw"],
+            "description": ["DNASE:x", "CAGE:x"],
+        }
+    ).to_csv(targets, sep="\t", index=False)
     ids = [f"v{i}" for i in range(6)]
-    truth = pd.DataFrame({"id": ids, "chrom": "chr1", "pos": range(6), "ref": "A", "alt": "C",
-                          "class": "neutral", "D": [1, 2, 3, 4, 5, 6], "C": [6, 5, 4, 3, 2, 1]})
+    truth = pd.DataFrame(
+        {
+            "id": ids,
+            "chrom": "chr1",
+            "pos": range(6),
+            "ref": "A",
+            "alt": "C",
+            "class": "neutral",
+            "D": [1, 2, 3, 4, 5, 6],
+            "C": [6, 5, 4, 3, 2, 1],
+        }
+    )
     effects = tmp_path / "effects.tsv"
     truth.to_csv(effects, sep="\t", index=False)
     sad = tmp_path / "sad.h5"
@@ -40,8 +56,10 @@ def test_sad_vs_truth_matches_rows_and_tracks(scored):
 
 def test_pearsonr_by_assay(tmp_path):
     acc = tmp_path / "acc.txt"
-    acc.write_text("index\tpearsonr\tr2\tidentifier\tdescription\n"
-                   "0\t0.5\t0.2\tD\tDNASE:x\n1\t0.7\t0.4\tC\tCAGE:x\n")
+    acc.write_text(
+        "index\tpearsonr\tr2\tidentifier\tdescription\n"
+        "0\t0.5\t0.2\tD\tDNASE:x\n1\t0.7\t0.4\tC\tCAGE:x\n"
+    )
     assert demo.pearsonr_by_assay(acc) == {"CAGE": 0.7, "DNASE": 0.5}
 
 
@@ -74,7 +92,7 @@ def test_run_demo_runs_the_commands_in_order(tmp_path):
     assert [c for c, _ in calls] == list(demo.STEPS[:5])
     assert calls[0][1] == ["-o", str(tmp_path / "sim"), "--seed", "3", "--size", "tiny"]
     data_args = calls[1][1]
-    assert data_args[:len(demo.DATA_OPTIONS)] == demo.DATA_OPTIONS
+    assert data_args[: len(demo.DATA_OPTIONS)] == demo.DATA_OPTIONS
     assert data_args[data_args.index("-v") + 1] == "chr3"
     assert data_args[data_args.index("-t") + 1] == "chr4"
     assert all(str(params) in args for command, args in calls[2:])

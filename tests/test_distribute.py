@@ -48,8 +48,9 @@ def _history(out: Path) -> np.ndarray:
 
 def _env() -> dict:
     # INFO logging shows TensorFlow's collective set-up lines the tests look for.
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
-               BASENJI_LOG_LEVEL="INFO")
+    env = dict(
+        os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", BASENJI_LOG_LEVEL="INFO"
+    )
     for name in [n for n in env if n == "TF_CONFIG" or n.startswith("SLURM_")]:
         env.pop(name)
     return env
@@ -65,14 +66,25 @@ def setup(tmp_path_factory):
     data = write_data_dir(root / "data")
     params = json.loads(json.dumps(TINY_PARAMS))
     params["model"].update(norm_type="batch-sync", augment_rc=False, augment_shift=0)
-    params["train"] = {"batch_size": 4, "optimizer": "sgd", "learning_rate": 0.02,
-                       "momentum": 0.9, "clip_norm": 1.0, "train_epochs_max": 2}
+    params["train"] = {
+        "batch_size": 4,
+        "optimizer": "sgd",
+        "learning_rate": 0.02,
+        "momentum": 0.9,
+        "clip_norm": 1.0,
+        "train_epochs_max": 2,
+    }
     params_file = root / "params.json"
     params_file.write_text(json.dumps(params))
     script = root / "mirrored.py"
     script.write_text(MIRRORED_SCRIPT)
-    run = subprocess.run([sys.executable, str(script), str(params_file), str(data), str(root)],
-                         env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    run = subprocess.run(
+        [sys.executable, str(script), str(params_file), str(data), str(root)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return root, params_file, data, run.stderr
 
@@ -98,16 +110,23 @@ def _free_ports(n: int) -> list[int]:
 
 def _tf_config_env(index: int, ports: list[int]) -> tuple[dict, list[str]]:
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    env = dict(_env(), TF_CONFIG=json.dumps({"cluster": cluster,
-                                             "task": {"type": "worker", "index": index}}))
+    env = dict(
+        _env(),
+        TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+    )
     return env, []
 
 
 def _slurm_env(index: int, ports: list[int]) -> tuple[dict, list[str]]:
     """What srun sets for task ``index`` of a two-task step on one node (no GPUs)."""
-    env = dict(_env(), SLURM_PROCID=str(index), SLURM_STEP_NUM_TASKS="2",
-               SLURM_STEP_NODELIST="localhost", SLURM_STEP_TASKS_PER_NODE="2",
-               SLURM_JOB_ID="1")
+    env = dict(
+        _env(),
+        SLURM_PROCID=str(index),
+        SLURM_STEP_NUM_TASKS="2",
+        SLURM_STEP_NODELIST="localhost",
+        SLURM_STEP_TASKS_PER_NODE="2",
+        SLURM_JOB_ID="1",
+    )
     return env, ["--port_base", str(ports[0])]
 
 
@@ -131,10 +150,24 @@ def test_multiworker_two_processes_matches_single_device(setup, cluster_from):
     workers = []
     for index in range(2):
         env, extra = cluster_from(index, ports)
-        argv = [sys.executable, str(TRAIN_SCRIPT), "--seed", "7", *extra,
-                "--strategy", "multiworker", "-o", str(out), str(params_file), str(data)]
-        workers.append(subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, text=True))
+        argv = [
+            sys.executable,
+            str(TRAIN_SCRIPT),
+            "--seed",
+            "7",
+            *extra,
+            "--strategy",
+            "multiworker",
+            "-o",
+            str(out),
+            str(params_file),
+            str(data),
+        ]
+        workers.append(
+            subprocess.Popen(
+                argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            )
+        )
     try:
         logs = [w.communicate(timeout=TIMEOUT_S)[1] for w in workers]
     finally:

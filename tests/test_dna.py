@@ -30,8 +30,13 @@ def test_reverse_complement(seq, rc):
 
 @pytest.mark.parametrize(
     "fwdrc, shift, expected",
-    [(True, 1, "NGATTAC"), (False, 0, "TGTAATC"), (False, 1, "GTAATCN"),
-     (True, -1, "ATTACAN"), (False, -1, "NTGTAAT")],
+    [
+        (True, 1, "NGATTAC"),
+        (False, 0, "TGTAATC"),
+        (False, 1, "GTAATCN"),
+        (True, -1, "ATTACAN"),
+        (False, -1, "NTGTAAT"),
+    ],
 )
 def test_augment_shift_before_rc(fwdrc, shift, expected):
     out = dna.hot1_augment(dna.dna_1hot("GATTACA"), fwdrc=fwdrc, shift=shift)

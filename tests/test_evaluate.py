@@ -37,8 +37,9 @@ def _predict_fn(x):
 def test_predict_split_pools_all_bins_and_selects_channels():
     x, y = _fake_split()
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(3)  # partial last batch
-    result = evaluate.predict_split(_predict_fn, dataset, [2, 0], loss_fn=metrics.poisson_loss,
-                                    keep=True, step=5)
+    result = evaluate.predict_split(
+        _predict_fn, dataset, [2, 0], loss_fn=metrics.poisson_loss, keep=True, step=5
+    )
     pred = _predict_fn(x)[..., [2, 0]]
     target = y[..., [2, 0]]
     for ti in range(2):
@@ -53,11 +54,15 @@ def test_predict_split_pools_all_bins_and_selects_channels():
 
 def test_accuracy_table_and_assay_summary(tmp_path):
     targets_df = pd.DataFrame(
-        {"identifier": ["a", "b", "c", "d"],
-         "description": ["CAGE:liver", "DNASE:x", "cage:y", "no prefix"]},
-        index=pd.Index([0, 1, 2, 5], name="index"))
-    table = evaluate.accuracy_table(targets_df, np.array([0.5, 0.25, 0.75, 0.1]),
-                                    np.array([0.1, 0.2, 0.3, 0.4]))
+        {
+            "identifier": ["a", "b", "c", "d"],
+            "description": ["CAGE:liver", "DNASE:x", "cage:y", "no prefix"],
+        },
+        index=pd.Index([0, 1, 2, 5], name="index"),
+    )
+    table = evaluate.accuracy_table(
+        targets_df, np.array([0.5, 0.25, 0.75, 0.1]), np.array([0.1, 0.2, 0.3, 0.4])
+    )
     evaluate.write_table(table, tmp_path / "acc.txt")
     lines = (tmp_path / "acc.txt").read_text().splitlines()
     assert lines[0] == "index\tpearsonr\tr2\tidentifier\tdescription"
@@ -94,26 +99,40 @@ def test_peaks_table_and_file(tmp_path):
 
 
 def test_bedgraph_coordinates(tmp_path):
-    bed = pd.DataFrame({"chrom": ["chr2", "chr3"], "start": [1000, 5000], "end": [1064, 5064],
-                        "split": ["test", "test"]})
+    bed = pd.DataFrame(
+        {
+            "chrom": ["chr2", "chr3"],
+            "start": [1000, 5000],
+            "end": [1064, 5064],
+            "split": ["test", "test"],
+        }
+    )
     preds = np.arange(2 * 2 * 1, dtype=np.float32).reshape(2, 2, 1)
     evaluate.write_bedgraphs(tmp_path, bed, preds, preds + 100, [0], pool_width=16, step=2)
     lines = (tmp_path / "bedgraph" / "preds_t0.bedgraph").read_text().splitlines()
-    assert lines == ["chr2\t1000\t1016\t0.0000", "chr2\t1032\t1048\t1.0000",
-                     "chr3\t5000\t5016\t2.0000", "chr3\t5032\t5048\t3.0000"]
-    assert (tmp_path / "bedgraph" / "targets_t0.bedgraph").read_text().startswith(
-        "chr2\t1000\t1016\t100.0000")
+    assert lines == [
+        "chr2\t1000\t1016\t0.0000",
+        "chr2\t1032\t1048\t1.0000",
+        "chr3\t5000\t5016\t2.0000",
+        "chr3\t5032\t5048\t3.0000",
+    ]
+    assert (
+        (tmp_path / "bedgraph" / "targets_t0.bedgraph")
+        .read_text()
+        .startswith("chr2\t1000\t1016\t100.0000")
+    )
 
 
 def test_gene_bins_dedup_overlap_and_names():
-    bed = pd.DataFrame({"chrom": ["chr1", "chr1", "chr2"], "start": [100, 132, 0],
-                        "end": [164, 196, 64]})
+    bed = pd.DataFrame(
+        {"chrom": ["chr1", "chr1", "chr2"], "start": [100, 132, 0], "end": [164, 196, 64]}
+    )
     tss = [
-        {"gene_id": "g1", "chrom": "1", "tss": 140},     # in seqs 0 and 1: first wins
+        {"gene_id": "g1", "chrom": "1", "tss": 140},  # in seqs 0 and 1: first wins
         {"gene_id": "g1", "chrom": "chr1", "tss": 145},  # same genomic bin: counted once
         {"gene_id": "g1", "chrom": "chr1", "tss": 190},  # only in seq 1
         {"gene_id": "g2", "chrom": "chr2", "tss": 63},
-        {"gene_id": "g3", "chrom": "chr2", "tss": 64},   # just outside
+        {"gene_id": "g3", "chrom": "chr2", "tss": 64},  # just outside
         {"gene_id": "g4", "chrom": "chrX", "tss": 5},
     ]
     bins = evaluate.gene_bins(tss, bed, pool_width=16, target_length=4)
@@ -138,15 +157,37 @@ def test_basenji_test_options(model_and_data, capsys):
 
     root, params, data = model_and_data
     out = root / "test_all"
-    argv = ["-o", str(out), "--rc", "--shifts", "0,1", "--save", "--peaks", "--rank",
-            "--ai", "1", "--bi", "0", "--step", "2", str(params), str(root / "model.h5"),
-            str(data)]
+    argv = [
+        "-o",
+        str(out),
+        "--rc",
+        "--shifts",
+        "0,1",
+        "--save",
+        "--peaks",
+        "--rank",
+        "--ai",
+        "1",
+        "--bi",
+        "0",
+        "--step",
+        "2",
+        str(params),
+        str(root / "model.h5"),
+        str(data),
+    ]
     assert basenji_test.main(argv) == 0
     printed = capsys.readouterr().out
     assert "Test PearsonR" in printed and "CAGE" in printed and "Test AUROC" in printed
     acc = pd.read_csv(out / "acc.txt", sep="\t")
-    assert list(acc.columns) == ["index", "pearsonr", "spearmanr", "r2", "identifier",
-                                 "description"]
+    assert list(acc.columns) == [
+        "index",
+        "pearsonr",
+        "spearmanr",
+        "r2",
+        "identifier",
+        "description",
+    ]
     with h5py.File(out / "preds.h5") as p, h5py.File(out / "targets.h5") as t:
         preds, targets = p["preds"][()], t["targets"][()]
     assert preds.shape == (SPLITS["test"], BINS // 2, 3) and preds.dtype == np.float16
@@ -157,8 +198,11 @@ def test_basenji_test_options(model_and_data, capsys):
     lines = (out / "bedgraph" / "preds_t0.bedgraph").read_text().splitlines()
     assert len(lines) == SPLITS["test"] * BINS // 2
     first_test_start = (SPLITS["train"] + SPLITS["valid"]) * SEQ_BP + CROP_BP
-    assert lines[1].split("\t")[:3] == ["chr1", str(first_test_start + 2 * POOL_BP),
-                                        str(first_test_start + 3 * POOL_BP)]
+    assert lines[1].split("\t")[:3] == [
+        "chr1",
+        str(first_test_start + 2 * POOL_BP),
+        str(first_test_start + 3 * POOL_BP),
+    ]
 
 
 def test_basenji_test_target_subset_and_errors(model_and_data, capsys):
@@ -170,8 +214,12 @@ def test_basenji_test_target_subset_and_errors(model_and_data, capsys):
     full, sub = root / "full", root / "sub"
     model = str(root / "model.h5")
     assert basenji_test.main(["-o", str(full), str(params), model, str(data)]) == 0
-    assert basenji_test.main(["-o", str(sub), "-t", str(root / "t2.txt"), str(params), model,
-                              str(data)]) == 0
+    assert (
+        basenji_test.main(
+            ["-o", str(sub), "-t", str(root / "t2.txt"), str(params), model, str(data)]
+        )
+        == 0
+    )
     acc_full = pd.read_csv(full / "acc.txt", sep="\t")
     acc_sub = pd.read_csv(sub / "acc.txt", sep="\t")
     assert acc_sub["index"].tolist() == [2]
@@ -192,19 +240,34 @@ def test_basenji_test_genes_matches_hand_sums(model_and_data):
     gtf = []
     for k in range(6):
         pos = test_start + k * SEQ_BP + k * POOL_BP + 3
-        gtf.append(f"chr1\tsim\tgene\t{pos + 1}\t{pos + 500}\t.\t+\t.\tgene_id \"G{k}\";")
+        gtf.append(f'chr1\tsim\tgene\t{pos + 1}\t{pos + 500}\t.\t+\t.\tgene_id "G{k}";')
     extra = test_start + 5 * POOL_BP
-    gtf.append(f"chr1\tsim\tgene\t{extra - 100}\t{extra + 1}\t.\t-\t.\tgene_id \"G0\";")
+    gtf.append(f'chr1\tsim\tgene\t{extra - 100}\t{extra + 1}\t.\t-\t.\tgene_id "G0";')
     (root / "genes.gtf").write_text("\n".join(gtf) + "\n")
     out = root / "genes_out"
-    assert basenji_test_genes.main(["-o", str(out), str(params), str(root / "model.h5"),
-                                    str(data), str(root / "genes.gtf")]) == 0
+    assert (
+        basenji_test_genes.main(
+            [
+                "-o",
+                str(out),
+                str(params),
+                str(root / "model.h5"),
+                str(data),
+                str(root / "genes.gtf"),
+            ]
+        )
+        == 0
+    )
     acc = pd.read_csv(out / "acc_genes.txt", sep="\t")
     assert acc["index"].tolist() == [0]  # the only CAGE track
 
     saved = root / "saved"
-    assert basenji_test.main(["-o", str(saved), "--save", str(params), str(root / "model.h5"),
-                              str(data)]) == 0
+    assert (
+        basenji_test.main(
+            ["-o", str(saved), "--save", str(params), str(root / "model.h5"), str(data)]
+        )
+        == 0
+    )
     with h5py.File(saved / "preds.h5") as p, h5py.File(saved / "targets.h5") as t:
         preds, targets = p["preds"][()].astype(float), t["targets"][()].astype(float)
     gene_pred = np.array([preds[k, k, 0] for k in range(6)])

@@ -33,7 +33,12 @@ def test_gaps_limits_and_bed_reading(tmp_path):
     gaps = read_bed_intervals(bed)
     assert gaps == {"c1": [(10, 30), (90, 100)], "c2": [(0, 5)]}
     contigs = chromosome_contigs({"c1": 100, "c2": 50, "c3": 10})
-    assert subtract_intervals(contigs, gaps) == [("c1", 0, 10), ("c1", 30, 90), ("c2", 5, 50), ("c3", 0, 10)]
+    assert subtract_intervals(contigs, gaps) == [
+        ("c1", 0, 10),
+        ("c1", 30, 90),
+        ("c2", 5, 50),
+        ("c3", 0, 10),
+    ]
     assert intersect_intervals(contigs, gaps) == [("c1", 10, 30), ("c1", 90, 100), ("c2", 0, 5)]
     assert read_bed_rows(bed)[1] == ("c1", 15, 30)
     bed.write_text("c1\tten\t20\n")
@@ -45,7 +50,12 @@ def test_break_keeps_every_piece_and_rejoin_restores():
     # the reference genome with --break 16384: the original loses chrA:0-16384
     contigs = [("chrA", 0, 65536), ("chrB", 0, 32768), ("chrC", 0, 32768)]
     pieces = break_large_contigs(contigs, 16384)
-    assert pieces[:4] == [("chrA", 0, 16384), ("chrA", 16384, 32768), ("chrA", 32768, 49152), ("chrA", 49152, 65536)]
+    assert pieces[:4] == [
+        ("chrA", 0, 16384),
+        ("chrA", 16384, 32768),
+        ("chrA", 32768, 49152),
+        ("chrA", 49152, 65536),
+    ]
     assert len(pieces) == 8 and all(e - s == 16384 for _, s, e in pieces)
     assert rejoin_contigs(pieces) == contigs
     odd = break_large_contigs([("x", 5, 106)], 30)

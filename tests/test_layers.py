@@ -30,10 +30,15 @@ def test_unknown_activation_lists_valid():
 
 
 LAYERS = [
-    layers.Activate("gelu_sigmoid"), layers.Softplus(exp_max=5.0), layers.Exp(base=2.0, minus=1.0),
-    layers.Scale(), layers.StochasticReverseComplement(seed=1),
-    layers.StochasticShift(3, symmetric=False, seed=2), layers.SwitchReverse([1, 0]),
-    layers.EnsembleInputs([0, 1], rc=True), layers.EnsembleAverage(2, rc=True, strand_pair=[1, 0]),
+    layers.Activate("gelu_sigmoid"),
+    layers.Softplus(exp_max=5.0),
+    layers.Exp(base=2.0, minus=1.0),
+    layers.Scale(),
+    layers.StochasticReverseComplement(seed=1),
+    layers.StochasticShift(3, symmetric=False, seed=2),
+    layers.SwitchReverse([1, 0]),
+    layers.EnsembleInputs([0, 1], rc=True),
+    layers.EnsembleAverage(2, rc=True, strand_pair=[1, 0]),
 ]
 
 
@@ -93,7 +98,12 @@ def test_ensemble_average_of_identity_model_undoes_rc():
 
 def test_ensemble_members_in_the_originals_order():
     assert layers.ensemble_members([0, 1, -1], rc=True) == [
-        (0, True), (0, False), (1, True), (1, False), (-1, True), (-1, False)
+        (0, True),
+        (0, False),
+        (1, True),
+        (1, False),
+        (-1, True),
+        (-1, False),
     ]
     assert layers.ensemble_members([0, 2]) == [(0, True), (2, True)]
 
@@ -101,6 +111,9 @@ def test_ensemble_members_in_the_originals_order():
 def test_average_members_flips_and_swaps_rc_members():
     forward = np.arange(6, dtype=np.float32).reshape(1, 3, 2)
     reverse = forward[:, ::-1][:, :, [1, 0]] * 3  # an RC member seeing 3x the signal
-    out = np.asarray(layers.average_members(np.concatenate([forward, reverse]), [True, False],
-                                            strand_pair=[1, 0]))
+    out = np.asarray(
+        layers.average_members(
+            np.concatenate([forward, reverse]), [True, False], strand_pair=[1, 0]
+        )
+    )
     np.testing.assert_array_equal(out, forward * 2)

@@ -119,10 +119,14 @@ def test_bad_values_name_the_line(tmp_path, extra, message):
     ("text", "message"),
     [
         ("cnn_filters 8\ncnn_pool 16\n", "no seq_length line; add 'seq_length N' or pass"),
-        ("seq_length 1024\nnum_targets 3\ncnn_filters 8\ncnn_pool 128\n",
-         "batch_buffer 64 bp (the original's default is 64) must be a multiple of the 128 bp"),
-        ("seq_length 1000\nnum_targets 3\ncnn_filters 8\ncnn_pool 16\n",
-         "seq_length 1000 is not a multiple of the layers' total pooling 16 bp"),
+        (
+            "seq_length 1024\nnum_targets 3\ncnn_filters 8\ncnn_pool 128\n",
+            "batch_buffer 64 bp (the original's default is 64) must be a multiple of the 128 bp",
+        ),
+        (
+            "seq_length 1000\nnum_targets 3\ncnn_filters 8\ncnn_pool 16\n",
+            "seq_length 1000 is not a multiple of the layers' total pooling 16 bp",
+        ),
         ("seq_length 1024\nnum_targets 3\n", "no cnn_filters lines"),
     ],
 )
@@ -157,18 +161,42 @@ def test_layers_extend_and_dense_runs_group(tmp_path):
         + "".join(f"cnn_dropout {d}\n" for d in (0.2, 0.1, 0.1, 0.1, 0.1))
     )
     params = legacy.convert_params_txt(write_txt(tmp_path / "params.txt", text))
-    assert params["train"] == {"batch_size": 64, "optimizer": "sgd", "learning_rate": 0.001,
-                               "momentum": 0.9, "global_clipnorm": 2, "loss": "mse"}
+    assert params["train"] == {
+        "batch_size": 64,
+        "optimizer": "sgd",
+        "learning_rate": 0.001,
+        "momentum": 0.9,
+        "global_clipnorm": 2,
+        "loss": "mse",
+    }
     model = params["model"]
     assert model["activation"] == "gelu_sigmoid" and model["l2_scale"] == 1e-6
-    assert model["head"] == {"name": "final", "units": 2, "activation": "softplus",
-                             "l2_scale": 0, "l1_scale": 1e-6}
+    assert model["head"] == {
+        "name": "final",
+        "units": 2,
+        "activation": "softplus",
+        "l2_scale": 0,
+        "l1_scale": 1e-6,
+    }
     assert model["trunk"] == [
         {"name": "conv_block", "filters": 8, "kernel_size": 5, "pool_size": 4, "dropout": 0.2},
-        {"name": "dilated_dense", "filters": 4, "kernel_size": 3, "rate_init": 1,
-         "rate_mult": 2, "repeat": 3, "dropout": 0.1},
-        {"name": "dilated_dense", "filters": 4, "kernel_size": 3, "rate_init": 3, "repeat": 1,
-         "dropout": 0.1},
+        {
+            "name": "dilated_dense",
+            "filters": 4,
+            "kernel_size": 3,
+            "rate_init": 1,
+            "rate_mult": 2,
+            "repeat": 3,
+            "dropout": 0.1,
+        },
+        {
+            "name": "dilated_dense",
+            "filters": 4,
+            "kernel_size": 3,
+            "rate_init": 3,
+            "repeat": 1,
+            "dropout": 0.1,
+        },
         {"name": "conv_block", "filters": 6, "kernel_size": 1},
     ]
     built = seqnn.SeqNN(model)
@@ -208,8 +236,10 @@ def write_2018_hdf5(path: Path, counts: dict = COUNTS, seed: int = 1) -> dict:
 
 
 def write_bed(path: Path, counts: dict = COUNTS) -> Path:
-    lines = [f"chr1\t{1000 * i}\t{1000 * i + SEQ_BP}\t{split}"
-             for i, split in enumerate(s for s, n in counts.items() for _ in range(n))]
+    lines = [
+        f"chr1\t{1000 * i}\t{1000 * i + SEQ_BP}\t{split}"
+        for i, split in enumerate(s for s, n in counts.items() for _ in range(n))
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -219,8 +249,9 @@ def decoded_umap(files: list[str]) -> np.ndarray:
     for path in files:
         for raw in tf.data.TFRecordDataset(path, compression_type="ZLIB"):
             example = tf.train.Example.FromString(raw.numpy())
-            rows.append(np.frombuffer(example.features.feature["umap"].bytes_list.value[0],
-                                      dtype=bool))
+            rows.append(
+                np.frombuffer(example.features.feature["umap"].bytes_list.value[0], dtype=bool)
+            )
     return np.array(rows)
 
 
@@ -228,28 +259,44 @@ def decoded_umap(files: list[str]) -> np.ndarray:
 def test_hdf5_converts_to_records_equal_to_the_arrays(tmp_path, encoding):
     arrays = write_2018_hdf5(tmp_path / "data.h5")
     out = tmp_path / "data"
-    stats = legacy.hdf5_to_data_dir(tmp_path / "data.h5", out, crop_bp=2 * POOL_BP,
-                                    seqs_per_tfr=2, bed_file=write_bed(tmp_path / "seqs.bed"),
-                                    encoding=encoding)
+    stats = legacy.hdf5_to_data_dir(
+        tmp_path / "data.h5",
+        out,
+        crop_bp=2 * POOL_BP,
+        seqs_per_tfr=2,
+        bed_file=write_bed(tmp_path / "seqs.bed"),
+        encoding=encoding,
+    )
     bins = SEQ_BP // POOL_BP - 4
     assert stats == json.loads((out / "statistics.json").read_text())
-    assert stats == {"num_targets": 3, "seq_length": SEQ_BP,
-                     **({"seq_1hot": True} if encoding == "index" else {}),
-                     "pool_width": POOL_BP, "crop_bp": 32, "target_length": bins,
-                     "train_seqs": 5, "valid_seqs": 3, "test_seqs": 2}
+    assert stats == {
+        "num_targets": 3,
+        "seq_length": SEQ_BP,
+        **({"seq_1hot": True} if encoding == "index" else {}),
+        "pool_width": POOL_BP,
+        "crop_bp": 32,
+        "target_length": bins,
+        "train_seqs": 5,
+        "valid_seqs": 3,
+        "test_seqs": 2,
+    }
     for split, n in COUNTS.items():
         data = SeqDataset(out, split, batch_size=4, mode="eval")
         assert len(data.files) == -(-n // 2) and data.encoding == encoding
-        seqs, targets = (np.concatenate(a) for a in zip(*[
-            (x.numpy(), y.numpy()) for x, y in data.dataset]))
+        seqs, targets = (
+            np.concatenate(a) for a in zip(*[(x.numpy(), y.numpy()) for x, y in data.dataset])
+        )
         np.testing.assert_array_equal(seqs, arrays[f"{split}_in"].astype(np.float32))
         np.testing.assert_array_equal(targets, arrays[f"{split}_out"][:, 2:-2].astype(np.float32))
         np.testing.assert_array_equal(decoded_umap(data.files), arrays[f"{split}_na"][:, 2:-2])
     bed = (out / "sequences.bed").read_text().splitlines()
     assert bed[0] == "chr1\t32\t224\ttrain" and bed[-1] == "chr1\t9032\t9224\ttest"
     assert (out / "targets.txt").read_text().splitlines() == [
-        "index\tidentifier\tfile\tdescription", "0\tCNhs1\tdata.h5\tCAGE:liver",
-        "1\tENCFF2\tdata.h5\tDNASE:x", "2\tENCFF3\tdata.h5\tH3K4"]
+        "index\tidentifier\tfile\tdescription",
+        "0\tCNhs1\tdata.h5\tCAGE:liver",
+        "1\tENCFF2\tdata.h5\tDNASE:x",
+        "2\tENCFF3\tdata.h5\tH3K4",
+    ]
 
 
 def test_onehot_codes_accept_uniform_n_and_reject_other_rows():
@@ -315,18 +362,22 @@ def test_converted_params_train_on_converted_data(tmp_path):
 
     The data are cropped by the params' batch_buffer, so they fit the converted model.
     """
-    text = ("seq_length 256\nbatch_size 4\nbatch_buffer 32\nlearning_rate 0.01\n"
-            "cnn_filters 8\ncnn_filters 8\ncnn_filters 4\ncnn_filters 4\n"
-            "cnn_filter_sizes 5\ncnn_filter_sizes 3\ncnn_filter_sizes 3\ncnn_filter_sizes 3\n"
-            "cnn_pool 4\ncnn_pool 4\ncnn_pool 1\ncnn_pool 1\n"
-            "cnn_dense 0\ncnn_dense 0\ncnn_dense 1\ncnn_dense 1\n"
-            "cnn_dilation 1\ncnn_dilation 1\ncnn_dilation 2\ncnn_dilation 4\n")
-    params = legacy.convert_params_txt(write_txt(tmp_path / "params.txt", text),
-                                       num_targets=NUM_TARGETS)
+    text = (
+        "seq_length 256\nbatch_size 4\nbatch_buffer 32\nlearning_rate 0.01\n"
+        "cnn_filters 8\ncnn_filters 8\ncnn_filters 4\ncnn_filters 4\n"
+        "cnn_filter_sizes 5\ncnn_filter_sizes 3\ncnn_filter_sizes 3\ncnn_filter_sizes 3\n"
+        "cnn_pool 4\ncnn_pool 4\ncnn_pool 1\ncnn_pool 1\n"
+        "cnn_dense 0\ncnn_dense 0\ncnn_dense 1\ncnn_dense 1\n"
+        "cnn_dilation 1\ncnn_dilation 1\ncnn_dilation 2\ncnn_dilation 4\n"
+    )
+    params = legacy.convert_params_txt(
+        write_txt(tmp_path / "params.txt", text), num_targets=NUM_TARGETS
+    )
     params["train"]["train_epochs_max"] = 1
     legacy.write_params_json(params, tmp_path / "params.json")
     write_2018_hdf5(tmp_path / "data.h5", {"train": 8, "valid": 4})
     legacy.hdf5_to_data_dir(tmp_path / "data.h5", tmp_path / "data", crop_bp=32)
-    history = train_model(tmp_path / "params.json", [tmp_path / "data"],
-                          out_dir=tmp_path / "train", seed=1)
+    history = train_model(
+        tmp_path / "params.json", [tmp_path / "data"], out_dir=tmp_path / "train", seed=1
+    )
     assert len(history) == 1 and np.isfinite(history[0]["valid_loss"])

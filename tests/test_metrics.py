@@ -133,10 +133,16 @@ def test_mse_and_bce_equal_keras():
     rng = np.random.default_rng(2)
     y = (rng.random((3, 10, 4)) > 0.7).astype(np.float32)
     p = rng.random((3, 10, 4)).astype(np.float32)
-    np.testing.assert_allclose(float(tf.reduce_mean(metrics.mse_loss(y, p))),
-                               float(keras.losses.MeanSquaredError()(y, p)), rtol=1e-6)
-    np.testing.assert_allclose(float(tf.reduce_mean(metrics.bce_loss(y, p))),
-                               float(keras.losses.BinaryCrossentropy()(y, p)), rtol=1e-5)
+    np.testing.assert_allclose(
+        float(tf.reduce_mean(metrics.mse_loss(y, p))),
+        float(keras.losses.MeanSquaredError()(y, p)),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        float(tf.reduce_mean(metrics.bce_loss(y, p))),
+        float(keras.losses.BinaryCrossentropy()(y, p)),
+        rtol=1e-5,
+    )
 
 
 def test_poisson_multinomial_loss_by_hand():
@@ -151,5 +157,7 @@ def test_poisson_multinomial_loss_by_hand():
     np.testing.assert_allclose(got, (mn + 0.5 * poisson) / 6, rtol=1e-10)
     # The loss is lowest when the shape is right: a flat prediction of a peaked target.
     flat = np.full_like(p, p.mean())
-    assert metrics.poisson_multinomial_loss(y, y, 1.0).numpy().mean() < \
-        metrics.poisson_multinomial_loss(y, flat, 1.0).numpy().mean()
+    assert (
+        metrics.poisson_multinomial_loss(y, y, 1.0).numpy().mean()
+        < metrics.poisson_multinomial_loss(y, flat, 1.0).numpy().mean()
+    )

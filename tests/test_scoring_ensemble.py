@@ -37,8 +37,10 @@ def test_float32_predictions_and_seqnn_ensemble(small, sad_dir):
         np.testing.assert_allclose(ref_p, z["ref_preds"], rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(alt_p, z["alt_preds"], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(
-        small.predict(refs[:3], rc=True, shifts=[0, 1, -1]), plain.predict(refs[:3]),
-        rtol=1e-5, atol=1e-5,
+        small.predict(refs[:3], rc=True, shifts=[0, 1, -1]),
+        plain.predict(refs[:3]),
+        rtol=1e-5,
+        atol=1e-5,
     )
 
 

@@ -49,19 +49,23 @@ def files(tmp_path_factory):
             seq = "".join(rng.choice(list("ACGT"), size))
             if chrom == "chrB":
                 seq = seq[: GAP[0]] + "N" * (GAP[1] - GAP[0]) + seq[GAP[1] :]
-            fasta.write(f">{chrom}\n" + "".join(
-                seq[i : i + 60] + "\n" for i in range(0, size, 60)))  # fmt: skip
-    return {"params": str(root / "params.json"), "model": str(root / "model.h5"),
-            "fasta": str(root / "genome.fa")}  # fmt: skip
+            fasta.write(f">{chrom}\n" + "".join(seq[i : i + 60] + "\n" for i in range(0, size, 60)))
+    return {
+        "params": str(root / "params.json"),
+        "model": str(root / "model.h5"),
+        "fasta": str(root / "genome.fa"),
+    }
 
 
 def expected_windows(files, chrom, ks):
     """SeqNN.predict of the windows the tiling rule defines, in batches of BATCH."""
     with Genome(files["fasta"]) as genome:
-        x = np.stack([
-            dna_1hot(genome.fetch(chrom, k * SPAN - CROP_BP, k * SPAN - CROP_BP + SEQ_LENGTH))
-            for k in ks
-        ])  # fmt: skip
+        x = np.stack(
+            [
+                dna_1hot(genome.fetch(chrom, k * SPAN - CROP_BP, k * SPAN - CROP_BP + SEQ_LENGTH))
+                for k in ks
+            ]
+        )
     pad = -len(x) % BATCH
     x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), np.float32)])
     model = seqnn.load(files["params"], files["model"])
@@ -126,7 +130,9 @@ def test_restart_after_interruption_equals_uninterrupted_run(tmp_path, files, mo
     monkeypatch.setattr(G, "predict_chunk", stop_after_two)
     assert run(files, tmp_path / "part") == 130
     assert sorted(p.name for p in (tmp_path / "part" / "chunks").iterdir()) == [
-        "chunk000000.h5", "chunk000001.h5"]  # fmt: skip
+        "chunk000000.h5",
+        "chunk000001.h5",
+    ]
     assert not (tmp_path / "part" / "bigwig").exists()
     calls.clear()
     monkeypatch.setattr(G, "predict_chunk", lambda task: calls.append(task.path) or real(task))
@@ -180,10 +186,13 @@ def test_regions_targets_and_untransform(tmp_path, files):
     raw, un = tmp_path / "raw" / "bigwig", tmp_path / "un" / "bigwig"
     assert sorted(p.name for p in raw.glob("*.bw")) == ["t0.bw", "t2.bw"]
     assert (un / "targets.txt").read_text().splitlines()[1:] == [
-        "2\tT2\tDNASE:two\tt2.bw", "0\tT0\tCAGE:zero\tt0.bw"]  # fmt: skip
+        "2\tT2\tDNASE:two\tt2.bw",
+        "0\tT0\tCAGE:zero\tt0.bw",
+    ]
     # only window 2 of chrA (output [3840, 5000)) and window 0 of chrB
     assert [(s, e) for s, e, _ in bigwig_values(raw / "t0.bw", "chrA")][::40] == [
-        (3840 + 16 * j, 3856 + 16 * j) for j in range(0, 73, 40)]  # fmt: skip
+        (3840 + 16 * j, 3856 + 16 * j) for j in range(0, 73, 40)
+    ]
     assert bigwig_values(raw / "t0.bw", "chrB")[-1][1] == SPAN
     assert bigwig_values(raw / "t0.bw", "chrC") == ()
     preds = expected_windows(files, "chrA", [2])[0]
@@ -200,8 +209,9 @@ def test_regions_targets_and_untransform(tmp_path, files):
 
 def test_rc_ensemble_swaps_the_tables_strand_pairs(tmp_path, files):
     table = tmp_path / "targets.txt"
-    table.write_text("index\tidentifier\tfile\tstrand_pair\n"
-                     "0\tC+\tx.bw\t1\n1\tC-\tx.bw\t0\n2\tD\tx.bw\t2\n")  # fmt: skip
+    table.write_text(
+        "index\tidentifier\tfile\tstrand_pair\n0\tC+\tx.bw\t1\n1\tC-\tx.bw\t0\n2\tD\tx.bw\t2\n"
+    )
     assert run(files, tmp_path / "rc", "--chroms", "chrC", "--rc", "--shifts", "0,1",
                "-t", str(table)) == 0  # fmt: skip
     with Genome(files["fasta"]) as genome:
@@ -219,12 +229,15 @@ def test_untransform_inverts_coverage_processing():
     rng = np.random.default_rng(0)
     cov = rng.gamma(0.5, 20, size=(4, 1024)).astype(np.float16)
     pooled = cov.astype(np.float32).reshape(4, 32, 32).sum(axis=2) * 0.5
-    binned = np.stack([targets.window_targets(c, 32, "sum_sqrt", clip_soft=3.0, scale=0.5)
-                       for c in cov])  # fmt: skip
+    binned = np.stack(
+        [targets.window_targets(c, 32, "sum_sqrt", clip_soft=3.0, scale=0.5) for c in cov]
+    )
     inverse = Untransform((3.0,), (True,), (0.5,))(binned[..., None])[..., 0]
     np.testing.assert_allclose(inverse * 0.5, pooled, rtol=2e-3)
-    assert Untransform((np.nan,), (False,), (1.0,))(binned[..., None])[..., 0].tolist() == \
-        binned.tolist()  # fmt: skip
+    assert (
+        Untransform((np.nan,), (False,), (1.0,))(binned[..., None])[..., 0].tolist()
+        == binned.tolist()
+    )
 
 
 def test_bad_options_are_one_line_errors(tmp_path, files, capsys):
@@ -244,16 +257,18 @@ def test_real_bgzipped_hg38(tmp_path, files):
             files["params"], files["model"], str(HG38_1M)]  # fmt: skip
     assert basenji_predict_genome.main(argv) == 0
     with Genome(HG38_1M) as genome:
-        (chrom, size), = genome.sizes.items()
+        ((chrom, size),) = genome.sizes.items()
         sequence = genome.fetch(chrom, 0, size)
     intervals = bigwig_values(tmp_path / "hg38" / "bigwig" / "t1.bw", chrom)
-    predicted = [k for k in range(-(-size // SPAN))
-                 if sequence[max(0, k * SPAN - CROP_BP) : k * SPAN - CROP_BP + SEQ_LENGTH]
-                 .strip("N")]  # fmt: skip
+    predicted = [
+        k
+        for k in range(-(-size // SPAN))
+        if sequence[max(0, k * SPAN - CROP_BP) : k * SPAN - CROP_BP + SEQ_LENGTH].strip("N")
+    ]
     assert 400 < len(predicted) < 521  # the first 10 kb and some gaps are N
     assert [s for s, _, _ in intervals] == [
         k * SPAN + j * STRIDE for k in predicted for j in range(120) if k * SPAN + j * STRIDE < size
-    ]  # fmt: skip
+    ]
     assert intervals[-1][1] == size
     # a window by the first gap's end, batched by eight as the run did
     k = predicted[0]

@@ -61,8 +61,17 @@ def test_grad_bed_writes_attribution(tmp_path, paths):
     bed = tmp_path / "r.bed"
     bed.write_text("chrG\t70000\t70001\n")
     out = tmp_path / "grad"
-    argv = ["-f", paths["fasta"], "-o", str(out), "--targets", "1", paths["params"],
-            paths["model"], str(bed)]
+    argv = [
+        "-f",
+        paths["fasta"],
+        "-o",
+        str(out),
+        "--targets",
+        "1",
+        paths["params"],
+        paths["model"],
+        str(bed),
+    ]
     assert basenji_grad_bed.main(argv) == 0
     with h5py.File(out / "scores.h5") as h5:
         attr = h5["attr"][0]

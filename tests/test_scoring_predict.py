@@ -32,14 +32,27 @@ def test_predict_bed_bigwig_equals_model_bins(tmp_path, paths, predictor):
     # the second window overlaps the first and the third runs off the contig's start
     bed.write_text("chrG\t60000\t60100\nchrG\t61000\t61100\nG\t3000\t3010\n")
     out = tmp_path / "pred"
-    argv = ["-f", paths["fasta"], "-o", str(out), "-b", "0,5", "-l", "4096",
-            paths["params"], paths["model"], str(bed)]
+    argv = [
+        "-f",
+        paths["fasta"],
+        "-o",
+        str(out),
+        "-b",
+        "0,5",
+        "-l",
+        "4096",
+        paths["params"],
+        paths["model"],
+        str(bed),
+    ]
     assert basenji_predict_bed.main(argv) == 0
     with Genome(paths["fasta"]) as genome:
-        seqs = np.stack([
-            region_1hot(genome, Region("chrG", m - 8192, m + 8192, "+", ""))
-            for m in (60050, 61050, 3005)
-        ])
+        seqs = np.stack(
+            [
+                region_1hot(genome, Region("chrG", m - 8192, m + 8192, "+", ""))
+                for m in (60050, 61050, 3005)
+            ]
+        )
     full = predictor.predict(seqs)  # [3, 112, 8], bins of 128 bp from window start + 8 bins
     with h5py.File(out / "predict.h5") as h5:
         preds = h5["preds"][:]

@@ -67,8 +67,19 @@ def assert_same_sad(ours_file, ref_file, extra_row=None):
 
 @pytest.mark.parametrize("run", ["sad_out", "sad_targets_out"])
 def test_cli_reproduces_the_original(tmp_path, reference_dir, sad_dir, run):
-    argv = ["-f", str(sad_dir / "gata4_locus.fa"), "-o", str(tmp_path), "--rc",
-            "--shifts", "0,1,-1", "--stats", ALL_STATS, "--batch_variants", "6"]
+    argv = [
+        "-f",
+        str(sad_dir / "gata4_locus.fa"),
+        "-o",
+        str(tmp_path),
+        "--rc",
+        "--shifts",
+        "0,1,-1",
+        "--stats",
+        ALL_STATS,
+        "--batch_variants",
+        "6",
+    ]
     extra_row = None
     if run == "sad_targets_out":
         argv += ["-t", str(sad_dir / "targets_sad.txt"), "--first_alt"]
@@ -119,11 +130,15 @@ def test_sad_options_reject_bad_batches():
 def write_dense_vcf(path, genome) -> None:
     """Four close SNVs, then a deletion, an insertion and a two-ALT site (8 rows)."""
     base = lambda pos, n=1: genome.fetch("chrG", pos - 1, pos - 1 + n)  # noqa: E731
-    lines = [f"chrG\t{p}\ts{p}\t{base(p)}\t{'T' if base(p) != 'T' else 'G'}"
-             for p in (50_000, 50_377, 51_001, 52_222)]
-    lines += [f"chrG\t50800\tdel\t{base(50_800, 4)}\t{base(50_800)}",
-              f"chrG\t51500\tins\t{base(51_500)}\t{base(51_500)}GATTACA",
-              f"chrG\t52000\ttwo\t{base(52_000)}\t{','.join('ACGT'.replace(base(52_000), '')[:2])}"]
+    lines = [
+        f"chrG\t{p}\ts{p}\t{base(p)}\t{'T' if base(p) != 'T' else 'G'}"
+        for p in (50_000, 50_377, 51_001, 52_222)
+    ]
+    lines += [
+        f"chrG\t50800\tdel\t{base(50_800, 4)}\t{base(50_800)}",
+        f"chrG\t51500\tins\t{base(51_500)}\t{base(51_500)}GATTACA",
+        f"chrG\t52000\ttwo\t{base(52_000)}\t{','.join('ACGT'.replace(base(52_000), '')[:2])}",
+    ]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -217,8 +232,9 @@ def test_cluster_shares_one_reference(tmp_path, small, sad_dir):
     want = predictor.predict(np.stack([ref, *alts]))
     with h5py.File(tmp_path / "sad.h5") as h5:
         assert [s.decode() for s in h5["snp"][:]] == ["a", "b", "del2", "c"]
-        np.testing.assert_allclose(h5["REF"][[0, 1, 3]], np.repeat(want[:1], 3, 0),
-                                   rtol=2e-3, atol=1e-3)
+        np.testing.assert_allclose(
+            h5["REF"][[0, 1, 3]], np.repeat(want[:1], 3, 0), rtol=2e-3, atol=1e-3
+        )
         np.testing.assert_allclose(h5["ALT"][[0, 1, 3]], want[1:], rtol=2e-3, atol=1e-3)
 
 
@@ -264,8 +280,11 @@ def test_real_vcfs_misref_and_misorder(tmp_path, reference_dir, small, caplog):
     options = SadOptions(stats=["SAD", "D1"], batch_variants=5)
     targets = TargetSet.all_outputs(8)
     results = {}
-    for name in ("regulatory_validated", "regulatory_validated_misref",
-                 "regulatory_validated_misorder"):
+    for name in (
+        "regulatory_validated",
+        "regulatory_validated_misref",
+        "regulatory_validated_misorder",
+    ):
         out = tmp_path / f"{name}.h5"
         counts = score_vcf(
             EnsemblePredictor(model), genome, str(real / f"{name}.vcf"), str(out), targets, options
@@ -300,17 +319,29 @@ def test_shards_merge_to_a_single_run(tmp_path, reference_dir, sad_dir):
     model = ModelSpec(params, weights, rc=True, batch_size=4)
     options = SadOptions(stats=("SAD", "SAX", "REF"), batch_variants=3)
     one = run_sad(model, fasta, vcf, str(tmp_path / "one"), options)
-    two = run_sad(model, fasta, vcf, str(tmp_path / "two"), options, shards=2,
-                  executor=InProcess())
+    two = run_sad(model, fasta, vcf, str(tmp_path / "two"), options, shards=2, executor=InProcess())
     with h5py.File(one) as a, h5py.File(two) as b:
         assert set(a) == set(b) and a["snp"].shape == (16,)
         for k in a:
             np.testing.assert_array_equal(a[k][:], b[k][:], err_msg=k)
-    common = ["-f", fasta, "--stats", "SAD,SAX,REF", "--rc", "--batch_variants", "3",
-              "--batch_size", "4", params, weights, vcf]
+    common = [
+        "-f",
+        fasta,
+        "--stats",
+        "SAD,SAX,REF",
+        "--rc",
+        "--batch_variants",
+        "3",
+        "--batch_size",
+        "4",
+        params,
+        weights,
+        vcf,
+    ]
     assert basenji_sad.main(["--shard", "1/2", "-o", str(tmp_path / "cli"), *common]) == 0
-    assert filecmp.cmp(tmp_path / "cli" / "sad.h5", tmp_path / "two" / "job1" / "sad.h5",
-                       shallow=False)
+    assert filecmp.cmp(
+        tmp_path / "cli" / "sad.h5", tmp_path / "two" / "job1" / "sad.h5", shallow=False
+    )
 
 
 def test_bad_shard_is_one_line(tmp_path, capsys):

@@ -62,9 +62,20 @@ def test_sat_bed_cli(tmp_path, reference_dir):
     bed = tmp_path / "r.bed"
     bed.write_text("chrG\t60000\t60010\tplus\t0\t+\nchrG\t80000\t80011\tminus\t0\t-\n")
     out = tmp_path / "sat"
-    argv = ["-f", str(sad_dir / "gata4_locus.fa"), "-l", "4", "-o", str(out), "--plots",
-            "--stats", "sum,scd", str(small / "params.json"), str(small / "model0_best.h5"),
-            str(bed)]
+    argv = [
+        "-f",
+        str(sad_dir / "gata4_locus.fa"),
+        "-l",
+        "4",
+        "-o",
+        str(out),
+        "--plots",
+        "--stats",
+        "sum,scd",
+        str(small / "params.json"),
+        str(small / "model0_best.h5"),
+        str(bed),
+    ]
     assert basenji_sat_bed.main(argv) == 0
     with h5py.File(out / "scores.h5") as h5:
         assert h5["seqs"].dtype == bool and h5["seqs"].shape == (2, 4, 4)
@@ -88,8 +99,17 @@ def test_sat_vcf_cli(tmp_path, reference_dir):
     small = reference_dir / "basenji2_small"
     vcf = tmp_path / "v.vcf"
     vcf.write_text("chrG\t74453\tsnv2\tA\tC,GTTTTTT\n")
-    argv = ["-f", str(sad_dir / "gata4_locus.fa"), "-l", "3", "-o", str(tmp_path / "o"),
-            str(small / "params.json"), str(small / "model0_best.h5"), str(vcf)]
+    argv = [
+        "-f",
+        str(sad_dir / "gata4_locus.fa"),
+        "-l",
+        "3",
+        "-o",
+        str(tmp_path / "o"),
+        str(small / "params.json"),
+        str(small / "model0_best.h5"),
+        str(vcf),
+    ]
     assert basenji_sat_vcf.main(argv) == 0
     with h5py.File(tmp_path / "o" / "scores.h5") as h5:
         assert [s.decode() for s in h5["label"][:]] == ["snv2_A", "snv2_C", "snv2_GTTTT*"]

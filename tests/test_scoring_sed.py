@@ -39,8 +39,19 @@ def test_sed_scores_tss_bins(tmp_path, paths, predictor):
     vcf = tmp_path / "v.vcf"
     vcf.write_text("chrG\t74453\tsnv2\tA\tC\n")
     out = tmp_path / "sed"
-    argv = ["-f", paths["fasta"], "-g", str(gtf), "-o", str(out), "--tss_bins", "3",
-            paths["params"], paths["model"], str(vcf)]
+    argv = [
+        "-f",
+        paths["fasta"],
+        "-g",
+        str(gtf),
+        "-o",
+        str(out),
+        "--tss_bins",
+        "3",
+        paths["params"],
+        paths["model"],
+        str(vcf),
+    ]
     assert basenji_sed.main(argv) == 0
     with Genome(paths["fasta"]) as genome:
         v = next(read_vcf(str(vcf), genome))
@@ -65,9 +76,7 @@ def test_sed_with_shared_towers_equals_plain(tmp_path, paths, predictor):
     towers forced on, close variants (a deletion among them) share them.
     """
     model = predictor.model
-    shared = EnsemblePredictor(
-        model, rc=True, splice=ConeSplice(model), share_towers=True
-    )
+    shared = EnsemblePredictor(model, rc=True, splice=ConeSplice(model), share_towers=True)
     plain = EnsemblePredictor(model, rc=True)
     genes = [{"chrom": "chrG", "tss": 75_000, "strand": "+", "gene_id": "g", "gene_name": "G"}]
     vcf = tmp_path / "v.vcf"

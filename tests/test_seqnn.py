@@ -35,8 +35,11 @@ def test_restore_matches_original_predictions(small, head_i):
     model.restore(root / f"model{head_i}_best.h5", head_i=head_i)
     x = preds["sequence_onehot"]
     np.testing.assert_allclose(model.predict(x), preds[f"pred_head{head_i}"], **TOL)
-    for rc, shifts, key in [(True, [0], "rc"), (False, [0, 1, -1], "shifts"),
-                            (True, [0, 1, -1], "rc_shifts")]:
+    for rc, shifts, key in [
+        (True, [0], "rc"),
+        (False, [0, 1, -1], "shifts"),
+        (True, [0, 1, -1], "rc_shifts"),
+    ]:
         model.build_ensemble(rc, shifts)
         np.testing.assert_allclose(model.predict(x), preds[f"pred_head{head_i}_{key}"], **TOL)
 
@@ -140,8 +143,9 @@ def test_our_h5_has_legacy_layout(small, tmp_path):
         assert len(weighted) == 33
         bn = group["trunk0_conv_block_bn"]
         assert [w.decode() for w in bn.attrs["weight_names"]] == [
-            f"trunk0_conv_block_bn/{v}:0" for v in
-            ("gamma", "beta", "moving_mean", "moving_variance")]
+            f"trunk0_conv_block_bn/{v}:0"
+            for v in ("gamma", "beta", "moving_mean", "moving_variance")
+        ]
         assert bn["trunk0_conv_block_bn/gamma:0"].shape == (32,)
 
 
@@ -245,13 +249,18 @@ def test_load_returns_seqnn_with_heads(small):
     assert len(model.heads) == 2 and model.head is model.heads[1] and model.head_i == 1
     head = model.head
     assert (head.index, head.seq_length, head.stride, head.crop) == (
-        1, model.seq_length, model.model_strides[1], model.target_crops[1])
+        1,
+        model.seq_length,
+        model.model_strides[1],
+        model.target_crops[1],
+    )
     assert (head.target_length, head.num_targets) == (model.target_lengths[1], 4)
     assert head.model is model.models[1] is model.model
     x = preds["sequence_onehot"]
     np.testing.assert_allclose(head.predict(x), preds["pred_head1"], **TOL)
-    np.testing.assert_allclose(head.predict(x, rc=True, shifts=(0, 1, -1)),
-                               preds["pred_head1_rc_shifts"], **TOL)
+    np.testing.assert_allclose(
+        head.predict(x, rc=True, shifts=(0, 1, -1)), preds["pred_head1_rc_shifts"], **TOL
+    )
 
 
 def test_head_is_frozen(small):
@@ -276,8 +285,10 @@ def test_load_without_augmentation_predicts_the_same(tmp_path):
     x = np.eye(4, dtype=np.float32)[np.random.default_rng(2).integers(0, 4, (3, 2048))]
     np.testing.assert_array_equal(inference.predict(x), trained.predict(x))
     for rc, shifts in ((True, [0]), (False, [0, 1]), (True, [0, 1, -1])):
-        np.testing.assert_array_equal(inference.head.predict(x, rc=rc, shifts=shifts),
-                                      trained.head.predict(x, rc=rc, shifts=shifts))
+        np.testing.assert_array_equal(
+            inference.head.predict(x, rc=rc, shifts=shifts),
+            trained.head.predict(x, rc=rc, shifts=shifts),
+        )
 
 
 def test_head_ensemble_is_build_ensemble_and_cached(small):

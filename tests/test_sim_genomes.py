@@ -44,8 +44,11 @@ def test_planted_motifs_present(genomes, species, min_fraction):
         sign = 1 if gene.strand == "+" else -1
         centre = gene.tss - sign * TrueModelParams.tss_offset_bp
         start = centre - tata_centre(gene.strand)
-        hits.append(_matches(_read(genome, gene.chrom, start, start + tata.width, gene.strand),
-                             tata.consensus))  # fmt: skip
+        hits.append(
+            _matches(
+                _read(genome, gene.chrom, start, start + tata.width, gene.strand), tata.consensus
+            )
+        )
     assert np.mean(hits) >= min_fraction
     kinds = {s.element.split("_")[-1][:3] for s in genome.sites}
     assert {"enh", "pro", "ctc"} <= kinds

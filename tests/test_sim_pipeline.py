@@ -54,8 +54,15 @@ def test_same_seed_gives_identical_bytes(sim_dir, tmp_path):
     assert first == second
     # The contract's files are all there.
     for species in SPECIES:
-        for name in ("genome.fa", "genome.fa.fai", "gaps.bed", "genes.gtf", "targets.txt",
-                     "variants.vcf", "variant_effects.tsv"):  # fmt: skip
+        for name in (
+            "genome.fa",
+            "genome.fa.fai",
+            "gaps.bed",
+            "genes.gtf",
+            "targets.txt",
+            "variants.vcf",
+            "variant_effects.tsv",
+        ):
             assert f"{species}/{name}" in first
     assert "human.mouse.net" in first and "sim.json" in first
     info = json.loads((sim_dir / "sim.json").read_text())
@@ -90,8 +97,14 @@ def test_files_follow_the_formats(sim_dir, species):
         # files relative to the table's folder.
         targets = read_targets(folder / "targets.txt")
         assert list(targets.columns) == [
-            "identifier", "file", "clip", "clip_soft", "scale", "sum_stat", "description"
-        ]  # fmt: skip
+            "identifier",
+            "file",
+            "clip",
+            "clip_soft",
+            "scale",
+            "sum_stat",
+            "description",
+        ]
         assert list(targets.index) == list(range(len(targets)))
         assert list(targets.identifier) == info["tracks"]
         assert {d.split(":")[0] for d in targets.description} <= {"DNASE", "CAGE", "CHIP"}
@@ -183,8 +196,9 @@ def test_variant_effects_match_whole_chromosome_recomputation(sim_dir):
     ref_sites = model.scan(index)
     ref = model.expected(ref_sites)
     half = model.params.effect_half_window_bp
-    picked = pd.concat([effects[effects.ref.str.len() != effects.alt.str.len()],
-                        effects.groupby("class").head(2)]).drop_duplicates("id")  # fmt: skip
+    picked = pd.concat(
+        [effects[effects.ref.str.len() != effects.alt.str.len()], effects.groupby("class").head(2)]
+    ).drop_duplicates("id")
     for _, v in picked.iterrows():
         pos0 = v.pos - 1
         alt_index = np.concatenate([index[:pos0], dna_index(v.alt), index[pos0 + len(v.ref) :]])
@@ -211,9 +225,18 @@ def _read_net(path: Path) -> list[dict]:
         if line.startswith("net "):
             t_chrom = fields[1]
         elif line.startswith(" fill "):
-            fills.append({"t_chrom": t_chrom, "t_start": int(fields[1]), "t_size": int(fields[2]),
-                          "q_chrom": fields[3], "strand": fields[4], "q_start": int(fields[5]),
-                          "q_size": int(fields[6]), "gaps": []})  # fmt: skip
+            fills.append(
+                {
+                    "t_chrom": t_chrom,
+                    "t_start": int(fields[1]),
+                    "t_size": int(fields[2]),
+                    "q_chrom": fields[3],
+                    "strand": fields[4],
+                    "q_start": int(fields[5]),
+                    "q_size": int(fields[6]),
+                    "gaps": [],
+                }
+            )
         elif line.startswith("  gap "):
             fills[-1]["gaps"].append(tuple(int(fields[i]) for i in (1, 2, 5, 6)))
     return fills
@@ -245,9 +268,16 @@ def test_orthology_consistent_with_net(sim_dir):
     fills = _read_net(sim_dir / "human.mouse.net")
     # basenji_data_align.py reads the same aligned intervals.
     assert list(read_net_fills(sim_dir / "human.mouse.net")) == [
-        (f["t_chrom"], f["t_start"], f["t_start"] + f["t_size"], f["q_chrom"], f["q_start"],
-         f["q_start"] + f["q_size"]) for f in fills
-    ]  # fmt: skip
+        (
+            f["t_chrom"],
+            f["t_start"],
+            f["t_start"] + f["t_size"],
+            f["q_chrom"],
+            f["q_start"],
+            f["q_start"] + f["q_size"],
+        )
+        for f in fills
+    ]
     hs_fasta, mm_fasta = sim_dir / "human" / "genome.fa", sim_dir / "mouse" / "genome.fa"
     with Genome(hs_fasta) as hs, Genome(mm_fasta) as mm:
         identities, shuffled = [], []
@@ -286,4 +316,3 @@ def test_orthology_consistent_with_net(sim_dir):
                     assert mouse["strand"] == (h["strand"] if fill["strand"] == "+" else flipped)
                     mapped += 1
     assert mapped > 0
-

@@ -43,7 +43,6 @@ def test_distal_enhancer_raises_cage_with_distance_decay():
     assert abs(gains[12_000][1]) < 1e-6  # GATA1 is inactive in hepatic-like cells
 
 
-
 def test_fragment_coverage_is_a_box_around_each_start():
     starts = np.zeros(20)
     starts[[0, 10]] = [1, 2]

@@ -25,8 +25,10 @@ from basenji_tf.targets import (
 
 def test_strand_pairs(tmp_path):
     path = tmp_path / "targets.txt"
-    path.write_text("index\tidentifier\tfile\tstrand_pair\n"
-                    "0\tplus\ta.bw\t1\n1\tminus\tb.bw\t0\n2\tboth\tc.bw\t2\n")
+    path.write_text(
+        "index\tidentifier\tfile\tstrand_pair\n"
+        "0\tplus\ta.bw\t1\n1\tminus\tb.bw\t0\n2\tboth\tc.bw\t2\n"
+    )
     table = read_targets(path)
     assert strand_pairs(table) == [1, 0, 2]
     assert strand_pairs(table, 3) == [1, 0, 2]
@@ -77,7 +79,12 @@ def test_coverage_equals_the_original_seqs_cov(small):
     table = read_targets(small / "inputs" / "targets.txt")
     for ti, opt in enumerate(target_options(table)):
         ours = read_coverage(
-            small / opt["file"], windows, 128, opt["sum_stat"], opt["clip"], opt["clip_soft"],
+            small / opt["file"],
+            windows,
+            128,
+            opt["sum_stat"],
+            opt["clip"],
+            opt["clip_soft"],
             opt["scale"],
         )
         original = h5py.File(small / "data_out" / "seqs_cov" / f"{ti}.h5")["targets"][:]
@@ -87,8 +94,21 @@ def test_coverage_equals_the_original_seqs_cov(small):
 
 def test_read_cli_writes_the_same_file(small, tmp_path):
     out = tmp_path / "1.h5"
-    args = ["-w", "128", "-u", "mean", "-c", "40", "--clip_soft", "32", "-s", "2",
-            str(small / "inputs" / "t1_peaks_gap.bw"), str(small / "data_out" / "sequences.bed"), str(out)]
+    args = [
+        "-w",
+        "128",
+        "-u",
+        "mean",
+        "-c",
+        "40",
+        "--clip_soft",
+        "32",
+        "-s",
+        "2",
+        str(small / "inputs" / "t1_peaks_gap.bw"),
+        str(small / "data_out" / "sequences.bed"),
+        str(out),
+    ]
     assert read_main(args) == 0
     original = h5py.File(small / "data_out" / "seqs_cov" / "1.h5")["targets"][:]
     np.testing.assert_array_equal(h5py.File(out)["targets"][:], original)
@@ -103,8 +123,9 @@ def test_pool_bins_every_statistic():
     assert pool_bins(x, 4, "median").tolist() == [1.5, 4]
     assert pool_bins(x, 4, "max").tolist() == [5, 4]
     # peak: clip(sqrt(4 * mean), 0, 1)
-    np.testing.assert_allclose(pool_bins(np.array([0, 0, 0, 0.1, 0, 0, 0, 0]), 4, "peak"),
-                               [np.sqrt(0.1), 0], rtol=1e-6)
+    np.testing.assert_allclose(
+        pool_bins(np.array([0, 0, 0, 0.1, 0, 0, 0, 0]), 4, "peak"), [np.sqrt(0.1), 0], rtol=1e-6
+    )
     assert pool_bins(x, 4, "peak").tolist() == [1, 1]
 
 
@@ -127,7 +148,9 @@ def test_clips_baseline_blacklist_and_nan():
     assert interp_nan(np.array([np.nan, 4, np.nan, 8, np.nan])).tolist() == [2, 4, 6, 8, 4]
     # the whole window is scaled before pooling and rounded to float16 as the original
     assert window_targets(values, 8, "max", scale=0.01).tolist()[0] == np.float32(np.float16(1.0))
-    assert window_targets(np.full(64, 60000, np.float16), 8, "sum").max() == np.finfo(np.float16).max
+    assert (
+        window_targets(np.full(64, 60000, np.float16), 8, "sum").max() == np.finfo(np.float16).max
+    )
 
 
 def test_sources_bigwig_w5_bed(tmp_path):
@@ -150,7 +173,10 @@ def test_sources_bigwig_w5_bed(tmp_path):
     with CoverageSource(bed) as src:
         assert src.values("chr1", 4, 13).tolist() == [0, 1, 1, 1, 1, 1, 1, 1, 0]
         assert src.values("chrX", 0, 2).tolist() == [0, 0]
-    with CoverageSource(w5) as src, pytest.raises(InputError, match="chromosome 'chrX' of the FASTA"):
+    with (
+        CoverageSource(w5) as src,
+        pytest.raises(InputError, match="chromosome 'chrX' of the FASTA"),
+    ):
         src.check_chroms({"chr1", "chrX"}, "the FASTA")
     with CoverageSource(w5, allow_missing_chroms=True) as src:
         assert src.values("chrX", 0, 3).tolist() == [0, 0, 0]

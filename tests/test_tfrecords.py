@@ -73,9 +73,15 @@ def test_writer_and_data_pipeline_never_import_tensorflow():
 
     Importing it takes seconds and ~500 MB per process.
     """
-    modules = ["basenji_tf.data", "basenji_tf.data_align", "basenji_tf.data_write",
-               "basenji_tf.tfrecords", "basenji_tf.cli.basenji_data",
-               "basenji_tf.cli.basenji_data_align", "basenji_tf.cli.basenji_data_read",
-               "basenji_tf.cli.basenji_data_write"]  # fmt: skip
+    modules = [
+        "basenji_tf.data",
+        "basenji_tf.data_align",
+        "basenji_tf.data_write",
+        "basenji_tf.tfrecords",
+        "basenji_tf.cli.basenji_data",
+        "basenji_tf.cli.basenji_data_align",
+        "basenji_tf.cli.basenji_data_read",
+        "basenji_tf.cli.basenji_data_write",
+    ]
     code = f"import sys, {', '.join(modules)}; assert 'tensorflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

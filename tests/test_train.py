@@ -20,11 +20,22 @@ from basenji_tf.tfrecords import write_statistics, write_tfrecords
 
 # 1024 bp in, 16 bp bins (pool 8 x 2), 4 bins cropped each side: 56 bins of targets.
 TINY_PARAMS = {
-    "train": {"batch_size": 4, "optimizer": "adam", "learning_rate": 0.01, "loss": "poisson",
-              "patience": 5, "train_epochs_max": 2, "global_clipnorm": 5},
+    "train": {
+        "batch_size": 4,
+        "optimizer": "adam",
+        "learning_rate": 0.01,
+        "loss": "poisson",
+        "patience": 5,
+        "train_epochs_max": 2,
+        "global_clipnorm": 5,
+    },
     "model": {
-        "seq_length": 1024, "activation": "gelu", "norm_type": "batch", "bn_momentum": 0.9,
-        "augment_rc": True, "augment_shift": 2,
+        "seq_length": 1024,
+        "activation": "gelu",
+        "norm_type": "batch",
+        "bn_momentum": 0.9,
+        "augment_rc": True,
+        "augment_shift": 2,
         "trunk": [
             {"name": "conv_block", "filters": 16, "kernel_size": 9, "pool_size": 8},
             {"name": "conv_block", "filters": 16, "kernel_size": 5, "pool_size": 2},
@@ -85,12 +96,23 @@ def write_data_dir(root: Path, num_targets: int = 3, seed: int = 0, strand_pair=
             start += SEQ_BP
         stats[f"{split}_seqs"] = n
     (root / "sequences.bed").write_text("".join(bed))
-    write_statistics(root, {"num_targets": num_targets, "seq_length": SEQ_BP, "seq_1hot": True,
-                            "pool_width": POOL_BP, "crop_bp": CROP_BP, "target_length": BINS,
-                            **stats})
+    write_statistics(
+        root,
+        {
+            "num_targets": num_targets,
+            "seq_length": SEQ_BP,
+            "seq_1hot": True,
+            "pool_width": POOL_BP,
+            "crop_bp": CROP_BP,
+            "target_length": BINS,
+            **stats,
+        },
+    )
     kinds = ["CAGE", "DNASE", "CHIP"]
-    rows = ["index\tidentifier\tfile\tclip\tscale\tsum_stat\tdescription"
-            + ("\tstrand_pair" if strand_pair else "")]
+    rows = [
+        "index\tidentifier\tfile\tclip\tscale\tsum_stat\tdescription"
+        + ("\tstrand_pair" if strand_pair else "")
+    ]
     for t in range(num_targets):
         row = f"{t}\tT{t}\tt{t}.bw\t384\t1\tsum\t{kinds[t % 3]}:track {t}"
         rows.append(row + (f"\t{strand_pair[t]}" if strand_pair else ""))
@@ -122,21 +144,30 @@ def test_two_datasets_interleave_and_share_trunk(tmp_path):
     keras.utils.set_random_seed(0)
     inp = keras.Input((64, 4))
     trunk = keras.layers.MaxPooling1D(8)(keras.layers.Conv1D(8, 5, padding="same")(inp))
-    models = [keras.Model(inp, keras.layers.Dense(k, activation="softplus")(trunk))
-              for k in (2, 3)]
+    models = [keras.Model(inp, keras.layers.Dense(k, activation="softplus")(trunk)) for k in (2, 3)]
     xa, ya = _array_data(1, n=24, num_targets=2)
     xb, yb = _array_data(2, n=16, num_targets=3)
-    data = [train.array_data_source(xa[:16], ya[:16], xa[16:], ya[16:], 4, seed=1),
-            train.array_data_source(xb[:12], yb[:12], xb[12:], yb[12:], 4, seed=1)]
-    settings = parse_train_params({"batch_size": 4, "optimizer": "adam",
-                                         "learning_rate": 0.02, "train_epochs_max": 3})
+    data = [
+        train.array_data_source(xa[:16], ya[:16], xa[16:], ya[16:], 4, seed=1),
+        train.array_data_source(xb[:12], yb[:12], xb[12:], yb[12:], 4, seed=1),
+    ]
+    settings = parse_train_params(
+        {"batch_size": 4, "optimizer": "adam", "learning_rate": 0.02, "train_epochs_max": 3}
+    )
     saved = []
-    trainer = train.Trainer(models, data, settings, tmp_path,
-                            lambda path, i: saved.append((Path(path).suffix, i)), seed=5)
+    trainer = train.Trainer(
+        models,
+        data,
+        settings,
+        tmp_path,
+        lambda path, i: saved.append((Path(path).suffix, i)),
+        seed=5,
+    )
     order = trainer.batch_order(0)
     assert sorted(order.tolist()) == [0] * 4 + [1] * 3
-    assert not np.array_equal(order, trainer.batch_order(1)) or \
-        not np.array_equal(trainer.batch_order(1), trainer.batch_order(2))
+    assert not np.array_equal(order, trainer.batch_order(1)) or not np.array_equal(
+        trainer.batch_order(1), trainer.batch_order(2)
+    )
     history = trainer.fit()
     assert [(r["epoch"], r["data"]) for r in history] == [(e, d) for e in range(3) for d in (0, 1)]
     for d in (0, 1):
@@ -151,11 +182,24 @@ def test_two_datasets_interleave_and_share_trunk(tmp_path):
 def test_early_stopping_with_patience(tmp_path):
     x, y = _array_data(3)
     # learning rate 0: nothing improves after the first epoch
-    settings = parse_train_params({"batch_size": 4, "optimizer": "sgd", "learning_rate": 0.0,
-                                         "patience": 1, "train_epochs_min": 2,
-                                         "train_epochs_max": 50})
-    trainer = train.Trainer([_tiny_keras_model()], [train.array_data_source(x, y, x, y, 4, 0)],
-                            settings, tmp_path, lambda path, i: None, seed=0)
+    settings = parse_train_params(
+        {
+            "batch_size": 4,
+            "optimizer": "sgd",
+            "learning_rate": 0.0,
+            "patience": 1,
+            "train_epochs_min": 2,
+            "train_epochs_max": 50,
+        }
+    )
+    trainer = train.Trainer(
+        [_tiny_keras_model()],
+        [train.array_data_source(x, y, x, y, 4, 0)],
+        settings,
+        tmp_path,
+        lambda path, i: None,
+        seed=0,
+    )
     history = trainer.fit()
     # epoch 0 best, epochs 1 and 2 unimproved (2 > patience 1) -> stop before epoch 3
     assert [r["best"] for r in history] == [True, False, False]
@@ -202,15 +246,20 @@ def test_train_then_test_end_to_end(tmp_path, deterministic_ops):
         file_weighted = [n for n in names if len(group[n].attrs["weight_names"])]
         assert len(file_weighted) == len(weighted)
         for name, layer in zip(file_weighted, weighted):
-            weight_names = [w.decode() if isinstance(w, bytes) else w
-                            for w in group[name].attrs["weight_names"]]
+            weight_names = [
+                w.decode() if isinstance(w, bytes) else w for w in group[name].attrs["weight_names"]
+            ]
             shapes = [group[name][w].shape for w in weight_names]
             assert shapes == [tuple(w.shape) for w in layer.weights]
     model.restore(out / "model_best.h5")
 
     test_out = tmp_path / "test"
-    assert basenji_test.main(["-o", str(test_out), "--save", str(params),
-                              str(out / "model_best.h5"), str(data)]) == 0
+    assert (
+        basenji_test.main(
+            ["-o", str(test_out), "--save", str(params), str(out / "model_best.h5"), str(data)]
+        )
+        == 0
+    )
     acc = np.loadtxt(test_out / "acc.txt", skiprows=1, usecols=(1, 2))
     with h5py.File(test_out / "preds.h5") as p, h5py.File(test_out / "targets.h5") as t:
         preds, targets = p["preds"][()].astype(np.float32), t["targets"][()].astype(np.float32)
@@ -234,8 +283,7 @@ def test_train_rejects_mismatched_data(tmp_path):
     with pytest.raises(SystemExit):
         basenji_train.main([])
     assert basenji_train.main(["-o", str(tmp_path / "o"), str(params), str(data)]) == 1
-    assert basenji_train.main(["-o", str(tmp_path / "o"), str(params), str(data),
-                               str(data)]) == 1
+    assert basenji_train.main(["-o", str(tmp_path / "o"), str(params), str(data), str(data)]) == 1
 
 
 def test_mixed_precision_loop_scales_loss(tmp_path):
@@ -243,11 +291,23 @@ def test_mixed_precision_loop_scales_loss(tmp_path):
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         model = _tiny_keras_model()
-        settings = parse_train_params({"batch_size": 4, "optimizer": "adam",
-                                             "learning_rate": 0.02, "train_epochs_max": 3,
-                                             "clip_norm": 1.0})
-        trainer = train.Trainer([model], [train.array_data_source(x, y, x, y, 4, 0)],
-                                settings, tmp_path, lambda path, i: None, seed=0)
+        settings = parse_train_params(
+            {
+                "batch_size": 4,
+                "optimizer": "adam",
+                "learning_rate": 0.02,
+                "train_epochs_max": 3,
+                "clip_norm": 1.0,
+            }
+        )
+        trainer = train.Trainer(
+            [model],
+            [train.array_data_source(x, y, x, y, 4, 0)],
+            settings,
+            tmp_path,
+            lambda path, i: None,
+            seed=0,
+        )
         history = trainer.fit()
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -260,8 +320,9 @@ def test_restore_full_and_trunk(tmp_path):
     from basenji_tf import seqnn
 
     data = write_data_dir(tmp_path / "data")
-    params = write_params(tmp_path / "params.json", optimizer="sgd", learning_rate=0.0,
-                          train_epochs_max=1)
+    params = write_params(
+        tmp_path / "params.json", optimizer="sgd", learning_rate=0.0, train_epochs_max=1
+    )
     source = seqnn.SeqNN(TINY_PARAMS["model"])
     source.save(tmp_path / "start.h5", head_i=0)
     source.save(tmp_path / "trunk.h5", trunk=True)
@@ -274,17 +335,23 @@ def test_restore_full_and_trunk(tmp_path):
         trained.restore(out / "model_check.h5")
         # learning rate 0: the restored weights come through unchanged
         np.testing.assert_array_equal(
-            trained.models[0].get_layer("trunk0_conv_block_conv").get_weights()[0], kernel)
-        same_head = all(np.array_equal(a, b) for a, b in zip(
-            trained.models[0].get_layer(head.name).get_weights(), head.get_weights()))
+            trained.models[0].get_layer("trunk0_conv_block_conv").get_weights()[0], kernel
+        )
+        same_head = all(
+            np.array_equal(a, b)
+            for a, b in zip(
+                trained.models[0].get_layer(head.name).get_weights(), head.get_weights()
+            )
+        )
         assert same_head == head_equal
 
 
 def test_seq_data_source_patterns_and_epoch_seeds(tmp_path):
     data = write_data_dir(tmp_path / "data")
     settings = parse_train_params({"batch_size": 4, "shuffle_buffer": 64})
-    source = train.seq_data_source(data, settings, seed=2, tfr_train="valid-*.tfr",
-                                   tfr_eval="test-*.tfr")
+    source = train.seq_data_source(
+        data, settings, seed=2, tfr_train="valid-*.tfr", tfr_eval="test-*.tfr"
+    )
     assert source.steps_per_epoch == SPLITS["valid"] // 4
     assert sum(len(y) for _, y in source.valid()) == SPLITS["test"]
 

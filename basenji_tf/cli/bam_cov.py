@@ -21,19 +21,43 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("bam_file", help="sorted, indexed BAM or CRAM")
     parser.add_argument("output_file", help="output .bw or .h5/.w5")
     add = parser.add_argument
-    add("-c", "--shift_center", action="store_true",
+    add(
+        "-c",
+        "--shift_center",
+        action="store_true",
         help="count each fragment once at its centre (pairs: from read 1's template; "
-             "single reads: --fragment_length/2 downstream of the 5' end)")
+        "single reads: --fragment_length/2 downstream of the 5' end)",
+    )
     add("--fragment_length", type=int, default=200, help="single-end fragment length (bp)")
-    add("-u", dest="multi", action="store_const", const="unique", default="weight",
-        help="count every alignment of a multi-mapped read as 1 (default: 1/NH)")
-    add("--skip_multi", dest="multi", action="store_const", const="skip",
-        help="ignore multi-mapped reads")
+    add(
+        "-u",
+        dest="multi",
+        action="store_const",
+        const="unique",
+        default="weight",
+        help="count every alignment of a multi-mapped read as 1 (default: 1/NH)",
+    )
+    add(
+        "--skip_multi",
+        dest="multi",
+        action="store_const",
+        const="skip",
+        help="ignore multi-mapped reads",
+    )
     add("-q", "--min_mapq", type=int, default=0, help="skip alignments below this MAPQ")
-    add("--strand", action="store_true",
-        help="write one track per strand: <stem>+<ext> and <stem>-<ext>")
-    add("-s", "--smooth", dest="smooth_sigma", type=float, default=0.0,
-        help="Gaussian smoothing sigma in bp (0: none)")
+    add(
+        "--strand",
+        action="store_true",
+        help="write one track per strand: <stem>+<ext> and <stem>-<ext>",
+    )
+    add(
+        "-s",
+        "--smooth",
+        dest="smooth_sigma",
+        type=float,
+        default=0.0,
+        help="Gaussian smoothing sigma in bp (0: none)",
+    )
     return parser
 
 

@@ -24,8 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("net_file", help="UCSC .net alignment (genome 0 = target)")
     parser.add_argument("fasta_files", help="comma-separated FASTA of genome 0 and genome 1")
     parser.add_argument("targets_files", help="comma-separated targets tables, one per genome")
-    parser.add_argument("-a", dest="labels", default="genome0,genome1",
-                        help="comma-separated genome names (output subdirectories)")
+    parser.add_argument(
+        "-a",
+        dest="labels",
+        default="genome0,genome1",
+        help="comma-separated genome names (output subdirectories)",
+    )
     parser.add_argument("-o", dest="out_dir", default="data_out", help="output directory")
     add_data_options(parser)
     return parser

@@ -26,18 +26,34 @@ def build_parser() -> argparse.ArgumentParser:
     add("--black_pct", type=float, default=0.5, help="baseline quantile of each window")
     add("-c", dest="clip", type=float, help="hard clip binned values to [-clip, clip]")
     add("--clip_soft", type=float, help="soft clip above this: c - 1 + sqrt(x - c + 1)")
-    add("--clip_pct", type=float, default=0.9999999,
-        help="finally clip to this quantile of all values of the track")
+    add(
+        "--clip_pct",
+        type=float,
+        default=0.9999999,
+        help="finally clip to this quantile of all values of the track",
+    )
     add("--crop", dest="crop_bp", type=int, default=0, help="bp to leave out at each window end")
     add("-i", dest="interp", action="store_true", help="interpolate NaN linearly")
-    add("-s", dest="scale", type=float, default=1.0,
-        help="multiply per-bp coverage (before pooling)")
-    add("-u", dest="sum_stat", default="sum",
+    add(
+        "-s",
+        dest="scale",
+        type=float,
+        default=1.0,
+        help="multiply per-bp coverage (before pooling)",
+    )
+    add(
+        "-u",
+        dest="sum_stat",
+        default="sum",
         choices=SUM_STATS,
-        help="how bp values become a bin value")
+        help="how bp values become a bin value",
+    )
     add("-w", dest="pool_width", type=int, default=1, help="bin width (bp)")
-    add("--allow_missing_chroms", action="store_true",
-        help="read chromosomes missing from the track as zeros instead of failing")
+    add(
+        "--allow_missing_chroms",
+        action="store_true",
+        help="read chromosomes missing from the track as zeros instead of failing",
+    )
     return parser
 
 

@@ -26,13 +26,26 @@ def build_parser() -> argparse.ArgumentParser:
     add("-s", dest="start_i", type=int, default=0, help="first sequence (0-based)")
     add("-e", dest="end_i", type=int, help="one past the last sequence (default: all)")
     add("-u", dest="umap_npy", help="unmappable-bin mask .npy (bool [num_seqs, target_length])")
-    add("--umap_clip", type=float, default=1.0,
-        help="clip unmappable bins to this quantile of the sequence's values (1: off)")
+    add(
+        "--umap_clip",
+        type=float,
+        default=1.0,
+        help="clip unmappable bins to this quantile of the sequence's values (1: off)",
+    )
     add("--umap_tfr", action="store_true", help="store the unmappable-bin mask in the records")
-    add("-x", dest="extend_bp", type=int, default=0,
-        help="DNA added on each side of a target region (the crop)")
-    add("--encoding", choices=["index", "onehot"], default="index",
-        help="sequence bytes: base indexes (current) or one-hot (pre-2022 readers)")
+    add(
+        "-x",
+        dest="extend_bp",
+        type=int,
+        default=0,
+        help="DNA added on each side of a target region (the crop)",
+    )
+    add(
+        "--encoding",
+        choices=["index", "onehot"],
+        default="index",
+        help="sequence bytes: base indexes (current) or one-hot (pre-2022 readers)",
+    )
     add("--zlib_level", dest="compression_level", type=int, default=1, help="ZLIB level 0-9")
     return parser
 

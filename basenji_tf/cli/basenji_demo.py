@@ -39,8 +39,9 @@ def print_summary(summary: dict, out_dir: Path) -> None:
     print("\n== basenji demo summary ==")
     for assay, r in summary["test_pearsonr_by_assay"].items():
         print(f"test Pearson R, {assay:<6} {r:.3f}")
-    print(f"SAD vs true effect, Spearman (mean over tracks) "
-          f"{summary['sad_true_effect_spearman']:.3f}")  # fmt: skip
+    print(
+        f"SAD vs true effect, Spearman (mean over tracks) {summary['sad_true_effect_spearman']:.3f}"
+    )
     print(f"figure:  {summary['outputs']['figure']}")
     print(f"plots:   {len(summary['outputs']['plots'])} under {out_dir / 'test'}")
     print(f"bigwigs: {', '.join(summary['outputs']['bigwigs'])}")
@@ -55,11 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-o", dest="out_dir", default="demo_out", help="output folder")
     parser.add_argument("--seed", type=int, default=1, help="seed of every step")
-    parser.add_argument("--size", default="default", choices=["default", "small", "tiny"],
-                        help="simulated genome size")  # fmt: skip
-    parser.add_argument("--params", dest="params_file", default=argparse.SUPPRESS,
-                        help="params JSON of the model (default: the packaged "
-                        "models/params_demo.json)")
+    parser.add_argument(
+        "--size",
+        default="default",
+        choices=["default", "small", "tiny"],
+        help="simulated genome size",
+    )
+    parser.add_argument(
+        "--params",
+        dest="params_file",
+        default=argparse.SUPPRESS,
+        help="params JSON of the model (default: the packaged models/params_demo.json)",
+    )
     return parser
 
 

@@ -12,8 +12,11 @@ PROG = "basenji_export.py"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = make_parser(PROG, "Export a model (optionally ensembled) as a TF SavedModel "
-                               "with a serving signature over float32 [batch, seq_length, 4].")
+    parser = make_parser(
+        PROG,
+        "Export a model (optionally ensembled) as a TF SavedModel "
+        "with a serving signature over float32 [batch, seq_length, 4].",
+    )
     parser.add_argument("params_file", help="params JSON the model was trained with")
     parser.add_argument("model_file", help="weights (.h5 of the original or ours, or .keras)")
     parser.add_argument("out_dir", help="SavedModel directory to write")
@@ -28,8 +31,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        export_model(args.params_file, args.model_file, args.out_dir, head=args.head_i,
-                     rc=args.rc, shifts=args.shifts, trunk=args.trunk)
+        export_model(
+            args.params_file,
+            args.model_file,
+            args.out_dir,
+            head=args.head_i,
+            rc=args.rc,
+            shifts=args.shifts,
+            trunk=args.trunk,
+        )
         print(f"wrote {args.out_dir}")
 
     return run_main(PROG, body)

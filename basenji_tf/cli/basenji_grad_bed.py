@@ -23,10 +23,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("bed_file")
     parser.add_argument("-f", dest="genome_fasta", required=True, help="genome FASTA")
     parser.add_argument("-o", dest="out_dir", default="grad_bed", help="output directory")
-    parser.add_argument("--targets", dest="target_indexes", type=comma_ints,
-                        help="model outputs whose predictions are summed (default: all)")
-    parser.add_argument("--rc", action="store_true",
-                        help="average with the reverse complement's gradient")
+    parser.add_argument(
+        "--targets",
+        dest="target_indexes",
+        type=comma_ints,
+        help="model outputs whose predictions are summed (default: all)",
+    )
+    parser.add_argument(
+        "--rc", action="store_true", help="average with the reverse complement's gradient"
+    )
     parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
     parser.add_argument("--batch_size", type=int, default=4, help="sequences per gradient call")
     return parser
@@ -36,9 +41,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        run_grad_bed(args.params_file, args.model_file, args.genome_fasta, args.bed_file,
-                     args.out_dir, args.head_i, args.target_indexes, args.rc,
-                     args.batch_size)  # fmt: skip
+        run_grad_bed(
+            args.params_file,
+            args.model_file,
+            args.genome_fasta,
+            args.bed_file,
+            args.out_dir,
+            args.head_i,
+            args.target_indexes,
+            args.rc,
+            args.batch_size,
+        )
 
     return run_main(PROG, body)
 

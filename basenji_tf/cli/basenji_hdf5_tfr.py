@@ -20,16 +20,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("h5_file", help="2018 training HDF5")
     parser.add_argument("out_dir", help="data directory to create")
-    parser.add_argument("-c", "--crop", dest="crop_bp", type=int, default=0,
-                        help="bp cut from each end of the targets: the params' batch_buffer")
-    parser.add_argument("--bed", dest="bed_file",
-                        help="the BED of record coordinates the HDF5 writer printed (its -o)")
-    parser.add_argument("-s", dest="seqs_per_tfr", type=int, default=256,
-                        help="sequences per TFRecord file")
-    parser.add_argument("--encoding", choices=["index", "onehot"], default="index",
-                        help="sequence bytes: base indexes (current) or one-hot")
-    parser.add_argument("--zlib_level", dest="compression_level", type=int, default=1,
-                        help="ZLIB level of the TFRecords")
+    parser.add_argument(
+        "-c",
+        "--crop",
+        dest="crop_bp",
+        type=int,
+        default=0,
+        help="bp cut from each end of the targets: the params' batch_buffer",
+    )
+    parser.add_argument(
+        "--bed",
+        dest="bed_file",
+        help="the BED of record coordinates the HDF5 writer printed (its -o)",
+    )
+    parser.add_argument(
+        "-s", dest="seqs_per_tfr", type=int, default=256, help="sequences per TFRecord file"
+    )
+    parser.add_argument(
+        "--encoding",
+        choices=["index", "onehot"],
+        default="index",
+        help="sequence bytes: base indexes (current) or one-hot",
+    )
+    parser.add_argument(
+        "--zlib_level",
+        dest="compression_level",
+        type=int,
+        default=1,
+        help="ZLIB level of the TFRecords",
+    )
     return parser
 
 
@@ -38,8 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> None:
         stats = hdf5_to_data_dir(
-            args.h5_file, args.out_dir, crop_bp=args.crop_bp, seqs_per_tfr=args.seqs_per_tfr,
-            bed_file=args.bed_file, encoding=args.encoding,
+            args.h5_file,
+            args.out_dir,
+            crop_bp=args.crop_bp,
+            seqs_per_tfr=args.seqs_per_tfr,
+            bed_file=args.bed_file,
+            encoding=args.encoding,
             compression_level=args.compression_level,
         )
         counts = ", ".join(f"{stats[k]} {k[:-5]}" for k in stats if k.endswith("_seqs"))

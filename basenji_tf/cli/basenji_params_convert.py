@@ -20,10 +20,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("params_txt", help="TF1 params.txt")
     parser.add_argument("params_json", help="params JSON to write")
-    parser.add_argument("--num_targets", type=int,
-                        help="outputs per bin, instead of the file's num_targets")
-    parser.add_argument("--seq_length", type=int,
-                        help="input length (bp), instead of the file's seq_length")
+    parser.add_argument(
+        "--num_targets", type=int, help="outputs per bin, instead of the file's num_targets"
+    )
+    parser.add_argument(
+        "--seq_length", type=int, help="input length (bp), instead of the file's seq_length"
+    )
     return parser
 
 
@@ -31,11 +33,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        params = convert_params_txt(args.params_txt, num_targets=args.num_targets,
-                                    seq_length=args.seq_length)
+        params = convert_params_txt(
+            args.params_txt, num_targets=args.num_targets, seq_length=args.seq_length
+        )
         write_params_json(params, args.params_json)
         model = params["model"]
-        print(f"wrote {args.params_json}: {model['seq_length']} bp -> "
-              f"{model['target_length']} bins x {model['head']['units']} targets")
+        print(
+            f"wrote {args.params_json}: {model['seq_length']} bp -> "
+            f"{model['target_length']} bins x {model['head']['units']} targets"
+        )
 
     return run_main(PROG, body)

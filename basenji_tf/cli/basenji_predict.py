@@ -20,19 +20,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("params_file")
     parser.add_argument("model_file")
     parser.add_argument("data_dir")
-    parser.add_argument("-b", dest="track_bed",
-                        help="sequences BED to place the BigWig bins (data_dir/sequences.bed)")
+    parser.add_argument(
+        "-b",
+        dest="track_bed",
+        help="sequences BED to place the BigWig bins (data_dir/sequences.bed)",
+    )
     parser.add_argument("-g", dest="genome_file", help="chromosome sizes for the BigWigs")
     parser.add_argument("-o", dest="out_dir", default="test_out", help="output directory")
     parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
     parser.add_argument("--rc", action="store_true", help="average with reverse complements")
     parser.add_argument("--shifts", type=comma_ints, default=[0], help="ensemble shifts (bp)")
-    parser.add_argument("-t", dest="targets_file",
-                        help="targets table whose index column lists the outputs kept")
-    parser.add_argument("--ti", dest="track_indexes", type=comma_ints,
-                        help="outputs to write as BigWig (default with -b: all kept)")
-    parser.add_argument("--split", dest="split_label", default="test",
-                        help="split label of the data directory")
+    parser.add_argument(
+        "-t", dest="targets_file", help="targets table whose index column lists the outputs kept"
+    )
+    parser.add_argument(
+        "--ti",
+        dest="track_indexes",
+        type=comma_ints,
+        help="outputs to write as BigWig (default with -b: all kept)",
+    )
+    parser.add_argument(
+        "--split", dest="split_label", default="test", help="split label of the data directory"
+    )
     parser.add_argument("--tfr", dest="tfr_pattern", help="TFRecord glob under tfrecords/")
     return parser
 
@@ -44,10 +53,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from basenji_tf.scoring.split_tracks import predict_data_dir
 
         result = predict_data_dir(
-            args.params_file, args.model_file, args.data_dir, args.out_dir, args.head_i,
-            args.rc, args.shifts, args.split_label, args.tfr_pattern, args.targets_file,
-            args.track_bed, args.genome_file, args.track_indexes,
-        )  # fmt: skip
+            args.params_file,
+            args.model_file,
+            args.data_dir,
+            args.out_dir,
+            args.head_i,
+            args.rc,
+            args.shifts,
+            args.split_label,
+            args.tfr_pattern,
+            args.targets_file,
+            args.track_bed,
+            args.genome_file,
+            args.track_indexes,
+        )
         print(f"predictions: {result['preds']}")
         if result["bigwigs"]:
             print(f"{len(result['bigwigs'])} BigWigs in {args.out_dir}/tracks")

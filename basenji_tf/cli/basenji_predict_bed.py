@@ -23,13 +23,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("model_file")
     parser.add_argument("bed_file")
     parser.add_argument("-f", dest="genome_fasta", required=True, help="genome FASTA")
-    parser.add_argument("-g", dest="genome_file", help="chromosome sizes for the BigWig "
-                        "header (default: the FASTA's)")
-    parser.add_argument("-b", dest="bigwig_indexes", type=comma_ints, default=[],
-                        help="targets (reported indexes) to write as BigWig")
-    parser.add_argument("-l", dest="site_length", type=int,
-                        help="bp of the central site kept (multiple of the bin width; "
-                        "default: the whole prediction)")
+    parser.add_argument(
+        "-g",
+        dest="genome_file",
+        help="chromosome sizes for the BigWig header (default: the FASTA's)",
+    )
+    parser.add_argument(
+        "-b",
+        dest="bigwig_indexes",
+        type=comma_ints,
+        default=[],
+        help="targets (reported indexes) to write as BigWig",
+    )
+    parser.add_argument(
+        "-l",
+        dest="site_length",
+        type=int,
+        help="bp of the central site kept (multiple of the bin width; "
+        "default: the whole prediction)",
+    )
     parser.add_argument("-o", dest="out_dir", default="pred_out", help="output directory")
     parser.add_argument("--rc", action="store_true", help="average with reverse complements")
     parser.add_argument("--shifts", type=comma_ints, default=[0], help="ensemble shifts (bp)")
@@ -44,10 +56,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        model = ModelSpec(args.params_file, args.model_file, args.head_i, args.targets_file,
-                          args.rc, tuple(args.shifts), args.batch_size)  # fmt: skip
-        options = PredictOptions(args.site_length, args.sum, tuple(args.bigwig_indexes),
-                                 args.genome_file)  # fmt: skip
+        model = ModelSpec(
+            args.params_file,
+            args.model_file,
+            args.head_i,
+            args.targets_file,
+            args.rc,
+            tuple(args.shifts),
+            args.batch_size,
+        )
+        options = PredictOptions(
+            args.site_length, args.sum, tuple(args.bigwig_indexes), args.genome_file
+        )
         run_predict_bed(model, args.genome_fasta, args.bed_file, args.out_dir, options)
 
     return run_main(PROG, body)

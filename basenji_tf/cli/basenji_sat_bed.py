@@ -14,17 +14,35 @@ PROG = "basenji_sat_bed.py"
 
 def add_sat_options(parser: argparse.ArgumentParser, default_len: int, default_out: str) -> None:
     """Options shared by basenji_sat_bed.py and basenji_sat_vcf.py."""
-    parser.add_argument("-d", dest="mut_down", type=int, default=0,
-                        help="bp mutated downstream of the centre (with -u, overrides -l)")
-    parser.add_argument("-u", dest="mut_up", type=int, default=0,
-                        help="bp mutated upstream of the centre (with -d, overrides -l)")
-    parser.add_argument("-l", dest="mut_len", type=int, default=default_len,
-                        help="bp mutated around the centre")
+    parser.add_argument(
+        "-d",
+        dest="mut_down",
+        type=int,
+        default=0,
+        help="bp mutated downstream of the centre (with -u, overrides -l)",
+    )
+    parser.add_argument(
+        "-u",
+        dest="mut_up",
+        type=int,
+        default=0,
+        help="bp mutated upstream of the centre (with -d, overrides -l)",
+    )
+    parser.add_argument(
+        "-l", dest="mut_len", type=int, default=default_len, help="bp mutated around the centre"
+    )
     parser.add_argument("-o", dest="out_dir", default=default_out, help="output directory")
-    parser.add_argument("--plots", action="store_true",
-                        help="write a sequence logo and a heatmap per sequence and target")
-    parser.add_argument("--plot_targets", type=comma_ints, default=[0],
-                        help="targets (reported indexes) to plot with --plots")
+    parser.add_argument(
+        "--plots",
+        action="store_true",
+        help="write a sequence logo and a heatmap per sequence and target",
+    )
+    parser.add_argument(
+        "--plot_targets",
+        type=comma_ints,
+        default=[0],
+        help="targets (reported indexes) to plot with --plots",
+    )
     parser.add_argument("--rc", action="store_true", help="average with reverse complements")
     parser.add_argument("--shifts", type=comma_ints, default=[0], help="ensemble shifts (bp)")
     parser.add_argument("--stats", default="sum", help="comma-separated: sum, center, scd")
@@ -35,13 +53,23 @@ def add_sat_options(parser: argparse.ArgumentParser, default_len: int, default_o
 
 def sat_args(args: argparse.Namespace) -> tuple[ModelSpec, SatOptions]:
     """The model and mutagenesis options of basenji_sat_bed.py and basenji_sat_vcf.py."""
-    model = ModelSpec(args.params_file, args.model_file, args.head_i, args.targets_file,
-                      args.rc, tuple(args.shifts), args.batch_size)  # fmt: skip
+    model = ModelSpec(
+        args.params_file,
+        args.model_file,
+        args.head_i,
+        args.targets_file,
+        args.rc,
+        tuple(args.shifts),
+        args.batch_size,
+    )
     options = SatOptions(
-        args.mut_len, args.mut_up, args.mut_down,
-        stats=tuple(s.lower() for s in args.stats.split(",") if s), plots=args.plots,
+        args.mut_len,
+        args.mut_up,
+        args.mut_down,
+        stats=tuple(s.lower() for s in args.stats.split(",") if s),
+        plots=args.plots,
         plot_targets=tuple(args.plot_targets),
-    )  # fmt: skip
+    )
     return model, options
 
 

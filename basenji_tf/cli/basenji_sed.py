@@ -24,15 +24,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("vcf_file", help="VCF, plain or bgzipped")
     parser.add_argument("-f", dest="genome_fasta", required=True, help="genome FASTA")
     parser.add_argument("-g", dest="gtf_file", required=True, help="gene annotation GTF")
-    parser.add_argument("--feature", default="gene",
-                        help="GTF feature whose start (by strand) is the TSS: gene or transcript")
-    parser.add_argument("--tss_bins", type=int, default=1,
-                        help="bins summed at each TSS: the TSS bin and (n-1)//2 either side")
+    parser.add_argument(
+        "--feature",
+        default="gene",
+        help="GTF feature whose start (by strand) is the TSS: gene or transcript",
+    )
+    parser.add_argument(
+        "--tss_bins",
+        type=int,
+        default=1,
+        help="bins summed at each TSS: the TSS bin and (n-1)//2 either side",
+    )
     parser.add_argument("-o", dest="out_dir", default="sed", help="output directory")
     parser.add_argument("--rc", action="store_true", help="average with reverse complements")
     parser.add_argument("--shifts", type=comma_ints, default=[0], help="ensemble shifts (bp)")
-    parser.add_argument("-t", dest="targets_file", help="targets table: channels to keep, "
-                        "un-transformation and strand-pair collapse (as basenji_sad.py)")
+    parser.add_argument(
+        "-t",
+        dest="targets_file",
+        help="targets table: channels to keep, "
+        "un-transformation and strand-pair collapse (as basenji_sad.py)",
+    )
     parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
     parser.add_argument("--batch_size", type=int, default=8, help="sequences per model call")
     parser.add_argument("--strict", action="store_true", help="fail on a REF mismatch")
@@ -43,10 +54,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        model = ModelSpec(args.params_file, args.model_file, args.head_i, args.targets_file,
-                          args.rc, tuple(args.shifts), args.batch_size)  # fmt: skip
-        rows = run_sed(model, args.genome_fasta, args.vcf_file, args.gtf_file, args.out_dir,
-                       args.feature, args.tss_bins, args.strict)  # fmt: skip
+        model = ModelSpec(
+            args.params_file,
+            args.model_file,
+            args.head_i,
+            args.targets_file,
+            args.rc,
+            tuple(args.shifts),
+            args.batch_size,
+        )
+        rows = run_sed(
+            model,
+            args.genome_fasta,
+            args.vcf_file,
+            args.gtf_file,
+            args.out_dir,
+            args.feature,
+            args.tss_bins,
+            args.strict,
+        )
         print(f"{PROG}: {rows} variant-gene pairs written to {args.out_dir}/sed.h5")
 
     return run_main(PROG, body)

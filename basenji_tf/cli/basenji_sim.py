@@ -22,9 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--out_dir", required=True, help="output folder")
     parser.add_argument("--seed", type=int, default=1, help="random seed")
     parser.add_argument(
-        "--size", choices=sorted(SIZES), default="default",
+        "--size",
+        choices=sorted(SIZES),
+        default="default",
         help="genome size: default (~5 Mb human, for the demo), small, tiny (tests)",
-    )  # fmt: skip
+    )
     return parser
 
 

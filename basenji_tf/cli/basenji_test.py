@@ -25,18 +25,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rc", action="store_true", help="average with reverse complements")
     parser.add_argument("--shifts", type=comma_ints, default=[0], help="ensemble shifts (bp)")
     parser.add_argument("--split", default="test", help="split label of the data directory")
-    parser.add_argument("--step", type=int, default=1,
-                        help="keep every step-th bin for --save, --peaks, --rank, plots")
+    parser.add_argument(
+        "--step",
+        type=int,
+        default=1,
+        help="keep every step-th bin for --save, --peaks, --rank, plots",
+    )
     parser.add_argument("--save", action="store_true", help="write preds.h5 and targets.h5")
-    parser.add_argument("--peak", "--peaks", dest="peaks", action="store_true",
-                        help="call target peaks and write their AUROC / AUPRC to peaks.txt")
+    parser.add_argument(
+        "--peak",
+        "--peaks",
+        dest="peaks",
+        action="store_true",
+        help="call target peaks and write their AUROC / AUPRC to peaks.txt",
+    )
     parser.add_argument("--rank", action="store_true", help="add Spearman correlations")
-    parser.add_argument("--ai", dest="plot_targets", type=comma_ints, default=[],
-                        help="targets-table rows to plot (scatter, violin, ROC, PR)")
-    parser.add_argument("--bi", dest="bedgraph_targets", type=comma_ints, default=[],
-                        help="targets-table rows to write as bedgraphs")
-    parser.add_argument("-t", dest="targets_file",
-                        help="targets table (default: data_dir/targets.txt)")
+    parser.add_argument(
+        "--ai",
+        dest="plot_targets",
+        type=comma_ints,
+        default=[],
+        help="targets-table rows to plot (scatter, violin, ROC, PR)",
+    )
+    parser.add_argument(
+        "--bi",
+        dest="bedgraph_targets",
+        type=comma_ints,
+        default=[],
+        help="targets-table rows to write as bedgraphs",
+    )
+    parser.add_argument(
+        "-t", dest="targets_file", help="targets table (default: data_dir/targets.txt)"
+    )
     parser.add_argument("--tfr", dest="tfr_pattern", help="TFRecord glob under tfrecords/")
     return parser
 
@@ -46,11 +66,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> None:
         result = evaluate_model(
-            args.params_file, args.model_file, args.data_dir, out_dir=args.out_dir,
-            head_i=args.head_i, rc=args.rc, shifts=args.shifts, split=args.split,
-            step=args.step, save=args.save, peaks=args.peaks, rank=args.rank,
-            plot_targets=args.plot_targets, bedgraph_targets=args.bedgraph_targets,
-            targets_file=args.targets_file, tfr_pattern=args.tfr_pattern,
+            args.params_file,
+            args.model_file,
+            args.data_dir,
+            out_dir=args.out_dir,
+            head_i=args.head_i,
+            rc=args.rc,
+            shifts=args.shifts,
+            split=args.split,
+            step=args.step,
+            save=args.save,
+            peaks=args.peaks,
+            rank=args.rank,
+            plot_targets=args.plot_targets,
+            bedgraph_targets=args.bedgraph_targets,
+            targets_file=args.targets_file,
+            tfr_pattern=args.tfr_pattern,
         )
         print(f"Test Loss:     {result['loss']:7.5f}")
         print(f"Test PearsonR: {result['pearsonr']:7.5f}")

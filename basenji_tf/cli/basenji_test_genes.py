@@ -27,12 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rc", action="store_true", help="average with reverse complements")
     parser.add_argument("--shifts", type=comma_ints, default=[0], help="ensemble shifts (bp)")
     parser.add_argument("--split", default="test", help="split label of the data directory")
-    parser.add_argument("--feature", default="gene", choices=("gene", "transcript"),
-                        help="GTF records giving TSSs (transcript: every transcript's TSS)")
-    parser.add_argument("--all", dest="all_tracks", action="store_true",
-                        help="evaluate every track, not only CAGE")
-    parser.add_argument("-t", dest="targets_file",
-                        help="targets table (default: data_dir/targets.txt)")
+    parser.add_argument(
+        "--feature",
+        default="gene",
+        choices=("gene", "transcript"),
+        help="GTF records giving TSSs (transcript: every transcript's TSS)",
+    )
+    parser.add_argument(
+        "--all", dest="all_tracks", action="store_true", help="evaluate every track, not only CAGE"
+    )
+    parser.add_argument(
+        "-t", dest="targets_file", help="targets table (default: data_dir/targets.txt)"
+    )
     return parser
 
 
@@ -41,9 +47,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> None:
         result = evaluate_genes(
-            args.params_file, args.model_file, args.data_dir, args.gtf_file,
-            out_dir=args.out_dir, head_i=args.head_i, rc=args.rc, shifts=args.shifts,
-            split=args.split, targets_file=args.targets_file, all_tracks=args.all_tracks,
+            args.params_file,
+            args.model_file,
+            args.data_dir,
+            args.gtf_file,
+            out_dir=args.out_dir,
+            head_i=args.head_i,
+            rc=args.rc,
+            shifts=args.shifts,
+            split=args.split,
+            targets_file=args.targets_file,
+            all_tracks=args.all_tracks,
             feature=args.feature,
         )
         print(f"Genes:          {result['num_genes']}")

@@ -23,20 +23,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", dest="out_dir", default="train_out", help="output directory")
     parser.add_argument("--restore", help="start from the weights of this model file")
     parser.add_argument("--trunk", action="store_true", help="restore the trunk only")
-    parser.add_argument("-m", dest="mixed_precision", action="store_true",
-                        help="mixed float16 precision")
+    parser.add_argument(
+        "-m", dest="mixed_precision", action="store_true", help="mixed float16 precision"
+    )
     parser.add_argument("--tfr_train", help="TFRecord glob under tfrecords/ for training")
     parser.add_argument("--tfr_eval", help="TFRecord glob under tfrecords/ for validation")
-    parser.add_argument("-k", dest="keras_fit", action="store_true",
-                        help="accepted for compatibility; every run uses the same custom loop "
-                        "(Keras' fit cannot run under MultiWorkerMirroredStrategy)")
+    parser.add_argument(
+        "-k",
+        dest="keras_fit",
+        action="store_true",
+        help="accepted for compatibility; every run uses the same custom loop "
+        "(Keras' fit cannot run under MultiWorkerMirroredStrategy)",
+    )
     parser.add_argument("--seed", type=int, help="seed everything (deterministic ops)")
-    parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"),
-                        help="tf.distribute strategy (default: mirrored if train.num_gpu > 1); "
-                        "multiworker reads the cluster from TF_CONFIG or from the Slurm job "
-                        "step (srun)")
-    parser.add_argument("--port_base", type=int, default=8888,
-                        help="first port of the multiworker workers on each node (Slurm)")
+    parser.add_argument(
+        "--strategy",
+        choices=("default", "mirrored", "multiworker"),
+        help="tf.distribute strategy (default: mirrored if train.num_gpu > 1); "
+        "multiworker reads the cluster from TF_CONFIG or from the Slurm job "
+        "step (srun)",
+    )
+    parser.add_argument(
+        "--port_base",
+        type=int,
+        default=8888,
+        help="first port of the multiworker workers on each node (Slurm)",
+    )
     return parser
 
 
@@ -45,9 +57,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> None:
         train_model(
-            args.params_file, args.data_dirs, out_dir=args.out_dir, restore=args.restore,
-            trunk=args.trunk, mixed_precision=args.mixed_precision, tfr_train=args.tfr_train,
-            tfr_eval=args.tfr_eval, seed=args.seed, strategy=args.strategy,
+            args.params_file,
+            args.data_dirs,
+            out_dir=args.out_dir,
+            restore=args.restore,
+            trunk=args.trunk,
+            mixed_precision=args.mixed_precision,
+            tfr_train=args.tfr_train,
+            tfr_eval=args.tfr_eval,
+            seed=args.seed,
+            strategy=args.strategy,
             port_base=args.port_base,
         )
 

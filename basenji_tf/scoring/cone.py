@@ -164,8 +164,10 @@ class ConeSplice:
                 kind = "conv"
             elif isinstance(layer, keras.layers.Cropping1D):
                 kind = "crop"
-            elif isinstance(layer, POINTWISE) and len(layer.output.shape) == 3 and (
-                getattr(layer, "axis", -1) in (-1, 2, [-1], [2])
+            elif (
+                isinstance(layer, POINTWISE)
+                and len(layer.output.shape) == 3
+                and (getattr(layer, "axis", -1) in (-1, 2, [-1], [2]))
             ):
                 kind = "pointwise"
             elif isinstance(layer, MERGES):
@@ -242,9 +244,11 @@ class ConeSplice:
             ALT predictions [A, bins, T], float32.
         """
         out = self._band_pass(
-            saved, tf.constant(patches, tf.float32), tf.constant(alt_ref, tf.int32),
+            saved,
+            tf.constant(patches, tf.float32),
+            tf.constant(alt_ref, tf.int32),
             tf.constant(patch_starts, tf.int32),
-        )  # fmt: skip
+        )
         return out.numpy()
 
     def _ref_graph(self, rows):
@@ -265,7 +269,7 @@ class ConeSplice:
                 xs = [band for _, band, _ in args]
                 bands[out_key] = (layer(xs if len(xs) > 1 else xs[0], training=False), args[0][2])
                 continue
-            (ref, band, off), = args
+            ((ref, band, off),) = args
             if off is None or kind == "pointwise":
                 bands[out_key] = (layer(band, training=False), off)
             elif kind == "crop":

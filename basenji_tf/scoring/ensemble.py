@@ -199,8 +199,13 @@ class EnsemblePredictor:
         return row_out[:num_refs], alt_out
 
     def _rest_chunks(
-        self, rows: np.ndarray, patches: np.ndarray, band_ref: np.ndarray,
-        band_start: np.ndarray, band_rows: Sequence[int], alt_out: np.ndarray,
+        self,
+        rows: np.ndarray,
+        patches: np.ndarray,
+        band_ref: np.ndarray,
+        band_start: np.ndarray,
+        band_rows: Sequence[int],
+        alt_out: np.ndarray,
     ) -> np.ndarray:
         """Run the layers after the tower on REF rows, then on their ALTs' bands.
 
@@ -223,10 +228,11 @@ class EnsemblePredictor:
             for g in range(0, len(mine), self.batch_size):
                 group = mine[g : g + self.batch_size]
                 out = sp.band_pass(
-                    saved, _pad_rows(patches[group], self.batch_size),
+                    saved,
+                    _pad_rows(patches[group], self.batch_size),
                     _pad_rows(band_ref[group] - r0, self.batch_size),
                     _pad_rows(band_start[group], self.batch_size),
-                )  # fmt: skip
+                )
                 alt_out[band_rows[group]] = out[: len(group)]
         return np.concatenate(row_out)
 

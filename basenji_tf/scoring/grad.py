@@ -109,6 +109,5 @@ def run_grad_bed(
     attr = (grads * seqs).sum(axis=-1)
     out_file = os.path.join(out_dir, "scores.h5")
     write_grad_h5(out_file, seqs, grads, attr, regions)
-    write_bigwigs(out_dir, regions, attr[..., None], [r.start for r in regions], 1, sizes,
-                  ["attr"])  # fmt: skip
+    write_bigwigs(out_dir, regions, attr[..., None], [r.start for r in regions], 1, sizes, ["attr"])
     return out_file

@@ -71,9 +71,13 @@ class SadWriter:
     """
 
     def __init__(
-        self, path: str, stats: Sequence[str], target_ids: Sequence[str],
-        target_labels: Sequence[str], num_bins: int,
-    ):  # fmt: skip
+        self,
+        path: str,
+        stats: Sequence[str],
+        target_ids: Sequence[str],
+        target_labels: Sequence[str],
+        num_bins: int,
+    ):
         self.h5 = h5py.File(path, "w")
         self.stats = list(stats)
         self.rows = 0
@@ -86,9 +90,12 @@ class SadWriter:
         for stat in self.stats:
             shape = (num_bins, num_targets) if stat in ("REF", "ALT") else (num_targets,)
             self.h5.create_dataset(
-                stat, (0, *shape), dtype="float16", maxshape=(None, *shape),
+                stat,
+                (0, *shape),
+                dtype="float16",
+                maxshape=(None, *shape),
                 chunks=(max(1, min(64, 2**20 // (2 * int(np.prod(shape))))), *shape),
-            )  # fmt: skip
+            )
 
     def _append_strings(self, name: str, values: list[str]) -> None:
         data = np.array(values, dtype="S")
@@ -248,7 +255,10 @@ def write_predict_h5(
 
 
 def write_sed_h5(
-    path: str, results: Iterable, target_ids: Sequence[str], target_labels: Sequence[str],
+    path: str,
+    results: Iterable,
+    target_ids: Sequence[str],
+    target_labels: Sequence[str],
     chunk: int = 1024,
 ) -> int:
     """Write gene-level scores, one row per (variant, gene) pair, streaming in chunks.
@@ -278,8 +288,13 @@ def write_sed_h5(
         for k, dtype in ints.items():
             h5.create_dataset(k, (0,), dtype=dtype, maxshape=(None,))
         for k in ("SED", "REF", "ALT"):
-            h5.create_dataset(k, (0, num_targets), dtype=np.float16, maxshape=(None, num_targets),
-                              chunks=(64, num_targets))
+            h5.create_dataset(
+                k,
+                (0, num_targets),
+                dtype=np.float16,
+                maxshape=(None, num_targets),
+                chunks=(64, num_targets),
+            )
         h5.create_dataset("target_ids", data=np.array(target_ids, dtype="S"))
         h5.create_dataset("target_labels", data=np.array(target_labels, dtype="S"))
         rows = 0
@@ -298,14 +313,16 @@ def _append_sed_rows(h5: h5py.File, rows: int, pending: list) -> int:
         return rows
     end = rows + len(pending)
     columns = {
-        "snp": [v.id for v, *_ in pending], "chr": [v.chrom for v, *_ in pending],
+        "snp": [v.id for v, *_ in pending],
+        "chr": [v.chrom for v, *_ in pending],
         "ref_allele": [v.ref for v, *_ in pending],
         "alt_allele": [v.alt for v, *_ in pending],
         "gene_id": [g["gene_id"] for _, g, *_ in pending],
         "gene_name": [g["gene_name"] for _, g, *_ in pending],
-        "pos": [v.pos for v, *_ in pending], "tss": [g["tss"] for _, g, *_ in pending],
+        "pos": [v.pos for v, *_ in pending],
+        "tss": [g["tss"] for _, g, *_ in pending],
         "tss_dist": [g["tss"] - (v.pos - 1) for v, g, *_ in pending],
-    }  # fmt: skip
+    }
     ref = np.array([r for *_, r, _ in pending], dtype=np.float32)
     alt = np.array([a for *_, a in pending], dtype=np.float32)
     values = {"SED": alt - ref, "REF": ref, "ALT": alt}
@@ -367,16 +384,22 @@ def write_bigwigs(
             bw.addHeader([(c, int(chrom_sizes[c])) for c in chroms])
             for chrom in chroms:
                 rows = [i for i in order if regions[i].chrom == chrom]
-                _add_track_entries(bw, chrom, rows, values[..., ti], first_bp, bin_bp,
-                                   chrom_sizes[chrom])
+                _add_track_entries(
+                    bw, chrom, rows, values[..., ti], first_bp, bin_bp, chrom_sizes[chrom]
+                )
             bw.close()
         paths.append(path)
     return paths
 
 
 def _add_track_entries(
-    bw, chrom: str, rows: Sequence[int], values: np.ndarray, first_bp: Sequence[int],
-    bin_bp: int, chrom_size: int,
+    bw,
+    chrom: str,
+    rows: Sequence[int],
+    values: np.ndarray,
+    first_bp: Sequence[int],
+    bin_bp: int,
+    chrom_size: int,
 ) -> None:
     """Add one chromosome's bins of one track to an open BigWig.
 
@@ -399,7 +422,9 @@ def _add_track_entries(
         if not keep.any():
             continue
         bw.addEntries(
-            [chrom] * int(keep.sum()), starts[keep].tolist(), ends=ends[keep].tolist(),
+            [chrom] * int(keep.sum()),
+            starts[keep].tolist(),
+            ends=ends[keep].tolist(),
             values=values[i, keep].astype(np.float64).tolist(),
-        )  # fmt: skip
+        )
         written_to = int(ends[keep][-1])

@@ -91,8 +91,9 @@ def run_predict_bed(
         raise InputError("-s sums the bins away; drop -s to write BigWigs with -b")
     with Genome(fasta) as genome:
         regions = read_bed_windows(bed_file, genome, head.seq_length, False)
-        preds = predict_regions(predictor, genome, regions, site_bins, model.batch_size,
-                                options.sum_bins)  # fmt: skip
+        preds = predict_regions(
+            predictor, genome, regions, site_bins, model.batch_size, options.sum_bins
+        )
         sizes = read_chrom_sizes(options.genome_file) if options.genome_file else genome.sizes
     first_bin = preds_len // 2 - site_bins // 2
     site_start = head.crop * stride + first_bin * stride
@@ -104,7 +105,12 @@ def run_predict_bed(
         if bad:
             raise InputError(f"-b {bad[0]}: there are {preds.shape[-1]} targets")
         write_bigwigs(
-            os.path.join(out_dir, "bigwig"), regions, preds[..., list(options.bigwig_indexes)],
-            starts, stride, sizes, [f"t{t}" for t in options.bigwig_indexes],
-        )  # fmt: skip
+            os.path.join(out_dir, "bigwig"),
+            regions,
+            preds[..., list(options.bigwig_indexes)],
+            starts,
+            stride,
+            sizes,
+            [f"t{t}" for t in options.bigwig_indexes],
+        )
     return out_file

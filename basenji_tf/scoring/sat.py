@@ -233,8 +233,9 @@ def run_sat_bed(
     out_file = os.path.join(out_dir, "scores.h5")
     write_sat_h5(out_file, seqs, scores, coords)
     if options.plots:
-        write_sat_plots(out_dir, [r.name for r in regions], seqs, scores[options.stats[0]],
-                        options.plot_targets)  # fmt: skip
+        write_sat_plots(
+            out_dir, [r.name for r in regions], seqs, scores[options.stats[0]], options.plot_targets
+        )
     return out_file
 
 
@@ -268,7 +269,10 @@ def run_sat_vcf(
 
 
 def write_sat_plots(
-    out_dir: str, labels: Sequence[str], seqs: np.ndarray, scores: np.ndarray,
+    out_dir: str,
+    labels: Sequence[str],
+    seqs: np.ndarray,
+    scores: np.ndarray,
     plot_targets: Sequence[int],
 ) -> None:
     """Write ``seq{i}_t{t}_logo`` and ``seq{i}_t{t}_heat`` figures.

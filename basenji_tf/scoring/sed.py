@@ -118,17 +118,23 @@ def score_genes(
     for v in read_vcf(vcf_file, genome, counts):
         batch.append(v)
         if len(batch) >= batch_variants:
-            yield from _score_batch(batch, predictor, genome, tss_index, window, counts,
-                                    strict, targets)  # fmt: skip
+            yield from _score_batch(
+                batch, predictor, genome, tss_index, window, counts, strict, targets
+            )
             batch = []
-    yield from _score_batch(batch, predictor, genome, tss_index, window, counts, strict,
-                            targets)  # fmt: skip
+    yield from _score_batch(batch, predictor, genome, tss_index, window, counts, strict, targets)
     log.info("%s", counts.summary())
 
 
 def _score_batch(
-    batch: list[Variant], predictor: EnsemblePredictor, genome: Genome, tss_index: TssIndex,
-    window: GeneWindow, counts: VcfCounts, strict: bool, targets: TargetSet | None,
+    batch: list[Variant],
+    predictor: EnsemblePredictor,
+    genome: Genome,
+    tss_index: TssIndex,
+    window: GeneWindow,
+    counts: VcfCounts,
+    strict: bool,
+    targets: TargetSet | None,
 ) -> Iterator[tuple[Variant, dict, np.ndarray, np.ndarray]]:
     rows, refs, alts = [], [], []
     for v in batch:
@@ -185,7 +191,7 @@ def run_sed(
     window = GeneWindow(head.seq_length, head.stride, head.crop, tss_bins)
     with Genome(fasta) as genome:
         tss_index = TssIndex(read_gtf_tss(gtf_file, feature), genome)
-        results = score_genes(predictor, genome, vcf_file, tss_index, window, strict=strict,
-                              targets=targets)  # fmt: skip
-        return write_sed_h5(os.path.join(out_dir, "sed.h5"), results, targets.ids,
-                            targets.labels)  # fmt: skip
+        results = score_genes(
+            predictor, genome, vcf_file, tss_index, window, strict=strict, targets=targets
+        )
+        return write_sed_h5(os.path.join(out_dir, "sed.h5"), results, targets.ids, targets.labels)

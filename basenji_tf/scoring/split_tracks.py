@@ -78,30 +78,37 @@ def predict_split(
     path = Path(out_dir) / "preds.h5"
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
         preds = h5.create_dataset(
-            "preds", shape, np.float16,
+            "preds",
+            shape,
+            np.float16,
             chunks=(1, shape[1], min(shape[2], bigwig_group_size())) if shape[0] else None,
-        )  # fmt: skip
+        )
         row = 0
         for x, _ in data.dataset:
             x = x.numpy()
             batch = np.zeros((data.batch_size, *x.shape[1:]), np.float32)
             batch[: len(x)] = x
-            pred = head.predict(batch, batch_size=data.batch_size, rc=rc, shifts=shifts,
-                                strand_pair=strand_pair)  # fmt: skip
+            pred = head.predict(
+                batch, batch_size=data.batch_size, rc=rc, shifts=shifts, strand_pair=strand_pair
+            )
             pred16 = pred[: len(x)][..., channels].astype(np.float16)
             preds[row : row + len(x)] = pred16
             sums += pred16.sum(axis=(0, 1), dtype=np.float64)
             row += len(x)
     if row != shape[0]:
-        raise InputError(f"{data.data_dir}: statistics.json promises {shape[0]} {data.split_label}"
-                         f" sequences, the TFRecords hold {row}")  # fmt: skip
+        raise InputError(
+            f"{data.data_dir}: statistics.json promises {shape[0]} {data.split_label}"
+            f" sequences, the TFRecords hold {row}"
+        )
     means = sums / max(1, row * shape[1])
     median = float(np.median(means))
     write_text_atomic(
         Path(out_dir) / "normalization.txt",
-        "".join(f"{ti} {float(m)} {median / float(m) if m else float('inf')}\n"
-                for ti, m in zip(channels, means)),
-    )  # fmt: skip
+        "".join(
+            f"{ti} {float(m)} {median / float(m) if m else float('inf')}\n"
+            for ti, m in zip(channels, means)
+        ),
+    )
     log.info("predicted %d %s sequences into %s", row, data.split_label, path)
     return path
 
@@ -133,8 +140,10 @@ def split_bigwigs(
     """
     missing = sorted(set(rows["chrom"]) - set(chrom_sizes))
     if missing:
-        raise InputError(f"chromosome {missing[0]} of sequences.bed has no size in -g; give the "
-                         "sizes of the genome the data was made from")  # fmt: skip
+        raise InputError(
+            f"chromosome {missing[0]} of sequences.bed has no size in -g; give the "
+            "sizes of the genome the data was made from"
+        )
     rank = {chrom: i for i, chrom in enumerate(chrom_sizes)}
     order = sorted(range(len(rows)), key=lambda i: (rank[rows["chrom"][i]], rows["start"][i]))
     header = tuple(chrom_sizes.items())
@@ -150,8 +159,11 @@ def split_bigwigs(
 
 
 def _row_blocks(
-    preds_file: str | os.PathLike, rows: pd.DataFrame, order: Sequence[int],
-    first_offset: int, columns: Sequence[int],
+    preds_file: str | os.PathLike,
+    rows: pd.DataFrame,
+    order: Sequence[int],
+    first_offset: int,
+    columns: Sequence[int],
 ) -> Iterator[Block]:
     """The records' predictions of ``columns``, in genome order, as track blocks."""
     first, last = min(columns), max(columns) + 1
@@ -181,10 +193,18 @@ def split_rows(bed_file: str | os.PathLike, split: str, num_seqs: int) -> pd.Dat
 
 
 def predict_data_dir(
-    params_file: str, model_file: str, data_dir: str, out_dir: str, head_i: int = 0,
-    rc: bool = False, shifts: Sequence[int] = (0,), split: str = "test",
-    tfr_pattern: str | None = None, targets_file: str | None = None,
-    track_bed: str | None = None, genome_file: str | None = None,
+    params_file: str,
+    model_file: str,
+    data_dir: str,
+    out_dir: str,
+    head_i: int = 0,
+    rc: bool = False,
+    shifts: Sequence[int] = (0,),
+    split: str = "test",
+    tfr_pattern: str | None = None,
+    targets_file: str | None = None,
+    track_bed: str | None = None,
+    genome_file: str | None = None,
     track_indexes: Sequence[int] | None = None,
 ) -> dict:
     """Everything ``basenji_predict.py`` does (see the module docstring).
@@ -200,31 +220,38 @@ def predict_data_dir(
     model = seqnn.load(params_file, model_file, head_i)
     head = model.head
     data_table = Path(data_dir) / "targets.txt"
-    pairs = strand_pairs(read_targets(data_table), head.num_targets) \
-        if data_table.is_file() else None  # fmt: skip
+    pairs = (
+        strand_pairs(read_targets(data_table), head.num_targets) if data_table.is_file() else None
+    )
     channels = list(range(head.num_targets))
     if targets_file:
         channels = [int(i) for i in read_targets(targets_file).index]
         bad = [c for c in channels if not 0 <= c < head.num_targets]
         if bad:
-            raise InputError(f"{targets_file}: index {bad[0]} is not an output of head {head_i} "
-                             f"({head.num_targets} outputs)")  # fmt: skip
+            raise InputError(
+                f"{targets_file}: index {bad[0]} is not an output of head {head_i} "
+                f"({head.num_targets} outputs)"
+            )
     batch_size = parse_train_params(model.params_json.get("train", {}), params_file).batch_size
     data = SeqDataset(data_dir, split, batch_size, mode="eval", tfr_pattern=tfr_pattern)
     if track_bed is None and track_indexes is None:
         preds = predict_split(head, data, out_dir, channels, rc, shifts, pairs)
         return {"preds": str(preds), "bigwigs": []}
     if genome_file is None:
-        raise InputError("-g: BigWigs need the chromosome sizes of the genome (a .genome, "
-                         ".chrom.sizes or .fai file)")  # fmt: skip
+        raise InputError(
+            "-g: BigWigs need the chromosome sizes of the genome (a .genome, "
+            ".chrom.sizes or .fai file)"
+        )
     sizes = read_chrom_sizes(genome_file)
     positions = list(range(len(channels)))
     if track_indexes is not None:
         where = {c: p for p, c in enumerate(channels)}
         bad = [t for t in track_indexes if t not in where]
         if bad:
-            raise InputError(f"--ti {bad[0]}: not a predicted output (outputs {channels[0]}.."
-                             f"{channels[-1]}, or the -t table's)")  # fmt: skip
+            raise InputError(
+                f"--ti {bad[0]}: not a predicted output (outputs {channels[0]}.."
+                f"{channels[-1]}, or the -t table's)"
+            )
         positions = [where[t] for t in track_indexes]
     rows = split_rows(track_bed or Path(data_dir) / "sequences.bed", split, data.num_seqs)
     preds = predict_split(head, data, out_dir, channels, rc, shifts, pairs)

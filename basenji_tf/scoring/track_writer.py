@@ -70,13 +70,17 @@ class Untransform:
             return tuple(float(v) if pd.notna(v) else default for v in rows[name])
 
         sum_stat = rows["sum_stat"] if "sum_stat" in rows.columns else [""] * len(rows)
-        return cls(column("clip_soft", np.nan), tuple("_sqrt" in str(s) for s in sum_stat),
-                   column("scale", 1.0))  # fmt: skip
+        return cls(
+            column("clip_soft", np.nan),
+            tuple("_sqrt" in str(s) for s in sum_stat),
+            column("scale", 1.0),
+        )
 
     def subset(self, positions: Sequence[int]) -> Untransform:
         """The transforms of some targets, by position."""
-        return Untransform(*(tuple(v[i] for i in positions)
-                             for v in (self.clip_soft, self.sqrt, self.scale)))  # fmt: skip
+        return Untransform(
+            *(tuple(v[i] for i in positions) for v in (self.clip_soft, self.sqrt, self.scale))
+        )
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         """Predictions [..., targets] on the training scale -> coverage, float32."""
@@ -126,22 +130,33 @@ def write_track_group(
                 raise InputError(f"chromosome {chrom} is not in the BigWig header")
             if untransform is not None:
                 values = untransform(values)
-            lo, n_full, edge = _bin_range(first, len(values), bin_bp, written.get(chrom, 0),
-                                          sizes[chrom])  # fmt: skip
+            lo, n_full, edge = _bin_range(
+                first, len(values), bin_bp, written.get(chrom, 0), sizes[chrom]
+            )
             for ti, bigwig in enumerate(bigwigs):
                 column = np.asarray(values[:, ti], dtype=np.float64)
                 if n_full > lo:
-                    bigwig.addEntries(chrom, first + lo * bin_bp, values=column[lo:n_full],
-                                      span=bin_bp, step=bin_bp)  # fmt: skip
+                    bigwig.addEntries(
+                        chrom,
+                        first + lo * bin_bp,
+                        values=column[lo:n_full],
+                        span=bin_bp,
+                        step=bin_bp,
+                    )
                 if edge:
-                    bigwig.addEntries([chrom], [first + n_full * bin_bp], ends=[sizes[chrom]],
-                                      values=[float(column[n_full])])  # fmt: skip
+                    bigwig.addEntries(
+                        [chrom],
+                        [first + n_full * bin_bp],
+                        ends=[sizes[chrom]],
+                        values=[float(column[n_full])],
+                    )
             if n_full > lo or edge:
                 written[chrom] = sizes[chrom] if edge else first + n_full * bin_bp
 
 
-def _bin_range(first: int, bins: int, bin_bp: int, written_to: int,
-               chrom_end: int) -> tuple[int, int, bool]:
+def _bin_range(
+    first: int, bins: int, bin_bp: int, written_to: int, chrom_end: int
+) -> tuple[int, int, bool]:
     """Which bins of a block to write.
 
     Returns:

@@ -161,8 +161,13 @@ def read_vcf(
 
 
 def _record_rows(
-    path: str, line_no: int, line: str, record_i: int, genome: Genome | None,
-    counts: VcfCounts, first_alt: bool,
+    path: str,
+    line_no: int,
+    line: str,
+    record_i: int,
+    genome: Genome | None,
+    counts: VcfCounts,
+    first_alt: bool,
 ) -> Iterator[Variant]:
     """The :class:`Variant` rows of one VCF data line."""
     fields = line.split("\t") if "\t" in line else line.split()
@@ -263,8 +268,13 @@ def variant_windows(
             log.warning(
                 "line %d %s: the genome has the ALT allele %s at %s:%d; scoring with the "
                 "VCF REF %s in its place",
-                variant.line, variant.id, genome_allele, variant.chrom, variant.pos, variant.ref,
-            )  # fmt: skip
+                variant.line,
+                variant.id,
+                genome_allele,
+                variant.chrom,
+                variant.pos,
+                variant.ref,
+            )
             counts.ref_swapped += 1
             seq = seq[:left] + variant.ref + seq[left + len(variant.ref) :]
         else:

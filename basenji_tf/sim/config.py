@@ -140,4 +140,3 @@ BASE_FREQS = (0.29, 0.21, 0.21, 0.29)
 def rng_stream(seed: int, stream: str) -> np.random.Generator:
     """An independent generator per named stream, so parts do not shift one another."""
     return np.random.default_rng([seed, zlib.crc32(stream.encode())])
-

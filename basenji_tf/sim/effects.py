@@ -42,9 +42,14 @@ class PlantedVariant:
 
 
 def variant_effect(
-    model: TrueModel, index: np.ndarray, sites: Sites, pos0: int, ref_len: int,
-    alt: np.ndarray, ref_cumsum: np.ndarray | None = None,
-) -> tuple[np.ndarray, dict[str, float]]:  # fmt: skip
+    model: TrueModel,
+    index: np.ndarray,
+    sites: Sites,
+    pos0: int,
+    ref_len: int,
+    alt: np.ndarray,
+    ref_cumsum: np.ndarray | None = None,
+) -> tuple[np.ndarray, dict[str, float]]:
     """True effect of replacing ``index[pos0:pos0+ref_len]`` by ``alt`` on every track.
 
     The noise-free model runs on a window of ``+-(effect_half_window_bp + context_bp)``
@@ -127,9 +132,13 @@ def _rc_iupac(consensus: str) -> str:
 
 
 def make_variants(
-    model: TrueModel, genome: SpeciesGenome, chrom_name: str, sites: Sites, count: int,
+    model: TrueModel,
+    genome: SpeciesGenome,
+    chrom_name: str,
+    sites: Sites,
+    count: int,
     rng: np.random.Generator,
-) -> list[PlantedVariant]:  # fmt: skip
+) -> list[PlantedVariant]:
     """Motif-breaking, motif-creating and neutral variants (SNVs and ~10% indels).
 
     45% break a bound planted site, 35% complete a one-mismatch motif match, 20% are
@@ -171,15 +180,17 @@ def make_variants(
             pos0, ref_len, alt = proposal
             if not _placeable(chrom, pos0, ref_len, margin, used):
                 continue
-            effects, change = variant_effect(model, chrom.index, sites, pos0, ref_len, alt,
-                                             ref_cumsum)  # fmt: skip
+            effects, change = variant_effect(
+                model, chrom.index, sites, pos0, ref_len, alt, ref_cumsum
+            )
             got, motif = _classify(change)
             if got != vclass:
                 continue
             used.update(range(pos0, pos0 + ref_len))
             ref = index_dna(chrom.index[pos0 : pos0 + ref_len])
-            variants.append(PlantedVariant(chrom_name, pos0 + 1, ref, index_dna(alt), vclass,
-                                           motif, effects))  # fmt: skip
+            variants.append(
+                PlantedVariant(chrom_name, pos0 + 1, ref, index_dna(alt), vclass, motif, effects)
+            )
             made += 1
             progress.update()
         if made < n:
@@ -224,9 +235,12 @@ def _placeable(chrom: Chromosome, pos0: int, ref_len: int, margin: int, used: se
 
 
 def _propose(
-    vclass: str, chrom: Chromosome, pool: list | None, near_site: np.ndarray,
+    vclass: str,
+    chrom: Chromosome,
+    pool: list | None,
+    near_site: np.ndarray,
     rng: np.random.Generator,
-) -> tuple[int, int, np.ndarray] | None:  # fmt: skip
+) -> tuple[int, int, np.ndarray] | None:
     """A candidate (pos0, ref_len, alt indexes) for the class; VCF-style anchored indels.
 
     ``pool`` holds bound sites (motif_break) or (position, base) completions
@@ -255,4 +269,3 @@ def _propose(
         inserted = rng.integers(0, 4, size=int(rng.integers(1, 7))).astype(np.uint8)
         return pos, 1, np.concatenate([index[pos : pos + 1], inserted])
     return pos, 1, np.array([(index[pos] + rng.integers(1, 4)) % 4], dtype=np.uint8)
-

@@ -152,9 +152,13 @@ class _Planter:
 
 
 def _plant_genes(
-    chrom: Chromosome, planter: _Planter, size: SizeConfig, rng: np.random.Generator,
-    gene_prefix: str, first_number: int,
-) -> list[Gene]:  # fmt: skip
+    chrom: Chromosome,
+    planter: _Planter,
+    size: SizeConfig,
+    rng: np.random.Generator,
+    gene_prefix: str,
+    first_number: int,
+) -> list[Gene]:
     """Genes every ~gene_spacing_bp, each with a promoter and 0-4 enhancers 1-20 kb away."""
     programs = ("housekeeping",) + ENHANCER_FACTORS
     genes = []
@@ -176,9 +180,17 @@ def _plant_genes(
         start, end = _clip_to_sequence(chrom, tss, start, end)
         number = first_number + len(genes)
         genes.append(
-            Gene(f"{gene_prefix}{number:04d}", f"GENE{number}", chrom.name, tss, strand,
-                 start, end, program)
-        )  # fmt: skip
+            Gene(
+                f"{gene_prefix}{number:04d}",
+                f"GENE{number}",
+                chrom.name,
+                tss,
+                strand,
+                start,
+                end,
+                program,
+            )
+        )
     return genes
 
 
@@ -191,9 +203,14 @@ def _clip_to_sequence(chrom: Chromosome, tss: int, start: int, end: int) -> tupl
 
 
 def _plant_scattered(
-    chrom: Chromosome, planter: _Planter, rng: np.random.Generator, lo: int, hi: int,
-    n_enhancers: int, n_ctcf: int,
-) -> None:  # fmt: skip
+    chrom: Chromosome,
+    planter: _Planter,
+    rng: np.random.Generator,
+    lo: int,
+    hi: int,
+    n_enhancers: int,
+    n_ctcf: int,
+) -> None:
     """Orphan enhancers and CTCF sites at random free places in [lo, hi)."""
     if hi - lo < 1000:
         return
@@ -267,8 +284,15 @@ def build_human(size: SizeConfig, seed: int) -> tuple[SpeciesGenome, list[Segmen
         chrom = Chromosome(name, index, np.zeros(length, dtype=bool))
         planter = _Planter(chrom, rng, f"hs_{name}_")
         genes += _plant_genes(chrom, planter, size, rng, "hs_g", len(genes) + 1)
-        _plant_scattered(chrom, planter, rng, size.telomere_bp, length - size.telomere_bp,
-                         length // 40_000, length // 25_000)  # fmt: skip
+        _plant_scattered(
+            chrom,
+            planter,
+            rng,
+            size.telomere_bp,
+            length - size.telomere_bp,
+            length // 40_000,
+            length // 25_000,
+        )
         sites += planter.sites
         chroms.append(chrom)
         segments += _segment(chrom, size, rng)
@@ -291,8 +315,9 @@ def _segment(chrom: Chromosome, size: SizeConfig, rng: np.random.Generator) -> l
     # A fixed share of the segments without N per chromosome (not a coin flip each), so
     # every held-out chromosome keeps a mouse counterpart.
     eligible = [k for k, (s, e) in enumerate(spans) if not (chrom.index[s:e] == N_INDEX).any()]
-    chosen = rng.choice(eligible, size=max(1, round(ORTHOLOG_FRACTION * len(eligible))),
-                        replace=False)  # fmt: skip
+    chosen = rng.choice(
+        eligible, size=max(1, round(ORTHOLOG_FRACTION * len(eligible))), replace=False
+    )
     segments = []
     for k, (start, end) in enumerate(spans):
         segment = Segment(chrom.name, start, end, k in chosen)
@@ -353,8 +378,9 @@ def build_mouse(
             spacer = _background(int(rng.integers(*size.spacer_bp)), rng)
             if k == gap_after:
                 half = len(spacer) // 2
-                spacer = np.concatenate([spacer[:half], np.full(size.gap_bp, N_INDEX, np.uint8),
-                                         spacer[half:]])  # fmt: skip
+                spacer = np.concatenate(
+                    [spacer[:half], np.full(size.gap_bp, N_INDEX, np.uint8), spacer[half:]]
+                )
             spacers.append((cursor, cursor + len(spacer)))
             pieces.append(spacer)
             cursor += len(spacer)
@@ -376,8 +402,9 @@ def build_mouse(
             genes += _map_genes(segment, human.genes, chrom)
         planter = _Planter(chrom, rng, f"mm_{name}_")
         for lo, hi in spacers:
-            _plant_scattered(chrom, planter, rng, lo, hi, round((hi - lo) / 15_000),
-                             round((hi - lo) / 30_000))  # fmt: skip
+            _plant_scattered(
+                chrom, planter, rng, lo, hi, round((hi - lo) / 15_000), round((hi - lo) / 30_000)
+            )
         sites += planter.sites
         chroms.append(chrom)
     genes.sort(key=lambda g: (CHROMS.index(g.chrom), g.tss))
@@ -393,8 +420,9 @@ def _mouse_copy(chrom: Chromosome, segment: Segment, rng: np.random.Generator) -
     for cut in segment.cuts + [Cut(segment.end, 0, 0)]:
         size = cut.pos - cursor
         block = chrom.index[cursor : cut.pos].copy()
-        rate = np.where(chrom.planted[cursor : cut.pos], PROTECTED_SUBSTITUTION_RATE,
-                        SUBSTITUTION_RATE)  # fmt: skip
+        rate = np.where(
+            chrom.planted[cursor : cut.pos], PROTECTED_SUBSTITUTION_RATE, SUBSTITUTION_RATE
+        )
         mutate = rng.random(size) < rate
         block[mutate] = (block[mutate] + rng.integers(1, 4, size=int(mutate.sum()))) % 4
         segment.blocks.append((cursor, offset, size))
@@ -429,8 +457,15 @@ def _map_sites(segment: Segment, human_sites: list[Site]) -> list[Site]:
             continue
         mapped = _map_position(segment, site.start, site.end)
         if mapped is not None:
-            out.append(Site(segment.q_chrom, mapped[0], site.motif, _flip(site.strand, segment),
-                            site.element.replace("hs_", "mm_from_hs_", 1)))  # fmt: skip
+            out.append(
+                Site(
+                    segment.q_chrom,
+                    mapped[0],
+                    site.motif,
+                    _flip(site.strand, segment),
+                    site.element.replace("hs_", "mm_from_hs_", 1),
+                )
+            )
     return out
 
 
@@ -449,7 +484,17 @@ def _map_genes(segment: Segment, human_genes: list[Gene], chrom: Chromosome) -> 
         start, end = (tss, tss + length) if strand == "+" else (tss - length + 1, tss + 1)
         start, end = _clip_to_sequence(chrom, tss, start, end)
         number = gene.gene_name.removeprefix("GENE")
-        out.append(Gene("", f"Gene{number}", chrom.name, tss, strand, start, end,
-                        gene.program, ortholog=gene.gene_id))  # fmt: skip
+        out.append(
+            Gene(
+                "",
+                f"Gene{number}",
+                chrom.name,
+                tss,
+                strand,
+                start,
+                end,
+                gene.program,
+                ortholog=gene.gene_id,
+            )
+        )
     return out
-

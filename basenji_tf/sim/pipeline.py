@@ -43,6 +43,7 @@ from basenji_tf.sim.writers import (
 
 log = logging.getLogger(__name__)
 
+
 def _check_out_dir(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir}: exists and is not a folder; choose another -o")
@@ -57,8 +58,9 @@ def _write_species(
     out_dir: Path, genome: SpeciesGenome, model: TrueModel, size: SizeConfig, seed: int
 ) -> dict:
     """All files of one species; returns its sim.json entry."""
-    log.info("%s: %d bp, writing genome, tracks and variants", genome.name,
-             sum(genome.sizes.values()))  # fmt: skip
+    log.info(
+        "%s: %d bp, writing genome, tracks and variants", genome.name, sum(genome.sizes.values())
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     write_fasta(out_dir / "genome.fa", genome.chroms)
     write_gaps(out_dir / "gaps.bed", genome.chroms)
@@ -111,9 +113,11 @@ on chr4. sim.json records the seed, sizes, motifs and model parameters.
 
 
 def simulate(
-    out_dir: str | os.PathLike, seed: int = 1, size: str = "default",
+    out_dir: str | os.PathLike,
+    seed: int = 1,
+    size: str = "default",
     params: TrueModelParams | None = None,
-) -> dict:  # fmt: skip
+) -> dict:
     """Write the simulated human-like and mouse-like data sets to ``out_dir``.
 
     Args:

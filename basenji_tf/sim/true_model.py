@@ -81,7 +81,6 @@ def _rc_table(table: np.ndarray) -> np.ndarray:
     return out
 
 
-
 Sites = dict[str, np.ndarray]
 """Occupancy per motif: float32 [2, L] indexed by window start (row 0 '+', row 1 '-')."""
 
@@ -99,8 +98,10 @@ class TrueModel:
         self.params = params or TrueModelParams()
         p = self.params
         self._tables = {m.name: (motif_logodds(m), _rc_table(motif_logodds(m))) for m in MOTIFS}
-        self._max_score = {m.name: float(t[0][:, :4].max(axis=1).sum()) for m, t in
-                           zip(MOTIFS, self._tables.values())}  # fmt: skip
+        self._max_score = {
+            m.name: float(t[0][:, :4].max(axis=1).sum())
+            for m, t in zip(MOTIFS, self._tables.values())
+        }
         self._acc_kernel = _gauss(p.acc_sigma_bp, peak_one=True)
         d = np.arange(-p.distal_max_bp, p.distal_max_bp + 1)
         self._distal_kernel = np.exp(-np.abs(d) / p.distal_lambda_bp) / self._acc_kernel.sum()
@@ -250,5 +251,3 @@ class TrueModel:
             )
             change[motif.name] = float(fresh.sum() - old[:, lo : pos + ref_len].sum())
         return new_index, new_sites, change
-
-

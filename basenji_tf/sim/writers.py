@@ -64,8 +64,10 @@ def write_gaps(path: str | os.PathLike, chroms: Sequence[Chromosome]) -> None:
 def write_elements(path: str | os.PathLike, sites: Sequence[Site]) -> None:
     """BED6 of the planted motif sites (name ``element:motif``), by chromosome and start."""
     ordered = sorted(sites, key=lambda s: (CHROMS.index(s.chrom), s.start, s.motif))
-    _write_lines(path, [f"{s.chrom}\t{s.start}\t{s.end}\t{s.element}:{s.motif}\t0\t{s.strand}"
-                        for s in ordered])  # fmt: skip
+    _write_lines(
+        path,
+        [f"{s.chrom}\t{s.start}\t{s.end}\t{s.element}:{s.motif}\t0\t{s.strand}" for s in ordered],
+    )
 
 
 def write_gtf(path: str | os.PathLike, genes: Sequence[Gene]) -> None:
@@ -85,8 +87,10 @@ def write_targets(path: str | os.PathLike, tracks: Sequence[Track]) -> None:
     """Targets table in the original column order; files relative to the table's folder."""
     lines = ["index\tidentifier\tfile\tclip\tclip_soft\tscale\tsum_stat\tdescription"]
     for i, t in enumerate(tracks):
-        lines.append(f"{i}\t{t.identifier}\ttracks/{t.identifier}.bw\t{t.clip:g}\t{t.clip_soft:g}"
-                     f"\t{t.scale:g}\t{t.sum_stat}\t{t.description}")  # fmt: skip
+        lines.append(
+            f"{i}\t{t.identifier}\ttracks/{t.identifier}.bw\t{t.clip:g}\t{t.clip_soft:g}"
+            f"\t{t.scale:g}\t{t.sum_stat}\t{t.description}"
+        )
     _write_lines(path, lines)
 
 
@@ -138,14 +142,15 @@ def write_vcf(
     lines = ["##fileformat=VCFv4.2", "##source=basenji_sim", "##reference=genome.fa"]
     lines += [f"##contig=<ID={c},length={n}>" for c, n in sizes.items()]
     lines += [
-        "##INFO=<ID=CLASS,Number=1,Type=String,"
-        'Description="motif_break, motif_create or neutral">',
+        '##INFO=<ID=CLASS,Number=1,Type=String,Description="motif_break, motif_create or neutral">',
         '##INFO=<ID=MOTIF,Number=1,Type=String,Description="Most affected motif (. if none)">',
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
     ]
     for v in variants:
-        lines.append(f"{v.chrom}\t{v.pos}\t{v.vid}\t{v.ref}\t{v.alt}\t.\tPASS"
-                     f"\tCLASS={v.vclass};MOTIF={v.motif}")  # fmt: skip
+        lines.append(
+            f"{v.chrom}\t{v.pos}\t{v.vid}\t{v.ref}\t{v.alt}\t.\tPASS"
+            f"\tCLASS={v.vclass};MOTIF={v.motif}"
+        )
     _write_lines(path, lines)
 
 
@@ -172,12 +177,15 @@ def write_net(path: str | os.PathLike, human: SpeciesGenome, segments: Sequence[
     lines, fill_id = [], 0
     for chrom in human.chroms:
         lines.append(f"net {chrom.name} {chrom.length}")
-        for s in sorted((s for s in segments if s.orthologous and s.chrom == chrom.name),
-                        key=lambda s: s.start):  # fmt: skip
+        for s in sorted(
+            (s for s in segments if s.orthologous and s.chrom == chrom.name), key=lambda s: s.start
+        ):
             fill_id += 1
             aligned = sum(size for _, _, size in s.blocks)
-            lines.append(f" fill {s.start} {s.end - s.start} {s.q_chrom} {s.strand} {s.q_start} "
-                         f"{s.q_size} id {fill_id} score {aligned} ali {aligned}")  # fmt: skip
+            lines.append(
+                f" fill {s.start} {s.end - s.start} {s.q_chrom} {s.strand} {s.q_start} "
+                f"{s.q_size} id {fill_id} score {aligned} ali {aligned}"
+            )
             for t, human_bp, offset, mouse_bp in s.gaps:
                 q0, _ = s.q_interval(offset, mouse_bp)
                 lines.append(f"  gap {t} {human_bp} {s.q_chrom} {s.strand} {q0} {mouse_bp}")
