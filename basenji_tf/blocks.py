@@ -187,8 +187,11 @@ def _round_half_even(x: float) -> int:
 
 
 def dilation_rates(rate_init: float, rate_mult: float, repeat: int, round: bool) -> list[int]:
-    """Dilation of each repeat: round_half_even(d) with d = rate_init * rate_mult**i, where
-    ``round`` also rounds d itself at every step (Basenji2: 1.5 -> 1,2,3,4,6,9,14,...)."""
+    """Dilation rate of each repeat of a dilated residual tower.
+
+    Repeat i gets round_half_even(d) with d = rate_init * rate_mult**i, where ``round`` also
+    rounds d itself at every step (Basenji2: 1.5 -> 1,2,3,4,6,9,14,...).
+    """
     rates, dilation = [], float(rate_init)
     for _ in range(repeat):
         rates.append(_round_half_even(dilation))
@@ -224,7 +227,7 @@ def conv_block(
     padding="same",
     name="conv_block",
 ):
-    """activation -> Conv1D -> norm -> dropout -> residual add -> activation_end -> pool.
+    """Conv1D block: activation, Conv1D, norm, dropout, residual add, activation_end, pool.
 
     Shapes: [B, L, C] -> [B, ceil(L / stride / pool_size), filters]. The conv always uses
     'same' padding; ``padding`` applies to pooling only (as in the original).
@@ -401,8 +404,11 @@ def dense_block(
     kernel_initializer="he_normal",
     name="dense_block",
 ):
-    """activation -> [flatten] -> Dense (bias only without norm) -> norm -> dropout ->
-    residual add -> activation_end. [B, L, C] -> [B, L, units] (or [B, units] flattened)."""
+    """Dense block: activation, [flatten], Dense, norm, dropout, residual add, activation_end.
+
+    The Dense layer has a bias only without norm. Shapes: [B, L, C] -> [B, L, units]
+    (or [B, units] flattened).
+    """
     current = activate(inputs, activation, f"{name}_act")
     if flatten:
         current = keras.layers.Flatten(name=f"{name}_flatten")(current)

@@ -32,7 +32,7 @@ def gelu_tanh(x):
 
 @register
 def gelu_sigmoid(x):
-    """x * sigmoid(1.702 x): the GELU the released Basenji2 weights were trained with."""
+    """GELU as x * sigmoid(1.702 x), the form the released Basenji2 weights were trained with."""
     return x * ops.sigmoid(1.702 * x)
 
 

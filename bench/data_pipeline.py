@@ -99,7 +99,8 @@ def run_pipeline(fasta: str, table: str, out_dir: Path, processes: int) -> dict:
     # time and peak RSS from a wrapper process, so each run's children are counted alone
     wrapper = (
         "import resource, subprocess, sys, time; t = time.perf_counter(); "
-        "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode; "
+        "quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+        "rc = subprocess.run(sys.argv[1:], **quiet).returncode; "
         "r = resource.getrusage(resource.RUSAGE_CHILDREN); "
         "print(rc, time.perf_counter() - t, r.ru_maxrss, r.ru_utime + r.ru_stime)"
     )

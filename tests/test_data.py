@@ -228,7 +228,8 @@ def test_bad_inputs_fail_in_one_line_without_output(small, tmp_path, capsys):
         (
             base,
             _table(tmp_path / "bad_names.txt", bad_bw),
-            r"ensembl\.bw: chromosome 'chrA' of FASTA .*names like chrA, chrB, chrC.*names look like A, B, C",
+            r"ensembl\.bw: chromosome 'chrA' of FASTA .*names like chrA, chrB, chrC"
+            r".*names look like A, B, C",
         ),
         (base, _table(tmp_path / "missing.txt", tmp_path / "nope.bw"), r"nope\.bw not found"),
         (base, _table(tmp_path / "no_stat.txt", good_bw, sum_stat=False), r"no 'sum_stat' column"),
@@ -349,7 +350,8 @@ def test_define_contigs_gaps_limit_and_name_checks(tmp_path):
     limit.write_text("B\t1000\t32000\n")
     with pytest.raises(
         InputError,
-        match=r"limit\.bed: no chromosome .* \(BED names look like B; FASTA names like chrA, chrB\)",
+        match=r"limit\.bed: no chromosome .* "
+        r"\(BED names look like B; FASTA names like chrA, chrB\)",
     ):
         define_contigs(sizes, opts)
 

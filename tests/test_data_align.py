@@ -174,7 +174,7 @@ def test_chromosome_lists_are_refused(aligned, capsys):
     assert main(args) == 1
     err = capsys.readouterr().err
     assert (
-        "other.net: no alignment links contigs of the two genomes (names like h1, h2, h3 and m1, m2, m3)"
-        in err
+        "other.net: no alignment links contigs of the two genomes "
+        "(names like h1, h2, h3 and m1, m2, m3)" in err
     )
     assert not (aligned / "x").exists()

@@ -69,10 +69,8 @@ def test_predict_without_bigwigs_and_bad_options(tmp_path, paths, capsys):
     assert not (out / "tracks").exists()
     with h5py.File(out / "preds.h5") as h5:
         assert h5["preds"].shape == (3, 112, 2)
-    assert [line.split()[0] for line in (out / "normalization.txt").read_text().splitlines()] == [
-        "2",
-        "6",
-    ]
+    lines = (out / "normalization.txt").read_text().splitlines()
+    assert [line.split()[0] for line in lines] == ["2", "6"]
     assert basenji_predict.main(["--ti", "1"] + argv) == 1
     assert "-g: BigWigs need the chromosome sizes" in capsys.readouterr().err
     assert basenji_predict.main(["--ti", "1", "-g", paths["sizes"]] + argv) == 1
