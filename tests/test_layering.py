@@ -53,6 +53,7 @@ LAYERS = {
     "basenji_tf": 0,
     "basenji_tf.files": 0,
     "basenji_tf.errors": 0,
+    "basenji_tf.execute": 0,  # how shards and tasks run (processes, Dask): data and scoring
 }
 MODEL_WING = ("seqnn", "blocks", "layers", "params", "weights", "metrics")
 DATA_WING = ("tfrecords", "dataset", "genome", "targets", "bam", "dna")
