@@ -128,6 +128,8 @@ def test_only_the_chief_writes(tmp_path):
     assert list((tmp_path / "out").iterdir()) == []
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_sigkill_then_rerun_continues(tmp_path):
     data = write_data_dir(tmp_path / "data")
     params = write_params(tmp_path / "params.json", train_epochs_max=EPOCHS, patience=50)

@@ -81,6 +81,7 @@ def test_success_returns_the_body_status(capsys):
     assert _run(lambda: 3, capsys) == (3, "")
 
 
+@pytest.mark.subprocess
 def test_closed_pipe_ends_quietly():
     code = (
         "import sys\n"

@@ -274,6 +274,8 @@ def test_bad_inputs_fail_in_one_line_without_output(small, tmp_path, capsys):
     assert code == 1 and "output directory exists; remove it or pass --restart" in line
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_two_processes_write_the_same_bytes(small, ours, tmp_path, monkeypatch):
     monkeypatch.chdir(small)
     out = tmp_path / "p2"

@@ -101,6 +101,7 @@ def test_aligned_contigs_share_a_split(aligned):
         assert len(labels) == 1, (t_chrom, t_start, q_chrom, q_start, labels)
 
 
+@pytest.mark.slow
 def test_both_directories_are_complete(aligned):
     for genome in ("human", "mouse"):
         data_dir = aligned / "out" / genome

@@ -46,6 +46,7 @@ def test_reads_baskerville_real_data(baskerville_dir, genome, num_targets):
     assert np.isfinite(targets).all() and targets.min() >= 0 and targets.max() > 1
 
 
+@pytest.mark.slow
 def test_train_mode_repeats_and_shuffles(baskerville_dir):
     data = SeqDataset(baskerville_dir / "tiny" / "mm10", "train", 4, mode="train", seed=7)
     assert data.batches_per_epoch() == 28 // 4

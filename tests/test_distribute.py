@@ -26,6 +26,9 @@ TRAIN_SCRIPT = Path(__file__).resolve().parents[1] / "bin" / "basenji_train.py"
 RTOL, ATOL = 1e-5, 5e-6
 TIMEOUT_S = 240
 
+# Every test trains in processes of its own (tens of seconds on 2 cores).
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+
 MIRRORED_SCRIPT = """
 import sys
 import tensorflow as tf

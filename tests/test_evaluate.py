@@ -205,6 +205,7 @@ def test_basenji_test_options(model_and_data, capsys):
     ]
 
 
+@pytest.mark.slow
 def test_basenji_test_target_subset_and_errors(model_and_data, capsys):
     from basenji_tf.cli import basenji_test
 
@@ -231,6 +232,7 @@ def test_basenji_test_target_subset_and_errors(model_and_data, capsys):
     assert basenji_test.main(["-o", str(sub), str(params), model, str(other)]) == 1
 
 
+@pytest.mark.slow
 def test_basenji_test_genes_matches_hand_sums(model_and_data):
     from basenji_tf.cli import basenji_test, basenji_test_genes
 

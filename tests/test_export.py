@@ -8,6 +8,7 @@ from basenji_tf.cli import basenji_export
 from basenji_tf.export import export_saved_model, load_saved_model
 
 
+@pytest.mark.slow
 def test_export_ensemble_and_reload(reference_dir, tmp_path, capsys):
     root = reference_dir / "basenji2_small"
     preds = np.load(root / "predictions.npz")
@@ -35,6 +36,7 @@ def test_export_ensemble_and_reload(reference_dir, tmp_path, capsys):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_export_leaves_the_seqnn_as_it_was(reference_dir, tmp_path):
     root = reference_dir / "basenji2_small"
     x = np.load(root / "predictions.npz")["sequence_onehot"]

@@ -357,6 +357,7 @@ def test_hdf5_layout_errors(tmp_path):
 # The whole path of a 2018 user
 
 
+@pytest.mark.slow
 def test_converted_params_train_on_converted_data(tmp_path):
     """A 2018 user's whole path: both conversions, then one epoch of training.
 

@@ -16,6 +16,7 @@ def small(reference_dir):
     return seqnn.load(str(d / "params.json"), str(d / "model0_best.h5")).head
 
 
+@pytest.mark.slow
 def test_cone_splice_is_exact(small):
     """Spliced ALT predictions equal full ones.
 

@@ -20,6 +20,7 @@ def sad_dir(reference_dir):
     return reference_dir / "sad_small"
 
 
+@pytest.mark.slow
 def test_float32_predictions_and_seqnn_ensemble(small, sad_dir):
     """Our batched ensemble (spliced and not) matches the original's float32 arrays.
 

@@ -83,6 +83,7 @@ def bigwig_values(path, chrom):
         return bw.intervals(chrom) or ()
 
 
+@pytest.mark.slow
 def test_tiling_rule_ends_and_gaps(tmp_path, files):
     assert run(files, tmp_path / "out") == 0
     bigwig = tmp_path / "out" / "bigwig"

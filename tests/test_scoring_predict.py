@@ -27,6 +27,7 @@ def predictor(paths):
     return EnsemblePredictor(seqnn.load(paths["params"], paths["model"]).head.model)
 
 
+@pytest.mark.slow
 def test_predict_bed_bigwig_equals_model_bins(tmp_path, paths, predictor):
     bed = tmp_path / "r.bed"
     # the second window overlaps the first and the third runs off the contig's start

@@ -65,6 +65,7 @@ def assert_same_sad(ours_file, ref_file, extra_row=None):
                 np.testing.assert_array_equal(a, b, err_msg=name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("run", ["sad_out", "sad_targets_out"])
 def test_cli_reproduces_the_original(tmp_path, reference_dir, sad_dir, run):
     argv = [
@@ -142,6 +143,7 @@ def write_dense_vcf(path, genome) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+@pytest.mark.slow
 def test_scoring_with_shared_towers_equals_without(tmp_path, small, sad_dir):
     """Scores with shared towers equal those without.
 
@@ -175,6 +177,7 @@ def test_scoring_with_shared_towers_equals_without(tmp_path, small, sad_dir):
         np.testing.assert_allclose(values, scores[1][name], rtol=2e-3, atol=1e-3, err_msg=name)
 
 
+@pytest.mark.slow
 def test_shared_towers_shard_equals_single_run(tmp_path, small, sad_dir):
     """A shard cut at a batch boundary scores its rows bit for bit as the single run.
 
@@ -197,6 +200,7 @@ def test_shared_towers_shard_equals_single_run(tmp_path, small, sad_dir):
             np.testing.assert_array_equal(shard[name][:], one[name][4:], err_msg=name)
 
 
+@pytest.mark.slow
 def test_cluster_shares_one_reference(tmp_path, small, sad_dir):
     """--cluster: one reference window per group.
 
@@ -308,6 +312,7 @@ def test_real_vcfs_misref_and_misorder(tmp_path, reference_dir, small, caplog):
             np.testing.assert_allclose(d1, valid[rsid][1], rtol=2e-3, atol=2e-3)
 
 
+@pytest.mark.slow
 def test_shards_merge_to_a_single_run(tmp_path, reference_dir, sad_dir):
     """Shard tasks merge into the single-run file bit for bit.
 

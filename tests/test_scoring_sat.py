@@ -26,6 +26,7 @@ def hand_sum(predictor, seq, p, base):
     return predictor.predict(mutant[None])[0]
 
 
+@pytest.mark.slow
 def test_mutagenesis_equals_single_mutants_and_handles_n(small, reference_dir):
     model = small.model
     predictor = EnsemblePredictor(model, rc=True, splice=ConeSplice(model))
@@ -56,6 +57,7 @@ def test_mutagenesis_equals_single_mutants_and_handles_n(small, reference_dir):
         np.testing.assert_allclose(scores[stat], want, rtol=1e-4, atol=2e-4, err_msg=stat)
 
 
+@pytest.mark.slow
 def test_sat_bed_cli(tmp_path, reference_dir):
     sad_dir = reference_dir / "sad_small"
     small = reference_dir / "basenji2_small"
@@ -94,6 +96,7 @@ def test_sat_bed_cli(tmp_path, reference_dir):
     assert (out / "seq1_t0_heat.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_sat_vcf_cli(tmp_path, reference_dir):
     sad_dir = reference_dir / "sad_small"
     small = reference_dir / "basenji2_small"

@@ -28,6 +28,7 @@ def predictor(paths):
     return EnsemblePredictor(seqnn.load(paths["params"], paths["model"]).head.model)
 
 
+@pytest.mark.slow
 def test_sed_scores_tss_bins(tmp_path, paths, predictor):
     gtf = tmp_path / "g.gtf"
     attrs = 'gene_id "{0}"; gene_name "{0}N";'
@@ -69,6 +70,7 @@ def test_sed_scores_tss_bins(tmp_path, paths, predictor):
         assert h5["SED"].shape == (2, 8) and h5["snp"][0] == b"snv2"
 
 
+@pytest.mark.slow
 def test_sed_with_shared_towers_equals_plain(tmp_path, paths, predictor):
     """Gene scores with shared towers equal the plain predictor's.
 

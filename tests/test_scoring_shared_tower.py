@@ -17,6 +17,7 @@ def small(reference_dir):
     return seqnn.load(str(d / "params.json"), str(d / "model0_best.h5")).head
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rc", [True, False])
 def test_shared_tower_equals_window_by_window(small, rc):
     """Overlapping genome windows share their tower, equal to window-by-window passes.

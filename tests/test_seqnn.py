@@ -28,6 +28,7 @@ def small(reference_dir):
     return root, params, preds
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head_i", [0, 1])
 def test_restore_matches_original_predictions(small, head_i):
     root, params, preds = small
@@ -60,6 +61,7 @@ def test_ensemble_members_in_original_order(small):
     np.testing.assert_allclose(np.concatenate(members), preds["members_head0_rc_shifts"], **TOL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trunk_file", ["model_trunk.h5", "model1_best.h5"])
 def test_trunk_restore_from_trunk_or_full_file(small, trunk_file, caplog):
     root, params, preds = small
@@ -82,6 +84,7 @@ def test_bookkeeping_matches_original(small, reference_dir):
     assert [model.num_targets(0), model.num_targets(1)] == [8, 4]
 
 
+@pytest.mark.slow
 def test_published_basenji2_architecture():
     model = seqnn.load("models/params_basenji2_joint.json")
     human = model.models[0]
@@ -110,6 +113,7 @@ def test_basenji2018_builds_dilated_dense_with_exp_link():
     assert [c.dilation_rate[0] for c in convs if c.filters == 108] == [2, 4, 8, 16, 32, 64]
 
 
+@pytest.mark.slow
 def test_save_round_trips(small, tmp_path):
     root, params, preds = small
     model = seqnn.SeqNN(params["model"])
@@ -130,6 +134,7 @@ def test_save_round_trips(small, tmp_path):
     np.testing.assert_allclose(via_restore.predict(x), expected, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_our_h5_has_legacy_layout(small, tmp_path):
     root, params, _ = small
     model = seqnn.SeqNN(params["model"])
@@ -149,6 +154,7 @@ def test_our_h5_has_legacy_layout(small, tmp_path):
         assert bn["trunk0_conv_block_bn/gamma:0"].shape == (32,)
 
 
+@pytest.mark.slow
 def test_weights_only_legacy_file(small, tmp_path):
     """A save_weights-style file (layer groups at the root) restores too."""
     root, params, preds = small
@@ -208,6 +214,7 @@ def test_legacy_batch_norm_key_means_batch_norm():
     assert seqnn.SeqNN(old).model.count_params() == seqnn.SeqNN(base).model.count_params()
 
 
+@pytest.mark.slow
 def test_batch_size_invariance_and_rc_symmetry():
     """An RC ensemble without strand pairs is symmetric: f(rc(x)) = flip(f(x))."""
     keras.utils.set_random_seed(3)
@@ -222,6 +229,7 @@ def test_batch_size_invariance_and_rc_symmetry():
     np.testing.assert_allclose(rev[:, ::-1], fwd, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_predict_accepts_datasets():
     import tensorflow as tf
 
@@ -241,6 +249,7 @@ def test_head_index_checked():
 # -- seqnn.load and Head ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_load_returns_seqnn_with_heads(small):
     root, params, preds = small
     model = seqnn.load(root / "params.json", root / "model1_best.h5", 1)
@@ -272,6 +281,7 @@ def test_head_is_frozen(small):
         head.model = None
 
 
+@pytest.mark.slow
 def test_load_without_augmentation_predicts_the_same(tmp_path):
     """augment=False leaves the Stochastic* and SwitchReverse layers out; same outputs."""
     keras.utils.set_random_seed(4)
@@ -291,6 +301,7 @@ def test_load_without_augmentation_predicts_the_same(tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_head_ensemble_is_build_ensemble_and_cached(small):
     root, params, preds = small
     model = seqnn.load(root / "params.json", root / "model0_best.h5")
@@ -308,6 +319,7 @@ def test_head_ensemble_is_build_ensemble_and_cached(small):
     assert model.ensemble is None
 
 
+@pytest.mark.slow
 def test_load_trunk_only(small):
     root, _, preds = small
     model = seqnn.load(root / "params.json", root / "model_trunk.h5", 1, trunk=True)

@@ -47,6 +47,7 @@ def _gtf_tss_line(line: str) -> dict:
     return {"chrom": fields[0], "strand": strand, "tss": tss}
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_bytes(sim_dir, tmp_path):
     again = tmp_path / "again"
     simulate(again, seed=1, size="tiny")
@@ -159,6 +160,7 @@ def test_tracks_follow_the_true_model(sim_dir):
     assert np.median(expected[centres, ery]) > 5 * np.median(expected[centres, hep])
 
 
+@pytest.mark.slow
 def test_distal_enhancers_matter_in_the_simulated_genome(sim_dir):
     """Erasing the enhancers 10-20 kb from a TSS lowers its expected CAGE."""
     folder = sim_dir / "human"
@@ -187,6 +189,7 @@ def test_distal_enhancers_matter_in_the_simulated_genome(sim_dir):
     assert min(drops) > 0 and np.median(drops) > 0.1
 
 
+@pytest.mark.slow
 def test_variant_effects_match_whole_chromosome_recomputation(sim_dir):
     folder = sim_dir / "human"
     model = TrueModel(SPECIES_TRACKS["human"])

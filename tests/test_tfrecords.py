@@ -68,6 +68,7 @@ def test_our_encoding_equals_tensorflows(tmp_path):
     assert (tmp_path / "empty.tfr").stat().st_size == 8  # as TensorFlow's empty file
 
 
+@pytest.mark.subprocess
 def test_writer_and_data_pipeline_never_import_tensorflow():
     """basenji_data.py and its workers (which re-import the command) never load TensorFlow.
 

@@ -140,6 +140,7 @@ def _array_data(seed, n=24, num_targets=2):
     return x, y
 
 
+@pytest.mark.slow
 def test_two_datasets_interleave_and_share_trunk(tmp_path):
     keras.utils.set_random_seed(0)
     inp = keras.Input((64, 4))
@@ -179,6 +180,7 @@ def test_two_datasets_interleave_and_share_trunk(tmp_path):
     assert int(trainer.optimizer.iterations) == 3 * 7
 
 
+@pytest.mark.slow
 def test_early_stopping_with_patience(tmp_path):
     x, y = _array_data(3)
     # learning rate 0: nothing improves after the first epoch
@@ -219,6 +221,7 @@ def deterministic_ops():
     tf_config.disable_op_determinism()
 
 
+@pytest.mark.slow
 def test_train_then_test_end_to_end(tmp_path, deterministic_ops):
     from basenji_tf import seqnn
     from basenji_tf.cli import basenji_test, basenji_train
@@ -286,6 +289,7 @@ def test_train_rejects_mismatched_data(tmp_path):
     assert basenji_train.main(["-o", str(tmp_path / "o"), str(params), str(data), str(data)]) == 1
 
 
+@pytest.mark.slow
 def test_mixed_precision_loop_scales_loss(tmp_path):
     x, y = _array_data(4)
     keras.mixed_precision.set_global_policy("mixed_float16")
@@ -316,6 +320,7 @@ def test_mixed_precision_loop_scales_loss(tmp_path):
     assert history[-1]["train_loss"] < history[0]["train_loss"]
 
 
+@pytest.mark.slow
 def test_restore_full_and_trunk(tmp_path):
     from basenji_tf import seqnn
 
@@ -346,6 +351,7 @@ def test_restore_full_and_trunk(tmp_path):
         assert same_head == head_equal
 
 
+@pytest.mark.slow
 def test_seq_data_source_patterns_and_epoch_seeds(tmp_path):
     data = write_data_dir(tmp_path / "data")
     settings = parse_train_params({"batch_size": 4, "shuffle_buffer": 64})
@@ -362,6 +368,7 @@ def test_seq_data_source_patterns_and_epoch_seeds(tmp_path):
     assert not np.array_equal(first_targets(3), first_targets(4))
 
 
+@pytest.mark.slow
 def test_one_data_dir_trains_head_zero_of_a_two_head_model(tmp_path):
     """As the original: a multi-head params file with one dataset trains head 0 only."""
     params = json.loads(json.dumps(TINY_PARAMS))
