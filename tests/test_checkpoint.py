@@ -22,15 +22,14 @@ from test_train import write_data_dir, write_params
 from basenji_tf.checkpoint import HISTORY_COLUMNS, Checkpointer, output_names
 from basenji_tf.errors import InputError
 
-TRAIN_SCRIPT = Path(__file__).resolve().parents[1] / "bin" / "basenji_train.py"
 TIMEOUT_S = 240
 EPOCHS = 3
 
 
-def _command(params: Path, data: Path, out: Path) -> list[str]:
+def _command(repo: Path, params: Path, data: Path, out: Path) -> list[str]:
     return [
         sys.executable,
-        str(TRAIN_SCRIPT),
+        str(repo / "bin" / "basenji_train.py"),
         "--seed",
         "11",
         "-o",
@@ -130,17 +129,17 @@ def test_only_the_chief_writes(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.subprocess
-def test_sigkill_then_rerun_continues(tmp_path):
+def test_sigkill_then_rerun_continues(tmp_path, repo):
     data = write_data_dir(tmp_path / "data")
     params = write_params(tmp_path / "params.json", train_epochs_max=EPOCHS, patience=50)
     reference = subprocess.Popen(
-        _command(params, data, tmp_path / "reference"),
+        _command(repo, params, data, tmp_path / "reference"),
         env=_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     victim = subprocess.Popen(
-        _command(params, data, tmp_path / "out"),
+        _command(repo, params, data, tmp_path / "out"),
         env=_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -156,7 +155,7 @@ def test_sigkill_then_rerun_continues(tmp_path):
         victim.wait(timeout=30)
         assert victim.returncode == -signal.SIGKILL
         resumed = subprocess.run(
-            _command(params, data, tmp_path / "out"),
+            _command(repo, params, data, tmp_path / "out"),
             env=_env(),
             capture_output=True,
             text=True,

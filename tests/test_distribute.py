@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 from test_train import TINY_PARAMS, write_data_dir
 
-TRAIN_SCRIPT = Path(__file__).resolve().parents[1] / "bin" / "basenji_train.py"
 RTOL, ATOL = 1e-5, 5e-6
 TIMEOUT_S = 240
 
@@ -146,7 +145,7 @@ def _consecutive_free_ports() -> list[int]:
 
 
 @pytest.mark.parametrize("cluster_from", [_tf_config_env, _slurm_env], ids=["tf_config", "slurm"])
-def test_multiworker_two_processes_matches_single_device(setup, cluster_from):
+def test_multiworker_two_processes_matches_single_device(setup, cluster_from, repo):
     root, params_file, data, _ = setup
     ports = _consecutive_free_ports()
     out = root / f"multiworker_{cluster_from.__name__}"
@@ -155,7 +154,7 @@ def test_multiworker_two_processes_matches_single_device(setup, cluster_from):
         env, extra = cluster_from(index, ports)
         argv = [
             sys.executable,
-            str(TRAIN_SCRIPT),
+            str(repo / "bin" / "basenji_train.py"),
             "--seed",
             "7",
             *extra,

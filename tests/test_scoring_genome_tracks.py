@@ -24,8 +24,6 @@ from basenji_tf.genome import Genome
 from basenji_tf.scoring import genome_tracks as G
 from basenji_tf.scoring.track_writer import Untransform
 
-REPO = Path(__file__).resolve().parents[1]
-HG38_1M = REPO / "data" / "baskerville_tiny" / "hg38_1m.fa.gz"
 BATCH = 4
 # params_tiny: 2,048 bp inputs, 16 bp bins, 120 output bins, 4 bins cropped each side
 SPAN, CROP_BP, SEQ_LENGTH, STRIDE = 1920, 64, 2048, 16
@@ -36,9 +34,9 @@ GAP = (1800, 6000)
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
+def files(tmp_path_factory, repo):
     root = tmp_path_factory.mktemp("genome_tracks")
-    params = json.loads((REPO / "models" / "params_tiny.json").read_text())
+    params = json.loads((repo / "models" / "params_tiny.json").read_text())
     params["model"].update(augment_rc=False, augment_shift=0)
     (root / "params.json").write_text(json.dumps(params))
     keras.utils.set_random_seed(7)
@@ -253,11 +251,12 @@ def test_bad_options_are_one_line_errors(tmp_path, files, capsys):
     assert exit_info.value.code == 0
 
 
-def test_real_bgzipped_hg38(tmp_path, files):
+def test_real_bgzipped_hg38(tmp_path, files, baskerville_dir):
+    hg38_1m = baskerville_dir / "hg38_1m.fa.gz"
     argv = ["-o", str(tmp_path / "hg38"), "--batch_size", "8", "--ti", "1",
-            files["params"], files["model"], str(HG38_1M)]  # fmt: skip
+            files["params"], files["model"], str(hg38_1m)]  # fmt: skip
     assert basenji_predict_genome.main(argv) == 0
-    with Genome(HG38_1M) as genome:
+    with Genome(hg38_1m) as genome:
         ((chrom, size),) = genome.sizes.items()
         sequence = genome.fetch(chrom, 0, size)
     intervals = bigwig_values(tmp_path / "hg38" / "bigwig" / "t1.bw", chrom)
@@ -273,7 +272,7 @@ def test_real_bgzipped_hg38(tmp_path, files):
     assert intervals[-1][1] == size
     # a window by the first gap's end, batched by eight as the run did
     k = predicted[0]
-    with Genome(HG38_1M) as genome:
+    with Genome(hg38_1m) as genome:
         x = dna_1hot(genome.fetch(chrom, k * SPAN - CROP_BP, k * SPAN - CROP_BP + SEQ_LENGTH))
     batch = np.zeros((8, SEQ_LENGTH, 4), np.float32)
     batch[0] = x

@@ -28,6 +28,12 @@ def small(reference_dir):
     return root, params, preds
 
 
+@pytest.fixture(scope="module")
+def models_dir(repo):
+    """The params JSONs shipped in the repository's models/."""
+    return repo / "models"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("head_i", [0, 1])
 def test_restore_matches_original_predictions(small, head_i):
@@ -85,8 +91,8 @@ def test_bookkeeping_matches_original(small, reference_dir):
 
 
 @pytest.mark.slow
-def test_published_basenji2_architecture():
-    model = seqnn.load("models/params_basenji2_joint.json")
+def test_published_basenji2_architecture(models_dir):
+    model = seqnn.load(models_dir / "params_basenji2_joint.json")
     human = model.models[0]
     assert len(weights.weighted_layers(human)) == 61
     assert human.count_params() == 30_123_584
@@ -100,14 +106,14 @@ def test_published_basenji2_architecture():
     assert model.model_strides == [128, 128] and model.target_crops == [64, 64]
 
 
-def test_released_params_use_sigmoid_gelu():
+def test_released_params_use_sigmoid_gelu(models_dir):
     for species in ("human", "mouse"):
-        params = json.loads(open(f"models/params_basenji2_{species}.json").read())
+        params = json.loads((models_dir / f"params_basenji2_{species}.json").read_text())
         assert params["model"]["activation"] == "gelu_sigmoid"
 
 
-def test_basenji2018_builds_dilated_dense_with_exp_link():
-    model = seqnn.load("models/params_basenji2018.json")
+def test_basenji2018_builds_dilated_dense_with_exp_link(models_dir):
+    model = seqnn.load(models_dir / "params_basenji2018.json")
     assert tuple(model.model.output.shape[1:]) == (960, 4229)
     convs = [layer for layer in model.model.layers if isinstance(layer, keras.layers.Conv1D)]
     assert [c.dilation_rate[0] for c in convs if c.filters == 108] == [2, 4, 8, 16, 32, 64]
@@ -188,8 +194,8 @@ def test_wrong_architecture_and_truncated_files(small, tmp_path):
         model.restore(tmp_path / "missing.h5")
 
 
-def test_params_errors():
-    base = json.loads(open("models/params_tiny.json").read())["model"]
+def test_params_errors(models_dir):
+    base = json.loads((models_dir / "params_tiny.json").read_text())["model"]
     bad_block = copy.deepcopy(base)
     bad_block["trunk"][0]["name"] = "conv_blok"
     with pytest.raises(InputError, match="unknown block 'conv_blok'.*conv_block"):
@@ -206,8 +212,8 @@ def test_params_errors():
         model.predict(np.zeros((1, 1000, 4), np.float32))
 
 
-def test_legacy_batch_norm_key_means_batch_norm():
-    base = json.loads(open("models/params_tiny.json").read())["model"]
+def test_legacy_batch_norm_key_means_batch_norm(models_dir):
+    base = json.loads((models_dir / "params_tiny.json").read_text())["model"]
     old = copy.deepcopy(base)
     del old["norm_type"]
     old["batch_norm"] = True
@@ -215,10 +221,10 @@ def test_legacy_batch_norm_key_means_batch_norm():
 
 
 @pytest.mark.slow
-def test_batch_size_invariance_and_rc_symmetry():
+def test_batch_size_invariance_and_rc_symmetry(models_dir):
     """An RC ensemble without strand pairs is symmetric: f(rc(x)) = flip(f(x))."""
     keras.utils.set_random_seed(3)
-    model = seqnn.load("models/params_tiny.json")
+    model = seqnn.load(models_dir / "params_tiny.json")
     rng = np.random.default_rng(0)
     x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (5, 2048))]
     full = model.predict(x, batch_size=5)
@@ -230,18 +236,18 @@ def test_batch_size_invariance_and_rc_symmetry():
 
 
 @pytest.mark.slow
-def test_predict_accepts_datasets():
+def test_predict_accepts_datasets(models_dir):
     import tensorflow as tf
 
-    model = seqnn.load("models/params_tiny.json")
+    model = seqnn.load(models_dir / "params_tiny.json")
     x = np.eye(4, dtype=np.float32)[np.random.default_rng(1).integers(0, 4, (3, 2048))]
     y = np.zeros((3, 120, 3), np.float32)
     pairs = tf.data.Dataset.from_tensor_slices((x, y)).batch(2)
     np.testing.assert_allclose(model.predict(pairs), model.predict(x), atol=1e-5)
 
 
-def test_head_index_checked():
-    model = seqnn.load("models/params_tiny.json")
+def test_head_index_checked(models_dir):
+    model = seqnn.load(models_dir / "params_tiny.json")
     with pytest.raises(InputError, match="head 2 does not exist.*head_human"):
         model.predict(np.zeros((1, 2048, 4), np.float32), head_i=2)
 
@@ -282,14 +288,14 @@ def test_head_is_frozen(small):
 
 
 @pytest.mark.slow
-def test_load_without_augmentation_predicts_the_same(tmp_path):
+def test_load_without_augmentation_predicts_the_same(tmp_path, models_dir):
     """augment=False leaves the Stochastic* and SwitchReverse layers out; same outputs."""
     keras.utils.set_random_seed(4)
-    trained = seqnn.load("models/params_tiny.json", augment=True)
+    trained = seqnn.load(models_dir / "params_tiny.json", augment=True)
     kinds = {type(layer).__name__ for layer in trained.model.layers}
     assert {"StochasticReverseComplement", "StochasticShift", "SwitchReverse"} <= kinds
     trained.save(tmp_path / "m.h5")
-    inference = seqnn.load("models/params_tiny.json", tmp_path / "m.h5", augment=False)
+    inference = seqnn.load(models_dir / "params_tiny.json", tmp_path / "m.h5", augment=False)
     kinds = {type(layer).__name__ for layer in inference.model.layers}
     assert not any(k.startswith("Stochastic") or k == "SwitchReverse" for k in kinds)
     x = np.eye(4, dtype=np.float32)[np.random.default_rng(2).integers(0, 4, (3, 2048))]
