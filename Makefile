@@ -7,13 +7,13 @@ DEMO_OUT ?= demo_out
 .PHONY: install lint test test-fast demo demo-real bench
 
 install:
-	$(PIP) install --quiet --disable-pip-version-check -e '.[cpu,test]'
+	$(PIP) install --quiet --disable-pip-version-check -e '.[cpu,distributed,test]'
 
 lint: install
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 
-test: install
+test: install lint
 	$(PYTHON) -m pytest -q tests
 
 test-fast: install

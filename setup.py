@@ -49,7 +49,15 @@ setup(
     extras_require={
         "cpu": ["tensorflow-cpu>=2.21,<2.22"],
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
-        "test": ["pytest", "pytest-timeout", "hypothesis", "ruff==0.17.6"],
+        # Long jobs on a Dask cluster (--scheduler); the tests start a local one.
+        "distributed": ["dask[distributed]>=2024.1"],
+        "test": [
+            "pytest",
+            "pytest-timeout",
+            "hypothesis",
+            "ruff==0.17.6",
+            "dask[distributed]>=2024.1",
+        ],
         "lint": ["ruff==0.17.6", "pre-commit"],
     },
     entry_points={"console_scripts": cli_entry_points()},

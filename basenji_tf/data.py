@@ -40,9 +40,11 @@ Differences from the original:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import logging
 import math
 import multiprocessing
+import os
 import random
 import shutil
 import time
@@ -55,6 +57,7 @@ from tqdm import tqdm
 
 from basenji_tf.data_write import write_chunk
 from basenji_tf.errors import InputError
+from basenji_tf.execute import DaskExecutor
 from basenji_tf.files import atomic_path
 from basenji_tf.genome import (
     Contig,
@@ -123,6 +126,8 @@ class DataOptions:
     encoding: str = "index"
     compression_level: int = DEFAULT_COMPRESSION_LEVEL
     processes: int = 1
+    scheduler: str | None = None
+    scheduler_file: str | None = None
     restart: bool = False
     split_test: bool = False
     allow_missing_chroms: bool = False
@@ -277,9 +282,7 @@ def divide_contigs_chr(
     return folds
 
 
-def split_contigs(
-    contigs: list[Contig], genome: Genome, opts: DataOptions
-) -> list[list[Contig]]:
+def split_contigs(contigs: list[Contig], genome: Genome, opts: DataOptions) -> list[list[Contig]]:
     """Contigs per split label (``opts.labels()`` order), broken pieces rejoined."""
     rng = np.random.RandomState(opts.seed)
     if opts.folds is not None:
@@ -329,9 +332,7 @@ def define_windows(folds: list[list[Contig]], opts: DataOptions) -> list[Window]
     rng = random.Random(opts.seed)
     windows: list[Window] = []
     for label, fold in zip(opts.labels(), folds):
-        fold_windows = contig_windows(
-            fold, opts.target_bp, opts.stride_bp(label), opts.snap, label
-        )
+        fold_windows = contig_windows(fold, opts.target_bp, opts.stride_bp(label), opts.snap, label)
         rng.shuffle(fold_windows)
         if opts.sample_pct < 1.0:
             fold_windows = rng.sample(fold_windows, int(opts.sample_pct * len(fold_windows)))
@@ -344,9 +345,7 @@ def define_windows(folds: list[list[Contig]], opts: DataOptions) -> list[Window]
     return windows
 
 
-def annotate_unmap(
-    windows: Sequence[Window], umap_bed: str, pool_width: int
-) -> np.ndarray:
+def annotate_unmap(windows: Sequence[Window], umap_bed: str, pool_width: int) -> np.ndarray:
     """Unmappable bins of each target region.
 
     A bin is marked when an unmappable interval overlaps it, except that an overlap of
@@ -377,22 +376,26 @@ def annotate_unmap(
 # Running the coverage and record jobs
 
 
-def _worker_pool(processes: int) -> cf.Executor | None:
-    """A pool of ``processes`` spawned workers, or None to run jobs here (processes <= 1).
+def _worker_pool(opts: DataOptions) -> cf.Executor | DaskExecutor | None:
+    """Where the jobs run: a Dask cluster, spawned local workers, or None (here).
 
     Spawned, not forked: forking is unsafe once a caller has imported TensorFlow. The
     workers import only numpy-level modules; one pool serves both stages, so they start
     once.
     """
-    if processes <= 1:
+    if opts.scheduler or opts.scheduler_file:
+        return DaskExecutor(opts.scheduler, opts.scheduler_file)
+    if opts.processes <= 1:
         return None
-    return cf.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+    return cf.ProcessPoolExecutor(opts.processes, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _run_jobs(fn: Callable, jobs: list[dict], pool: cf.Executor | None, desc: str) -> None:
+def _run_jobs(fn: Callable, jobs: list[dict], pool, desc: str) -> None:
     """Run ``fn(**job)`` for each job, in ``pool`` if given, with a progress bar."""
     start = time.perf_counter()
-    if pool is None or len(jobs) <= 1:
+    if isinstance(pool, DaskExecutor):
+        pool.map(functools.partial(_call_with_kwargs, fn), jobs)
+    elif pool is None or len(jobs) <= 1:
         for job in tqdm(jobs, desc=desc, leave=False):
             fn(**job)
     else:
@@ -400,6 +403,17 @@ def _run_jobs(fn: Callable, jobs: list[dict], pool: cf.Executor | None, desc: st
         for future in tqdm(cf.as_completed(futures), total=len(jobs), desc=desc, leave=False):
             future.result()
     log.info("%s: %d jobs in %.1f s", desc, len(jobs), time.perf_counter() - start)
+
+
+def _call_with_kwargs(fn: Callable, job: dict):
+    return fn(**job)
+
+
+def _close_pool(pool) -> None:
+    if isinstance(pool, DaskExecutor):
+        pool.close()
+    elif pool is not None:
+        pool.shutdown(cancel_futures=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -443,9 +457,7 @@ def _drop_unmappable(
     return windows, unmap[keep]
 
 
-def _plan(
-    out: Path, genome: Genome, opts: DataOptions, folds: list[list[Contig]] | None
-) -> _Plan:
+def _plan(out: Path, genome: Genome, opts: DataOptions, folds: list[list[Contig]] | None) -> _Plan:
     """Contigs, splits and windows of a run (or those of an earlier, unfinished one)."""
     if opts.restart and (out / "sequences.bed").is_file():
         return _reuse_plan(out, opts)
@@ -466,7 +478,7 @@ def _coverage_jobs(
     """Arguments of :func:`basenji_tf.targets.read_coverage_h5` per unfinished target."""
     return [
         dict(
-            cov_file=opt["file"],
+            cov_file=os.path.abspath(opt["file"]),
             seqs_bed=str(out / "sequences.bed"),
             out_h5=cov_files[ti],
             pool_width=opts.pool_width,
@@ -475,7 +487,7 @@ def _coverage_jobs(
             clip_soft=opt["clip_soft"],
             scale=opt["scale"],
             interp=opts.interp_nan,
-            blacklist_bed=opts.blacklist_bed,
+            blacklist_bed=opts.blacklist_bed and os.path.abspath(opts.blacklist_bed),
             allow_missing_chroms=opts.allow_missing_chroms,
         )
         for ti, opt in enumerate(options)
@@ -573,19 +585,20 @@ def make_data_dir(
         if plan.unmap is not None:
             with atomic_path(out / UNMAP_NPY) as tmp:
                 np.save(tmp, plan.unmap)
-    cov_dir, tfr_dir = out / "seqs_cov", out / "tfrecords"
+    # Jobs may run in other processes with another working directory (Dask workers).
+    absolute = out.resolve()
+    cov_dir, tfr_dir = absolute / "seqs_cov", absolute / "tfrecords"
     cov_dir.mkdir(exist_ok=True)
     tfr_dir.mkdir(exist_ok=True)
     cov_files = [str(cov_dir / f"{ti}.h5") for ti in range(len(options))]
-    read_jobs = _coverage_jobs(options, out, cov_files, opts)
-    write_jobs = _record_jobs(fasta_file, plan, cov_files, tfr_dir, opts)
-    pool = _worker_pool(opts.processes)
+    read_jobs = _coverage_jobs(options, absolute, cov_files, opts)
+    write_jobs = _record_jobs(os.path.abspath(fasta_file), plan, cov_files, tfr_dir, opts)
+    pool = _worker_pool(opts)
     try:
         _run_jobs(read_coverage_h5, read_jobs, pool, "coverage")
         _run_jobs(write_chunk, write_jobs, pool, "tfrecords")
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        _close_pool(pool)
 
     with atomic_path(out / "targets.txt") as tmp:
         shutil.copyfile(targets_file, tmp)

@@ -64,3 +64,14 @@ def shared_reference_dir(repo: Path) -> Path:
 def baskerville_dir(repo: Path) -> Path:
     """Real hg38 / mm10 TFRecords (see data/baskerville_tiny/PROVENANCE.md)."""
     return repo / "data" / "baskerville_tiny"
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    """A Dask scheduler and two workers in processes of their own on 127.0.0.1."""
+    pytest.importorskip("distributed")
+    from dask_cluster import LocalDaskCluster
+
+    cluster = LocalDaskCluster(tmp_path_factory.mktemp("dask"), n_workers=2)
+    yield cluster
+    cluster.close()

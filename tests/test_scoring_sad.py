@@ -10,10 +10,10 @@ from basenji_tf import seqnn
 from basenji_tf.cli import basenji_sad
 from basenji_tf.dna import dna_1hot
 from basenji_tf.errors import InputError
+from basenji_tf.execute import InProcess
 from basenji_tf.genome import Genome
 from basenji_tf.scoring.cone import ConeSplice
 from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec
-from basenji_tf.scoring.execute import InProcess
 from basenji_tf.scoring.outputs import SAD_STATS
 from basenji_tf.scoring.sad import SadOptions, run_sad, sad_stats, score_vcf
 from basenji_tf.scoring.target_set import TargetSet

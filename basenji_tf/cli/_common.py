@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from basenji_tf.errors import InputError
+from basenji_tf.execute import Executor, make_executor
 
 
 def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -22,12 +23,37 @@ def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
     )
 
 
+def add_scheduler_options(parser: argparse.ArgumentParser) -> None:
+    """``--scheduler`` / ``--scheduler_file``: run the command's tasks on a Dask cluster."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--scheduler",
+        help="address of a Dask distributed scheduler "
+        "(tcp://host:8786) to run the tasks on instead of local processes; "
+        "needs pip install 'basenji-tf[distributed]'",
+    )
+    group.add_argument(
+        "--scheduler_file",
+        help="the scheduler file that "
+        "'dask scheduler --scheduler-file' wrote (instead of --scheduler)",
+    )
+
+
+def executor_from_args(args: argparse.Namespace, processes: int | None = None) -> Executor:
+    """The executor of ``-p`` (or ``processes``) and the scheduler options."""
+    return make_executor(
+        args.processes if processes is None else processes, args.scheduler, args.scheduler_file
+    )
+
+
 def comma_ints(text: str) -> list[int]:
     """Parse '0,1,-1' into [0, 1, -1] (for --shifts and target index options)."""
     try:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
 
 
 DEBUG_ENV = "BASENJI_DEBUG"
@@ -92,8 +118,10 @@ def _report(prog: str, err: Exception) -> None:
     elif isinstance(err, OSError):
         message = os_error_line(err)
     else:
-        message = (f"internal error: {type(err).__name__}: {err}; please report it "
-                   f"(set {DEBUG_ENV}=1 for the traceback)")
+        message = (
+            f"internal error: {type(err).__name__}: {err}; please report it "
+            f"(set {DEBUG_ENV}=1 for the traceback)"
+        )
     print(f"{prog}: error: {' '.join(message.split())}", file=sys.stderr)
 
 

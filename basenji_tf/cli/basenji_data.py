@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from basenji_tf.cli._common import make_parser, parse_args, run_main
+from basenji_tf.cli._common import add_scheduler_options, make_parser, parse_args, run_main
 from basenji_tf.data import DataOptions, make_data_dir
 
 PROG = "basenji_data.py"
@@ -15,35 +15,76 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by basenji_data.py and basenji_data_align.py (DataOptions fields)."""
     add = parser.add_argument
     add("-b", dest="blacklist_bed", help="blacklist BED: coverage there clipped to the baseline")
-    add("--break", dest="break_bp", type=int, default=786432,
-        help="halve contigs longer than this (bp) before splitting; at least -l")
-    add("-c", "--crop", dest="crop_bp", type=int, default=0,
-        help="bp at each end of a sequence without targets")
+    add(
+        "--break",
+        dest="break_bp",
+        type=int,
+        default=786432,
+        help="halve contigs longer than this (bp) before splitting; at least -l",
+    )
+    add(
+        "-c",
+        "--crop",
+        dest="crop_bp",
+        type=int,
+        default=0,
+        help="bp at each end of a sequence without targets",
+    )
     add("-d", dest="decimals", type=int, help="round targets to this many decimals")
     add("-f", dest="folds", type=int, help="K cross-validation folds instead of train/valid/test")
     add("-i", dest="interp_nan", action="store_true", help="interpolate missing coverage (NaN)")
     add("-l", dest="seq_length", type=int, default=131072, help="sequence length (bp)")
     add("-p", dest="processes", type=int, default=1, help="parallel worker processes")
+    add_scheduler_options(parser)
     add("-r", dest="seqs_per_tfr", type=int, default=256, help="sequences per TFRecord file")
-    add("--restart", action="store_true",
-        help="complete an unfinished output directory, reusing sequences.bed and finished files")
+    add(
+        "--restart",
+        action="store_true",
+        help="complete an unfinished output directory, reusing sequences.bed and finished files",
+    )
     add("-s", dest="sample_pct", type=float, default=1.0, help="fraction of sequences to keep")
     add("--seed", type=int, default=44, help="random seed of splits and shuffles")
     add("--snap", type=int, default=1, help="snap sequence starts to multiples of this (bp)")
-    add("--stride", "--stride_train", dest="stride_train", type=float, default=1.0,
-        help="train stride: <= 1 a fraction of -l, else bp")
+    add(
+        "--stride",
+        "--stride_train",
+        dest="stride_train",
+        type=float,
+        default=1.0,
+        help="train stride: <= 1 a fraction of -l, else bp",
+    )
     add("--stride_test", type=float, default=1.0, help="valid/test stride, as --stride")
-    add("-t", dest="test", default="0.05",
-        help="test set: fraction of nucleotides, or comma-separated chromosomes")
+    add(
+        "-t",
+        dest="test",
+        default="0.05",
+        help="test set: fraction of nucleotides, or comma-separated chromosomes",
+    )
     add("-w", dest="pool_width", type=int, default=128, help="bin width (bp)")
-    add("-v", dest="valid", default="0.05",
-        help="validation set: fraction of nucleotides, or comma-separated chromosomes")
-    add("--encoding", choices=["index", "onehot"], default="index",
-        help="sequence bytes: base indexes (current) or one-hot (pre-2022 readers)")
-    add("--zlib_level", dest="compression_level", type=int, default=1,
-        help="ZLIB level of the TFRecords (1 writes ~5x faster than 6, files ~10%% larger)")
-    add("--allow_missing_chroms", action="store_true",
-        help="read chromosomes missing from a coverage file as zeros instead of failing")
+    add(
+        "-v",
+        dest="valid",
+        default="0.05",
+        help="validation set: fraction of nucleotides, or comma-separated chromosomes",
+    )
+    add(
+        "--encoding",
+        choices=["index", "onehot"],
+        default="index",
+        help="sequence bytes: base indexes (current) or one-hot (pre-2022 readers)",
+    )
+    add(
+        "--zlib_level",
+        dest="compression_level",
+        type=int,
+        default=1,
+        help="ZLIB level of the TFRecords (1 writes ~5x faster than 6, files ~10%% larger)",
+    )
+    add(
+        "--allow_missing_chroms",
+        action="store_true",
+        help="read chromosomes missing from a coverage file as zeros instead of failing",
+    )
 
 
 def wrote_line(prog: str, out_dir: str, stats: dict) -> str:
@@ -66,13 +107,26 @@ def build_parser() -> argparse.ArgumentParser:
     add("--limit", dest="limit_bed", help="keep only the parts of contigs inside this BED")
     add("--local", action="store_true", help="accepted for compatibility: jobs always run locally")
     add("-o", dest="out_dir", default="data_out", help="output directory (must not exist)")
-    add("--st", "--split_test", dest="split_test", action="store_true",
-        help="stop after writing contigs.bed")
+    add(
+        "--st",
+        "--split_test",
+        dest="split_test",
+        action="store_true",
+        help="stop after writing contigs.bed",
+    )
     add("-u", dest="umap_bed", help="unmappable regions BED")
-    add("--umap_t", type=float, default=0.5,
-        help="drop sequences with at least this fraction of unmappable bins")
-    add("--umap_clip", type=float, default=1.0,
-        help="clip unmappable bins to this quantile of the sequence's values (1: off)")
+    add(
+        "--umap_t",
+        type=float,
+        default=0.5,
+        help="drop sequences with at least this fraction of unmappable bins",
+    )
+    add(
+        "--umap_clip",
+        type=float,
+        default=1.0,
+        help="clip unmappable bins to this quantile of the sequence's values (1: off)",
+    )
     add("--umap_tfr", action="store_true", help="store the unmappable-bin mask in the records")
     return parser
 
@@ -83,7 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> None:
         settings = vars(args).copy()
         fasta, targets, out_dir = (
-            settings.pop("fasta_file"), settings.pop("targets_file"), settings.pop("out_dir")
+            settings.pop("fasta_file"),
+            settings.pop("targets_file"),
+            settings.pop("out_dir"),
         )
         settings.pop("local")
         stats = make_data_dir(fasta, targets, out_dir, DataOptions(**settings))

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
+from basenji_tf.cli._common import (
+    add_scheduler_options,
+    comma_ints,
+    executor_from_args,
+    make_parser,
+    parse_args,
+    run_main,
+)
+from basenji_tf.genome import read_bed_rows
+from basenji_tf.scoring import genome_tracks
 
 PROG = "basenji_predict_genome.py"
 
@@ -22,23 +31,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("model_file")
     parser.add_argument("genome_fasta", help="genome FASTA, plain or bgzipped (indexed)")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--chroms", type=lambda s: [c for c in s.split(",") if c],
-                       help="comma-separated chromosomes to tile (default: all)")
+    where.add_argument(
+        "--chroms",
+        type=lambda s: [c for c in s.split(",") if c],
+        help="comma-separated chromosomes to tile (default: all)",
+    )
     where.add_argument("-b", dest="bed_file", help="tile only the windows over these regions")
     parser.add_argument("-o", dest="out_dir", default="predict_genome", help="output directory")
     parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
-    parser.add_argument("--ti", dest="target_indexes", type=comma_ints,
-                        help="model outputs to write (default: the -t table's, else all)")
+    parser.add_argument(
+        "--ti",
+        dest="target_indexes",
+        type=comma_ints,
+        help="model outputs to write (default: the -t table's, else all)",
+    )
     parser.add_argument("-t", dest="targets_file", help="targets table (names, transforms)")
-    parser.add_argument("--untransform", action="store_true",
-                        help="undo the -t table's scale, clip_soft and sum_stat transforms")
+    parser.add_argument(
+        "--untransform",
+        action="store_true",
+        help="undo the -t table's scale, clip_soft and sum_stat transforms",
+    )
     parser.add_argument("--rc", action="store_true", help="average with reverse complements")
     parser.add_argument("--shifts", type=comma_ints, default=[0], help="ensemble shifts (bp)")
     parser.add_argument("--batch_size", type=int, default=4, help="sequences per model call")
     parser.add_argument("--chunk_windows", type=int, default=64, help="windows per chunk file")
     parser.add_argument("-p", dest="processes", type=int, default=1, help="worker processes")
-    parser.add_argument("--restart", action="store_true",
-                        help="resume an interrupted run of the same command")
+    add_scheduler_options(parser)
+    parser.add_argument(
+        "--restart", action="store_true", help="resume an interrupted run of the same command"
+    )
     return parser
 
 
@@ -46,22 +67,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        from basenji_tf.genome import read_bed_rows
-        from basenji_tf.scoring import genome_tracks as G
-        from basenji_tf.scoring.execute import InProcess, LocalProcesses
-
-        spec = G.HeadSpec(args.params_file, args.model_file, args.head_i, args.rc,
-                          tuple(args.shifts), args.batch_size)  # fmt: skip
-        selection = G.TrackSelection(
+        spec = genome_tracks.HeadSpec(
+            args.params_file,
+            args.model_file,
+            args.head_i,
+            args.rc,
+            tuple(args.shifts),
+            args.batch_size,
+        )
+        selection = genome_tracks.TrackSelection(
             None if args.target_indexes is None else tuple(args.target_indexes),
             args.targets_file, args.untransform,
         )  # fmt: skip
         regions = read_bed_rows(args.bed_file) if args.bed_file else None
-        executor = LocalProcesses(args.processes) if args.processes > 1 else InProcess()
-        paths = G.predict_genome(
-            args.genome_fasta, spec, args.out_dir, selection, args.chroms, regions,
-            args.chunk_windows, executor, args.restart,
-        )  # fmt: skip
+        with executor_from_args(args) as executor:
+            paths = genome_tracks.predict_genome(
+                args.genome_fasta,
+                spec,
+                args.out_dir,
+                selection,
+                args.chroms,
+                regions,
+                args.chunk_windows,
+                executor,
+                args.restart,
+            )
         print(f"{len(paths)} BigWigs in {args.out_dir}/bigwig")
 
     return run_main(PROG, body)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
+from basenji_tf.cli._common import (
+    add_scheduler_options,
+    comma_ints,
+    executor_from_args,
+    make_parser,
+    parse_args,
+    run_main,
+)
 from basenji_tf.errors import InputError
 from basenji_tf.scoring.ensemble import ModelSpec
 from basenji_tf.scoring.sad import SadOptions, check_stats, run_sad
@@ -17,34 +24,64 @@ def add_sad_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by basenji_sad.py and basenji_sad_multi.py."""
     parser.add_argument("params_file")
     parser.add_argument("model_file")
-    parser.add_argument("vcf_file", help="VCF, plain or bgzipped; every ALT allele of a "
-                        "multi-allelic record is scored as its own row")
+    parser.add_argument(
+        "vcf_file",
+        help="VCF, plain or bgzipped; every ALT allele of a "
+        "multi-allelic record is scored as its own row",
+    )
     parser.add_argument("-f", dest="genome_fasta", required=True, help="genome FASTA")
     parser.add_argument("-o", dest="out_dir", default="sad", help="output directory")
     parser.add_argument("--rc", action="store_true", help="average with reverse complements")
     parser.add_argument("--shifts", type=comma_ints, default=[0], help="ensemble shifts (bp)")
-    parser.add_argument("--stats", default="SAD", help="comma-separated statistics: "
-                        "SAD,logSAD,sqrtSAD,SAX,D1,logD1,sqrtD1,D2,logD2,sqrtD2,JS,logJS,REF,ALT")
-    parser.add_argument("-t", dest="targets_file", help="targets table: output channels to "
-                        "keep (index column), un-transformation and strand-pair collapse")
+    parser.add_argument(
+        "--stats",
+        default="SAD",
+        help="comma-separated statistics: "
+        "SAD,logSAD,sqrtSAD,SAX,D1,logD1,sqrtD1,D2,logD2,sqrtD2,JS,logJS,REF,ALT",
+    )
+    parser.add_argument(
+        "-t",
+        dest="targets_file",
+        help="targets table: output channels to "
+        "keep (index column), un-transformation and strand-pair collapse",
+    )
     parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
-    parser.add_argument("--batch_size", type=int, default=8,
-                        help="sequences per model call (ensemble members included)")
-    parser.add_argument("--batch_variants", type=int, default=32,
-                        help="variants read and scored together")
-    parser.add_argument("--cluster", dest="cluster_bp", type=int, default=0,
-                        help="score SNVs within this many bp of each other in one shared window "
-                        "(one reference prediction); such variants are then not centred. 0: off")
-    parser.add_argument("--no_splice", action="store_true",
-                        help="predict every ALT window in full instead of reusing the "
-                        "reference activations outside the variant's receptive cone, and "
-                        "every REF window on its own instead of sharing the conv tower of "
-                        "overlapping ones")
-    parser.add_argument("--first_alt", action="store_true",
-                        help="score only the first ALT of each record (the original's behaviour)")
-    parser.add_argument("--strict", action="store_true",
-                        help="fail on a REF allele that does not match the genome "
-                        "(default: warn, skip the row and summarise)")
+    parser.add_argument(
+        "--batch_size",
+        type=int,
+        default=8,
+        help="sequences per model call (ensemble members included)",
+    )
+    parser.add_argument(
+        "--batch_variants", type=int, default=32, help="variants read and scored together"
+    )
+    parser.add_argument(
+        "--cluster",
+        dest="cluster_bp",
+        type=int,
+        default=0,
+        help="score SNVs within this many bp of each other in one shared window "
+        "(one reference prediction); such variants are then not centred. 0: off",
+    )
+    parser.add_argument(
+        "--no_splice",
+        action="store_true",
+        help="predict every ALT window in full instead of reusing the "
+        "reference activations outside the variant's receptive cone, and "
+        "every REF window on its own instead of sharing the conv tower of "
+        "overlapping ones",
+    )
+    parser.add_argument(
+        "--first_alt",
+        action="store_true",
+        help="score only the first ALT of each record (the original's behaviour)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail on a REF allele that does not match the genome "
+        "(default: warn, skip the row and summarise)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,16 +91,31 @@ def build_parser() -> argparse.ArgumentParser:
         "variant, compared by the chosen statistics; writes <out_dir>/sad.h5.",
     )
     add_sad_options(parser)
-    parser.add_argument("-p", dest="processes", type=int, default=1,
-                        help="split the VCF over this many local processes and merge")
+    parser.add_argument(
+        "-p",
+        dest="processes",
+        type=int,
+        default=1,
+        help="split the VCF over this many local processes and merge (with "
+        "--scheduler: at least this many shard tasks)",
+    )
+    add_scheduler_options(parser)
     parser.add_argument("--shard", help="score only shard i of N (i/N, 0-based)")
     return parser
 
 
 def model_spec(args: argparse.Namespace) -> ModelSpec:
     """The model options of basenji_sad.py and basenji_sad_multi.py."""
-    return ModelSpec(args.params_file, args.model_file, args.head_i, args.targets_file,
-                     args.rc, tuple(args.shifts), args.batch_size, splice=not args.no_splice)
+    return ModelSpec(
+        args.params_file,
+        args.model_file,
+        args.head_i,
+        args.targets_file,
+        args.rc,
+        tuple(args.shifts),
+        args.batch_size,
+        splice=not args.no_splice,
+    )
 
 
 def sad_options(args: argparse.Namespace) -> SadOptions:
@@ -86,15 +138,31 @@ def parse_shard(text: str) -> tuple[int, int]:
     return shard_i, num_shards
 
 
+def shard_count(args: argparse.Namespace, parallelism: int) -> int | None:
+    """Shard tasks: ``-p``, or one per worker thread of a Dask cluster; None: no shards."""
+    if args.scheduler or args.scheduler_file:
+        return max(args.processes, parallelism)
+    return args.processes if args.processes > 1 else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
         options = sad_options(args)
-        shards = args.processes if args.processes > 1 else None
-        shard = parse_shard(args.shard) if args.shard and shards is None else None
-        run_sad(model_spec(args), args.genome_fasta, args.vcf_file, args.out_dir, options,
-                shards=shards, shard=shard)  # fmt: skip
+        with executor_from_args(args) as executor:
+            shards = shard_count(args, executor.parallelism)
+            shard = parse_shard(args.shard) if args.shard and shards is None else None
+            run_sad(
+                model_spec(args),
+                args.genome_fasta,
+                args.vcf_file,
+                args.out_dir,
+                options,
+                shards=shards,
+                shard=shard,
+                executor=executor,
+            )
 
     return run_main(PROG, body)
 

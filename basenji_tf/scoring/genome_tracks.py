@@ -19,7 +19,7 @@ run any task (:func:`predict_chunk`), which writes one chunk file atomically and
 no other task. Model calls always have ``batch_size`` sequences (the last batch is padded),
 so a chunk's values do not depend on which process computed it or which tasks ran
 before. :func:`predict_genome` runs the tasks whose chunk files do not exist yet through an
-:class:`~basenji_tf.scoring.execute.Executor`, then merges the chunk files into BigWigs a
+:class:`~basenji_tf.execute.Executor`, then merges the chunk files into BigWigs a
 group of targets at a time (:class:`MergeTask`, through the executor too) and deletes
 them.
 
@@ -52,9 +52,9 @@ import pandas as pd
 from basenji_tf import seqnn
 from basenji_tf.dna import dna_1hot
 from basenji_tf.errors import InputError
+from basenji_tf.execute import Executor, InProcess
 from basenji_tf.files import atomic_path, write_text_atomic
 from basenji_tf.genome import Genome
-from basenji_tf.scoring.execute import Executor, InProcess
 from basenji_tf.scoring.track_writer import (
     Untransform,
     bigwig_group_size,
@@ -230,8 +230,9 @@ def predict_chunk(task: ChunkTask) -> str:
             rows = seqs[b0 : b0 + size]
             for i, seq in enumerate(rows):
                 batch[i] = dna_1hot(seq)
-            pred = head.predict(batch, batch_size=size, rc=spec.rc, shifts=spec.shifts,
-                                strand_pair=spec.strand_pair)
+            pred = head.predict(
+                batch, batch_size=size, rc=spec.rc, shifts=spec.shifts, strand_pair=spec.strand_pair
+            )
             preds[b0 : b0 + len(rows)] = pred[: len(rows)][..., outputs]
     log.info("%s: %d windows predicted, %d all N", Path(task.path).name, len(seqs),
              len(present) - len(seqs))  # fmt: skip
@@ -391,8 +392,12 @@ def predict_genome(
 
 
 def _merge_tasks(
-    tasks: Sequence[ChunkTask], todo: Sequence[int], paths: Sequence[str],
-    header: tuple[tuple[str, int], ...], tiling: Tiling, untransform: Untransform | None,
+    tasks: Sequence[ChunkTask],
+    todo: Sequence[int],
+    paths: Sequence[str],
+    header: tuple[tuple[str, int], ...],
+    tiling: Tiling,
+    untransform: Untransform | None,
 ) -> list[MergeTask]:
     """Merge tasks for the outputs at positions ``todo``, a group of BigWigs each."""
     chunk_files = tuple(t.path for t in tasks)
@@ -455,8 +460,9 @@ def _start_or_resume(out: Path, plan: dict, restart: bool) -> None:
     write_text_atomic(plan_file, text)
 
 
-def _write_index(path: Path, outputs: Sequence[int], table: pd.DataFrame | None,
-                 bigwigs: Sequence[str]) -> None:
+def _write_index(
+    path: Path, outputs: Sequence[int], table: pd.DataFrame | None, bigwigs: Sequence[str]
+) -> None:
     """``targets.txt`` beside the BigWigs: index, identifier, description, file."""
     rows = []
     for ti, bigwig in zip(outputs, bigwigs):

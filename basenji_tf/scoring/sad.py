@@ -1,7 +1,7 @@
 """SAD scores (``basenji_sad.py``): VCF -> REF/ALT windows -> ensemble predictions -> sad.h5.
 
 :func:`run_sad` is the command: it scores a VCF in this process (:func:`score_vcf`), or
-as shard tasks (:func:`score_task`) on an :class:`~basenji_tf.scoring.execute.Executor`
+as shard tasks (:func:`score_task`) on an :class:`~basenji_tf.execute.Executor`
 whose ``sad.h5`` files it merges. :func:`sad_stats` computes the SAD family of statistics.
 
 Differences from the original (``bin/basenji_sad.py``), besides those of
@@ -24,10 +24,10 @@ from tqdm import tqdm
 
 from basenji_tf.dna import dna_1hot
 from basenji_tf.errors import InputError
+from basenji_tf.execute import Executor, LocalProcesses, shard_range
 from basenji_tf.files import atomic_path
 from basenji_tf.genome import Genome
 from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec, load_predictor
-from basenji_tf.scoring.execute import Executor, LocalProcesses, shard_range
 from basenji_tf.scoring.outputs import SAD_STATS, SadWriter, clip_float16, merge_sad
 from basenji_tf.scoring.target_set import TargetSet
 from basenji_tf.scoring.vcf import (
@@ -305,9 +305,7 @@ class _BatchWindows:
         self.rows.append(v)
 
 
-def _clusters(
-    variants: Sequence[Variant], cluster_bp: int
-) -> list[tuple[Variant, list[Variant]]]:
+def _clusters(variants: Sequence[Variant], cluster_bp: int) -> list[tuple[Variant, list[Variant]]]:
     """Group SNVs of one batch lying within ``cluster_bp`` of their group's first member.
 
     SNVs are grouped in (chromosome, position) order, so unsorted VCFs cluster too; other
@@ -387,6 +385,9 @@ def run_sad(
             options = _shard_options(options, count_vcf_records(vcf_file), *shard)
         return score_task(SadTask(model, fasta, vcf_file, out_file, options))
     total = count_vcf_records(vcf_file)
+    # Shard tasks may run in other processes with another working directory (Dask).
+    model = _absolute(model)
+    fasta, vcf_file, out_dir = (os.path.abspath(p) for p in (fasta, vcf_file, out_dir))
     tasks = [
         SadTask(model, fasta, vcf_file, os.path.join(out_dir, f"job{i}", "sad.h5"),
                 _shard_options(options, total, i, shards))
@@ -396,6 +397,16 @@ def run_sad(
     rows = merge_sad(job_files, out_file)
     log.info("merged %d shards, %d rows into %s", shards, rows, out_file)
     return out_file
+
+
+def _absolute(model: ModelSpec) -> ModelSpec:
+    targets = model.targets_file and os.path.abspath(model.targets_file)
+    return dataclasses.replace(
+        model,
+        params_file=os.path.abspath(model.params_file),
+        model_file=os.path.abspath(model.model_file),
+        targets_file=targets,
+    )
 
 
 def _shard_options(options: SadOptions, records: int, shard_i: int, shards: int) -> SadOptions:

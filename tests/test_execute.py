@@ -3,7 +3,7 @@
 import pytest
 
 from basenji_tf.errors import InputError
-from basenji_tf.scoring.execute import InProcess, LocalProcesses, shard_range
+from basenji_tf.execute import InProcess, LocalProcesses, shard_range
 
 
 def square_or_fail(x: int) -> int:
@@ -29,6 +29,8 @@ def test_in_process_runs_in_order_and_raises_the_task_error():
     assert err.value.__notes__ == ["in task 1 of 2"]
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_local_processes_return_results_in_order_and_the_shard_error():
     """Two spawned processes for three tasks; the failing one's own message comes back."""
     executor = LocalProcesses(max_proc=2)
