@@ -31,7 +31,7 @@ LAYERS = {
     "basenji_tf.data": 4,
     "basenji_tf.data_*": 4,  # modules split from the basenji_data.py pipeline
     "basenji_tf.demo": 4,
-    "basenji_tf.legacy": 4,
+    "basenji_tf.legacy_*": 4,
     "basenji_tf.sim": 4,
     "basenji_tf.sim.*": 4,
     "basenji_tf.plots": 4,

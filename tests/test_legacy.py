@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from basenji_tf import legacy, seqnn
+from basenji_tf import legacy_data, legacy_params, seqnn
 from basenji_tf.cli import basenji_hdf5_tfr, basenji_params_convert
 from basenji_tf.dataset import SeqDataset
 from basenji_tf.errors import InputError
@@ -39,14 +39,14 @@ def test_published_params_match_the_shipped_json_plus_the_batch_buffer(published
     The 2018 code cut ``batch_buffer`` (4096 bp = 32 bins) from each end of the predictions
     and targets (basenji/seqnn.py, build_representation / build_loss): a final Cropping1D.
     """
-    converted = legacy.convert_params_txt(published)
+    converted = legacy_params.convert_params_txt(published)
     expected = json.loads((repo / "models" / "params_basenji2018.json").read_text())
     assert converted == expected
     assert expected["model"]["trunk"][-1] == {"name": "Cropping1D", "cropping": 32}
 
 
 def test_published_params_build_at_full_length(published):
-    params = legacy.convert_params_txt(published)
+    params = legacy_params.convert_params_txt(published)
     model = seqnn.SeqNN(params["model"])
     assert model.model.output.shape[1:] == (960, 4229)
     assert model.model_strides == [128]
@@ -60,7 +60,7 @@ def test_published_params_build_at_full_length(published):
 
 
 def test_published_params_predict_at_a_short_length(published):
-    params = legacy.convert_params_txt(published, seq_length=16384, num_targets=5)
+    params = legacy_params.convert_params_txt(published, seq_length=16384, num_targets=5)
     model = seqnn.SeqNN(params["model"])
     rng = np.random.default_rng(0)
     seqs = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (1, 16384))]
@@ -72,14 +72,14 @@ def test_published_params_predict_at_a_short_length(published):
 def test_cli_writes_the_json(published, tmp_path, capsys):
     out = tmp_path / "params.json"
     assert basenji_params_convert.main([str(published), str(out)]) == 0
-    assert json.loads(out.read_text()) == legacy.convert_params_txt(published)
+    assert json.loads(out.read_text()) == legacy_params.convert_params_txt(published)
     assert "960 bins x 4229 targets" in capsys.readouterr().out
 
 
 def test_unknown_key_is_a_one_line_error(tmp_path, capsys):
     path = write_txt(tmp_path / "params.txt", "seq_length\t1024\n\ncnn_filter_size\t3\n")
     with pytest.raises(InputError, match=r"line 3: unknown key 'cnn_filter_size'; valid keys"):
-        legacy.convert_params_txt(path)
+        legacy_params.convert_params_txt(path)
     assert basenji_params_convert.main([str(path), str(tmp_path / "p.json")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "params.txt: line 3: unknown key" in err
@@ -110,7 +110,7 @@ LAYERS = "num_targets 3\nseq_length 1024\nbatch_buffer 64\ncnn_filters 8\ncnn_po
 def test_bad_values_name_the_line(tmp_path, extra, message):
     path = write_txt(tmp_path / "params.txt", LAYERS + extra)
     with pytest.raises(InputError, match="line [0-9]+") as err:
-        legacy.convert_params_txt(path)
+        legacy_params.convert_params_txt(path)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
 
@@ -133,14 +133,14 @@ def test_bad_values_name_the_line(tmp_path, extra, message):
 def test_inconsistent_files_are_errors(tmp_path, text, message):
     path = write_txt(tmp_path / "params.txt", text)
     with pytest.raises(InputError) as err:
-        legacy.convert_params_txt(path)
+        legacy_params.convert_params_txt(path)
     assert message in str(err.value)
 
 
 def test_dense_layer_with_pooling_is_an_error(tmp_path):
     path = write_txt(tmp_path / "params.txt", LAYERS + "cnn_dense 1\n")
     with pytest.raises(InputError, match="layer 0 .*cnn_dense layer with pooling"):
-        legacy.convert_params_txt(path)
+        legacy_params.convert_params_txt(path)
 
 
 def test_layers_extend_and_dense_runs_group(tmp_path):
@@ -160,7 +160,7 @@ def test_layers_extend_and_dense_runs_group(tmp_path):
         + "cnn_pool 4\ncnn_pool 1\n"
         + "".join(f"cnn_dropout {d}\n" for d in (0.2, 0.1, 0.1, 0.1, 0.1))
     )
-    params = legacy.convert_params_txt(write_txt(tmp_path / "params.txt", text))
+    params = legacy_params.convert_params_txt(write_txt(tmp_path / "params.txt", text))
     assert params["train"] == {
         "batch_size": 64,
         "optimizer": "sgd",
@@ -205,7 +205,7 @@ def test_layers_extend_and_dense_runs_group(tmp_path):
 
 def test_dropped_keys_warn(tmp_path, caplog):
     path = write_txt(tmp_path / "params.txt", LAYERS + "adam_eps 1e-8\n")
-    legacy.convert_params_txt(path)
+    legacy_params.convert_params_txt(path)
     assert "line 6: adam_eps: dropped (Adam uses Keras' epsilon 1e-7)" in caplog.text
 
 
@@ -259,7 +259,7 @@ def decoded_umap(files: list[str]) -> np.ndarray:
 def test_hdf5_converts_to_records_equal_to_the_arrays(tmp_path, encoding):
     arrays = write_2018_hdf5(tmp_path / "data.h5")
     out = tmp_path / "data"
-    stats = legacy.hdf5_to_data_dir(
+    stats = legacy_data.hdf5_to_data_dir(
         tmp_path / "data.h5",
         out,
         crop_bp=2 * POOL_BP,
@@ -301,11 +301,11 @@ def test_hdf5_converts_to_records_equal_to_the_arrays(tmp_path, encoding):
 
 def test_onehot_codes_accept_uniform_n_and_reject_other_rows():
     seqs = np.array([[[1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0], [1, 1, 1, 1]]], dtype=bool)
-    np.testing.assert_array_equal(legacy.onehot_codes(seqs, "x"), [[0, 3, 4, 4]])
+    np.testing.assert_array_equal(legacy_data.onehot_codes(seqs, "x"), [[0, 3, 4, 4]])
     quarter = np.full((1, 1, 4), 0.25, dtype=np.float16)
-    np.testing.assert_array_equal(legacy.onehot_codes(quarter, "x"), [[4]])
+    np.testing.assert_array_equal(legacy_data.onehot_codes(quarter, "x"), [[4]])
     with pytest.raises(InputError, match=r"x: record 7 position 1 is \[True, True, False"):
-        legacy.onehot_codes(np.array([[[1, 0, 0, 0], [1, 1, 0, 0]]], dtype=bool), "x", first=7)
+        legacy_data.onehot_codes(np.array([[[1, 0, 0, 0], [1, 1, 0, 0]]], dtype=bool), "x", first=7)
 
 
 def test_hdf5_cli_and_its_errors(tmp_path, capsys):
@@ -333,23 +333,23 @@ def test_hdf5_layout_errors(tmp_path):
         h5.create_dataset("train_in", data=np.zeros((2, 64, 4), bool))
         h5.create_dataset("train_out", data=np.zeros((3, 4, 2), "f2"))
     with pytest.raises(InputError, match="train_in has 2 records but train_out 3"):
-        legacy.hdf5_to_data_dir(path, tmp_path / "out")
+        legacy_data.hdf5_to_data_dir(path, tmp_path / "out")
     with h5py.File(path, "w") as h5:
         h5.create_dataset("train_in", data=np.zeros((2, 64, 4), bool))
     with pytest.raises(InputError, match="train_out is missing"):
-        legacy.hdf5_to_data_dir(path, tmp_path / "out")
+        legacy_data.hdf5_to_data_dir(path, tmp_path / "out")
     with h5py.File(path, "w") as h5:
         h5.create_dataset("train_in", data=np.zeros((1, 64, 4), bool))
         h5.create_dataset("train_out", data=np.full((1, 4, 2), np.inf, "f2"))
     with pytest.raises(InputError, match="train_out record 0 has NaN or inf targets"):
-        legacy.hdf5_to_data_dir(path, tmp_path / "out")
+        legacy_data.hdf5_to_data_dir(path, tmp_path / "out")
     seqs = np.zeros((40, 64, 4), bool)
     seqs[37, 5, :2] = True
     with h5py.File(path, "w") as h5:
         h5.create_dataset("train_in", data=seqs)
         h5.create_dataset("train_out", data=np.zeros((40, 4, 2), "f2"))
     with pytest.raises(InputError, match=r"bad.h5: train_in: record 37 position 5 is"):
-        legacy.hdf5_to_data_dir(path, tmp_path / "out", seqs_per_tfr=16)
+        legacy_data.hdf5_to_data_dir(path, tmp_path / "out", seqs_per_tfr=16)
     assert not (tmp_path / "out").exists()
 
 
@@ -371,13 +371,13 @@ def test_converted_params_train_on_converted_data(tmp_path):
         "cnn_dense 0\ncnn_dense 0\ncnn_dense 1\ncnn_dense 1\n"
         "cnn_dilation 1\ncnn_dilation 1\ncnn_dilation 2\ncnn_dilation 4\n"
     )
-    params = legacy.convert_params_txt(
+    params = legacy_params.convert_params_txt(
         write_txt(tmp_path / "params.txt", text), num_targets=NUM_TARGETS
     )
     params["train"]["train_epochs_max"] = 1
-    legacy.write_params_json(params, tmp_path / "params.json")
+    legacy_params.write_params_json(params, tmp_path / "params.json")
     write_2018_hdf5(tmp_path / "data.h5", {"train": 8, "valid": 4})
-    legacy.hdf5_to_data_dir(tmp_path / "data.h5", tmp_path / "data", crop_bp=32)
+    legacy_data.hdf5_to_data_dir(tmp_path / "data.h5", tmp_path / "data", crop_bp=32)
     history = train_model(
         tmp_path / "params.json", [tmp_path / "data"], out_dir=tmp_path / "train", seed=1
     )

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
-from basenji_tf.legacy import hdf5_to_data_dir
+from basenji_tf.legacy_data import hdf5_to_data_dir
 
 PROG = "basenji_hdf5_tfr.py"
 

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
-from basenji_tf.legacy import convert_params_txt, write_params_json
+from basenji_tf.legacy_params import convert_params_txt, write_params_json
 
 PROG = "basenji_params_convert.py"
 
