@@ -2,9 +2,13 @@
 
 Modules, with imports running downward only (see docs/architecture.md):
 
-* tools: train, evaluate, variants, export, data, sim, demo, plots
+* commands: cli (one module per command)
+* tools: train, checkpoint, optimizers, evaluate, export, scoring/ (variant effects,
+  mutagenesis, region and genome-wide predictions), data, data_align, data_write, demo,
+  legacy_params, legacy_data, sim/, plots
 * model wing: seqnn -> blocks -> layers; params, weights, metrics
-* data wing: tfrecords, targets, genome -> dna
+* data wing: tfrecords, dataset, targets, bam, genome -> dna
+* used by all: errors, files, execute (how tasks run: here, local processes, Dask)
 """
 
 import os
