@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
-from basenji_tf.scoring.ensemble import ModelSpec
+from basenji_tf.cli._scoring import model_spec
 from basenji_tf.scoring.predict import PredictOptions, run_predict_bed
 
 PROG = "basenji_predict_bed.py"
@@ -56,15 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        model = ModelSpec(
-            args.params_file,
-            args.model_file,
-            args.head_i,
-            args.targets_file,
-            args.rc,
-            tuple(args.shifts),
-            args.batch_size,
-        )
+        model = model_spec(args)
         options = PredictOptions(
             args.site_length, args.sum, tuple(args.bigwig_indexes), args.genome_file
         )

@@ -13,8 +13,8 @@ from basenji_tf.cli._common import (
     parse_args,
     run_main,
 )
+from basenji_tf.cli._scoring import model_spec
 from basenji_tf.errors import InputError
-from basenji_tf.scoring.ensemble import ModelSpec
 from basenji_tf.scoring.sad import SadOptions, check_stats, run_sad
 
 PROG = "basenji_sad.py"
@@ -102,20 +102,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_scheduler_options(parser)
     parser.add_argument("--shard", help="score only shard i of N (i/N, 0-based)")
     return parser
-
-
-def model_spec(args: argparse.Namespace) -> ModelSpec:
-    """The model options of basenji_sad.py and basenji_sad_multi.py."""
-    return ModelSpec(
-        args.params_file,
-        args.model_file,
-        args.head_i,
-        args.targets_file,
-        args.rc,
-        tuple(args.shifts),
-        args.batch_size,
-        splice=not args.no_splice,
-    )
 
 
 def sad_options(args: argparse.Namespace) -> SadOptions:

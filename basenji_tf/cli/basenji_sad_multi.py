@@ -12,7 +12,8 @@ from basenji_tf.cli._common import (
     parse_args,
     run_main,
 )
-from basenji_tf.cli.basenji_sad import add_sad_options, model_spec, sad_options, shard_count
+from basenji_tf.cli._scoring import model_spec
+from basenji_tf.cli.basenji_sad import add_sad_options, sad_options, shard_count
 from basenji_tf.scoring.sad import run_sad
 
 PROG = "basenji_sad_multi.py"

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
+from basenji_tf.cli._scoring import model_spec
 from basenji_tf.scoring.ensemble import ModelSpec
 from basenji_tf.scoring.sat import SatOptions, run_sat_bed
 
@@ -53,15 +54,7 @@ def add_sat_options(parser: argparse.ArgumentParser, default_len: int, default_o
 
 def sat_args(args: argparse.Namespace) -> tuple[ModelSpec, SatOptions]:
     """The model and mutagenesis options of basenji_sat_bed.py and basenji_sat_vcf.py."""
-    model = ModelSpec(
-        args.params_file,
-        args.model_file,
-        args.head_i,
-        args.targets_file,
-        args.rc,
-        tuple(args.shifts),
-        args.batch_size,
-    )
+    model = model_spec(args)
     options = SatOptions(
         args.mut_len,
         args.mut_up,

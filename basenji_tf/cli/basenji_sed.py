@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
-from basenji_tf.scoring.ensemble import ModelSpec
+from basenji_tf.cli._scoring import model_spec
 from basenji_tf.scoring.sed import run_sed
 
 PROG = "basenji_sed.py"
@@ -54,15 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        model = ModelSpec(
-            args.params_file,
-            args.model_file,
-            args.head_i,
-            args.targets_file,
-            args.rc,
-            tuple(args.shifts),
-            args.batch_size,
-        )
+        model = model_spec(args)
         rows = run_sed(
             model,
             args.genome_fasta,
