@@ -66,6 +66,26 @@ def baskerville_dir(repo: Path) -> Path:
     return repo / "data" / "baskerville_tiny"
 
 
+@pytest.fixture(scope="session")
+def small_model(reference_dir) -> dict[str, str]:
+    """The small Basenji2-shaped reference model (written by the original) and its genome."""
+    small = reference_dir / "basenji2_small"
+    return {
+        "fasta": str(reference_dir / "sad_small" / "gata4_locus.fa"),
+        "params": str(small / "params.json"),
+        "model": str(small / "model0_best.h5"),
+    }
+
+
+@pytest.fixture(scope="session")
+def predictor(small_model):
+    """An EnsemblePredictor of the small reference model's head 0 (no ensemble)."""
+    from basenji_tf import seqnn
+    from basenji_tf.scoring.ensemble import EnsemblePredictor
+
+    return EnsemblePredictor(seqnn.load(small_model["params"], small_model["model"]).head.model)
+
+
 @pytest.fixture(scope="module")
 def dask_cluster(tmp_path_factory):
     """A Dask scheduler and two workers in processes of their own on 127.0.0.1."""

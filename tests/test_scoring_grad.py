@@ -13,16 +13,6 @@ from basenji_tf.scoring.grad import input_gradients
 from basenji_tf.scoring.sat import sat_mutagenesis
 
 
-@pytest.fixture(scope="module")
-def paths(reference_dir):
-    small = reference_dir / "basenji2_small"
-    return {
-        "fasta": str(reference_dir / "sad_small" / "gata4_locus.fa"),
-        "params": str(small / "params.json"),
-        "model": str(small / "model0_best.h5"),
-    }
-
-
 def motif_model(length=256):
     """A strong, known motif detector.
 
@@ -57,19 +47,19 @@ def test_gradient_and_ism_agree_in_sign_on_a_planted_motif():
     assert np.all(both[motif] > 0)
 
 
-def test_grad_bed_writes_attribution(tmp_path, paths):
+def test_grad_bed_writes_attribution(tmp_path, small_model):
     bed = tmp_path / "r.bed"
     bed.write_text("chrG\t70000\t70001\n")
     out = tmp_path / "grad"
     argv = [
         "-f",
-        paths["fasta"],
+        small_model["fasta"],
         "-o",
         str(out),
         "--targets",
         "1",
-        paths["params"],
-        paths["model"],
+        small_model["params"],
+        small_model["model"],
         str(bed),
     ]
     assert basenji_grad_bed.main(argv) == 0

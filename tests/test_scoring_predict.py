@@ -5,49 +5,32 @@ import numpy as np
 import pyBigWig
 import pytest
 
-from basenji_tf import seqnn
 from basenji_tf.cli import basenji_predict_bed
 from basenji_tf.genome import Genome
 from basenji_tf.scoring.bed import Region, region_1hot
-from basenji_tf.scoring.ensemble import EnsemblePredictor
-
-
-@pytest.fixture(scope="module")
-def paths(reference_dir):
-    small = reference_dir / "basenji2_small"
-    return {
-        "fasta": str(reference_dir / "sad_small" / "gata4_locus.fa"),
-        "params": str(small / "params.json"),
-        "model": str(small / "model0_best.h5"),
-    }
-
-
-@pytest.fixture(scope="module")
-def predictor(paths):
-    return EnsemblePredictor(seqnn.load(paths["params"], paths["model"]).head.model)
 
 
 @pytest.mark.slow
-def test_predict_bed_bigwig_equals_model_bins(tmp_path, paths, predictor):
+def test_predict_bed_bigwig_equals_model_bins(tmp_path, small_model, predictor):
     bed = tmp_path / "r.bed"
     # the second window overlaps the first and the third runs off the contig's start
     bed.write_text("chrG\t60000\t60100\nchrG\t61000\t61100\nG\t3000\t3010\n")
     out = tmp_path / "pred"
     argv = [
         "-f",
-        paths["fasta"],
+        small_model["fasta"],
         "-o",
         str(out),
         "-b",
         "0,5",
         "-l",
         "4096",
-        paths["params"],
-        paths["model"],
+        small_model["params"],
+        small_model["model"],
         str(bed),
     ]
     assert basenji_predict_bed.main(argv) == 0
-    with Genome(paths["fasta"]) as genome:
+    with Genome(small_model["fasta"]) as genome:
         seqs = np.stack(
             [
                 region_1hot(genome, Region("chrG", m - 8192, m + 8192, "+", ""))

@@ -4,7 +4,6 @@ import h5py
 import numpy as np
 import pytest
 
-from basenji_tf import seqnn
 from basenji_tf.cli import basenji_sed
 from basenji_tf.genome import Genome
 from basenji_tf.scoring.cone import ConeSplice
@@ -13,23 +12,8 @@ from basenji_tf.scoring.sed import GeneWindow, TssIndex, score_genes
 from basenji_tf.scoring.vcf import read_vcf, variant_windows
 
 
-@pytest.fixture(scope="module")
-def paths(reference_dir):
-    small = reference_dir / "basenji2_small"
-    return {
-        "fasta": str(reference_dir / "sad_small" / "gata4_locus.fa"),
-        "params": str(small / "params.json"),
-        "model": str(small / "model0_best.h5"),
-    }
-
-
-@pytest.fixture(scope="module")
-def predictor(paths):
-    return EnsemblePredictor(seqnn.load(paths["params"], paths["model"]).head.model)
-
-
 @pytest.mark.slow
-def test_sed_scores_tss_bins(tmp_path, paths, predictor):
+def test_sed_scores_tss_bins(tmp_path, small_model, predictor):
     gtf = tmp_path / "g.gtf"
     attrs = 'gene_id "{0}"; gene_name "{0}N";'
     gtf.write_text(
@@ -42,19 +26,19 @@ def test_sed_scores_tss_bins(tmp_path, paths, predictor):
     out = tmp_path / "sed"
     argv = [
         "-f",
-        paths["fasta"],
+        small_model["fasta"],
         "-g",
         str(gtf),
         "-o",
         str(out),
         "--tss_bins",
         "3",
-        paths["params"],
-        paths["model"],
+        small_model["params"],
+        small_model["model"],
         str(vcf),
     ]
     assert basenji_sed.main(argv) == 0
-    with Genome(paths["fasta"]) as genome:
+    with Genome(small_model["fasta"]) as genome:
         v = next(read_vcf(str(vcf), genome))
         ref, alt = variant_windows(genome, v, 16384)
     ref_p, alt_p = predictor.predict_pairs(ref[None], alt[None], np.array([0]))
@@ -71,7 +55,7 @@ def test_sed_scores_tss_bins(tmp_path, paths, predictor):
 
 
 @pytest.mark.slow
-def test_sed_with_shared_towers_equals_plain(tmp_path, paths, predictor):
+def test_sed_with_shared_towers_equals_plain(tmp_path, small_model, predictor):
     """Gene scores with shared towers equal the plain predictor's.
 
     score_genes hands its REF windows' genome starts to the predictor: with shared
@@ -82,7 +66,7 @@ def test_sed_with_shared_towers_equals_plain(tmp_path, paths, predictor):
     plain = EnsemblePredictor(model, rc=True)
     genes = [{"chrom": "chrG", "tss": 75_000, "strand": "+", "gene_id": "g", "gene_name": "G"}]
     vcf = tmp_path / "v.vcf"
-    with Genome(paths["fasta"]) as genome:
+    with Genome(small_model["fasta"]) as genome:
         base = lambda pos, n=1: genome.fetch("chrG", pos - 1, pos - 1 + n)  # noqa: E731
         vcf.write_text(
             f"chrG\t74453\ta\t{base(74453)}\t{'C' if base(74453) != 'C' else 'G'}\n"
