@@ -22,6 +22,7 @@ LAYERS = {
     "basenji_tf.cli.*": 5,
     # tools: what the commands call
     "basenji_tf.train": 4,
+    "basenji_tf.distribute": 4,
     "basenji_tf.checkpoint": 4,
     "basenji_tf.optimizers": 4,
     "basenji_tf.evaluate": 4,
