@@ -39,11 +39,9 @@ Differences from the original:
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import functools
 import logging
 import math
-import multiprocessing
 import os
 import random
 import shutil
@@ -53,11 +51,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from basenji_tf.data_write import write_chunk
 from basenji_tf.errors import InputError
-from basenji_tf.execute import DaskExecutor
+from basenji_tf.execute import Executor, make_executor
 from basenji_tf.files import atomic_path
 from basenji_tf.genome import (
     Contig,
@@ -376,44 +373,15 @@ def annotate_unmap(windows: Sequence[Window], umap_bed: str, pool_width: int) ->
 # Running the coverage and record jobs
 
 
-def _worker_pool(opts: DataOptions) -> cf.Executor | DaskExecutor | None:
-    """Where the jobs run: a Dask cluster, spawned local workers, or None (here).
-
-    Spawned, not forked: forking is unsafe once a caller has imported TensorFlow. The
-    workers import only numpy-level modules; one pool serves both stages, so they start
-    once.
-    """
-    if opts.scheduler or opts.scheduler_file:
-        return DaskExecutor(opts.scheduler, opts.scheduler_file)
-    if opts.processes <= 1:
-        return None
-    return cf.ProcessPoolExecutor(opts.processes, mp_context=multiprocessing.get_context("spawn"))
-
-
-def _run_jobs(fn: Callable, jobs: list[dict], pool, desc: str) -> None:
-    """Run ``fn(**job)`` for each job, in ``pool`` if given, with a progress bar."""
+def _run_jobs(fn: Callable, jobs: list[dict], executor: Executor, desc: str) -> None:
+    """Run ``fn(**job)`` for each job on ``executor``, with a progress bar."""
     start = time.perf_counter()
-    if isinstance(pool, DaskExecutor):
-        pool.map(functools.partial(_call_with_kwargs, fn), jobs)
-    elif pool is None or len(jobs) <= 1:
-        for job in tqdm(jobs, desc=desc, leave=False):
-            fn(**job)
-    else:
-        futures = [pool.submit(fn, **job) for job in jobs]
-        for future in tqdm(cf.as_completed(futures), total=len(jobs), desc=desc, leave=False):
-            future.result()
+    executor.map(functools.partial(_call_with_kwargs, fn), jobs, progress=desc)
     log.info("%s: %d jobs in %.1f s", desc, len(jobs), time.perf_counter() - start)
 
 
 def _call_with_kwargs(fn: Callable, job: dict):
     return fn(**job)
-
-
-def _close_pool(pool) -> None:
-    if isinstance(pool, DaskExecutor):
-        pool.close()
-    elif pool is not None:
-        pool.shutdown(cancel_futures=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -593,12 +561,11 @@ def make_data_dir(
     cov_files = [str(cov_dir / f"{ti}.h5") for ti in range(len(options))]
     read_jobs = _coverage_jobs(options, absolute, cov_files, opts)
     write_jobs = _record_jobs(os.path.abspath(fasta_file), plan, cov_files, tfr_dir, opts)
-    pool = _worker_pool(opts)
-    try:
-        _run_jobs(read_coverage_h5, read_jobs, pool, "coverage")
-        _run_jobs(write_chunk, write_jobs, pool, "tfrecords")
-    finally:
-        _close_pool(pool)
+    # Local workers are spawned (forking is unsafe once a caller has imported TensorFlow)
+    # and import only numpy-level modules.
+    with make_executor(opts.processes, opts.scheduler, opts.scheduler_file) as executor:
+        _run_jobs(read_coverage_h5, read_jobs, executor, "coverage")
+        _run_jobs(write_chunk, write_jobs, executor, "tfrecords")
 
     with atomic_path(out / "targets.txt") as tmp:
         shutil.copyfile(targets_file, tmp)

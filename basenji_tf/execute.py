@@ -24,10 +24,12 @@ import concurrent.futures
 import logging
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 import numpy as np
+from tqdm import tqdm
 
 from basenji_tf.errors import InputError
 
@@ -47,8 +49,16 @@ class Executor(Protocol):
 
     parallelism: int
 
-    def map(self, function: Callable[[Task], Result], tasks: Sequence[Task]) -> list[Result]:
-        """``[function(task) for task in tasks]``, computed wherever the executor runs."""
+    def map(
+        self,
+        function: Callable[[Task], Result],
+        tasks: Sequence[Task],
+        progress: str | None = None,
+    ) -> list[Result]:
+        """``[function(task) for task in tasks]``, computed wherever the executor runs.
+
+        ``progress``: label of a progress bar over the finished tasks (None: no bar).
+        """
         ...
 
 
@@ -70,10 +80,15 @@ class InProcess(_Closing):
 
     parallelism = 1
 
-    def map(self, function: Callable[[Task], Result], tasks: Sequence[Task]) -> list[Result]:
+    def map(
+        self,
+        function: Callable[[Task], Result],
+        tasks: Sequence[Task],
+        progress: str | None = None,
+    ) -> list[Result]:
         """``[function(task) for task in tasks]``; see :class:`Executor`."""
         results = []
-        for i, task in enumerate(tasks):
+        for i, task in enumerate(_bar(tasks, progress)):
             try:
                 results.append(function(task))
             except Exception as err:
@@ -97,7 +112,12 @@ class LocalProcesses(_Closing):
         self.max_proc = max(1, int(max_proc))
         self.parallelism = self.max_proc
 
-    def map(self, function: Callable[[Task], Result], tasks: Sequence[Task]) -> list[Result]:
+    def map(
+        self,
+        function: Callable[[Task], Result],
+        tasks: Sequence[Task],
+        progress: str | None = None,
+    ) -> list[Result]:
         """``[function(task) for task in tasks]``; see :class:`Executor`."""
         if not tasks:
             return []
@@ -109,15 +129,11 @@ class LocalProcesses(_Closing):
             initializer=_start_worker, initargs=(threads, level),
         ) as pool:  # fmt: skip
             futures = [pool.submit(function, task) for task in tasks]
-            results = []
-            for i, future in enumerate(futures):
-                try:
-                    results.append(future.result())
-                except Exception as err:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    err.add_note(f"in task {i} of {len(tasks)}")
-                    raise
-        return results
+            try:
+                return _gather(futures, progress)
+            except Exception:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
 
 
 class DaskExecutor(_Closing):
@@ -178,24 +194,22 @@ class DaskExecutor(_Closing):
             return {"GPU": 1}
         return None
 
-    def map(self, function: Callable[[Task], Result], tasks: Sequence[Task]) -> list[Result]:
+    def map(
+        self,
+        function: Callable[[Task], Result],
+        tasks: Sequence[Task],
+        progress: str | None = None,
+    ) -> list[Result]:
         """``[function(task) for task in tasks]``; see :class:`Executor`."""
         if not tasks:
             return []
         futures = self.client.map(
             function, list(tasks), pure=False, resources=self._task_resources()
         )
-        results = []
         try:
-            for i, future in enumerate(futures):
-                try:
-                    results.append(future.result())
-                except Exception as err:
-                    err.add_note(f"in task {i} of {len(tasks)}")
-                    raise
+            return _gather(futures, progress)
         finally:
             self.client.cancel([f for f in futures if not f.done()])
-        return results
 
 
 def make_executor(
@@ -215,18 +229,38 @@ def make_executor(
     return LocalProcesses(processes) if processes > 1 else InProcess()
 
 
-def _start_worker(threads: int, log_level: int) -> None:
-    """Process initializer: thread limits and logging like the parent's."""
-    import tensorflow as tf
+def _bar(items: Sequence, progress: str | None):
+    return tqdm(items, desc=progress, disable=progress is None, leave=False)
 
+
+def _gather(futures: Sequence, progress: str | None) -> list:
+    """The futures' results in order; a failure gets a note naming its task."""
+    results = []
+    for i, future in enumerate(_bar(futures, progress)):
+        try:
+            results.append(future.result())
+        except Exception as err:
+            err.add_note(f"in task {i} of {len(futures)}")
+            raise
+    return results
+
+
+def _start_worker(threads: int, log_level: int) -> None:
+    """Process initializer: thread limits and logging like the parent's.
+
+    TensorFlow reads the thread variables when it is imported; a worker whose tasks never
+    need it (basenji_data.py's) does not import it here.
+    """
     os.environ.update(
         TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1",
         OMP_NUM_THREADS=str(threads),
     )  # fmt: skip
-    # The spawned process may have imported TensorFlow already (with the parent's main
-    # module), but has run no operation yet: its thread pools can still be sized.
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        # Imported already (with the parent's main module), but no operation has run yet:
+        # its thread pools can still be sized.
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     logging.basicConfig(level=log_level, format=f"[worker {os.getpid()}] %(message)s")
 
 
