@@ -199,6 +199,8 @@ def score_vcf(
             progress.close()
         finally:
             writer.close()
+    # read_vcf counted the rows it yielded; REF mismatches were skipped after that.
+    counts.rows = writer.rows
     log.info("%s", counts.summary())
     if predictor.shared is not None:
         towers = predictor.shared.counts
