@@ -7,6 +7,8 @@
 * ``scores.h5`` of saturation mutagenesis (:func:`write_sat_h5`) and of gradients
   (:func:`write_grad_h5`).
 * ``sed.h5`` (:func:`write_sed_h5`), ``predict.h5`` (:func:`write_predict_h5`).
+* reading: ``sad.h5`` as a table (:func:`iter_sad_table`, ``basenji_sad_table.py``),
+  ``scores.h5`` of saturation mutagenesis (:func:`read_sat_h5`).
 
 Every float16 dataset goes through :func:`to_float16`, which clips to the finite float16
 range first (as the original does for its SAD statistics) instead of overflowing to inf.
@@ -15,12 +17,14 @@ Files are written atomically (:func:`basenji_tf.files.atomic_path`).
 
 from __future__ import annotations
 
+import errno
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
+import pandas as pd
 from natsort import natsorted
 
 from basenji_tf.errors import InputError
@@ -193,6 +197,131 @@ def merge_sad(job_files: Sequence[str], out_file: str, chunk_rows: int = 4096) -
     return total
 
 
+def open_h5(path: str) -> h5py.File:
+    """Open an HDF5 file to read; a missing file is an ``OSError`` naming the path."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    return h5py.File(path, "r")
+
+
+def _strings(values: np.ndarray) -> list[str]:
+    """Bytes (or str) values of an HDF5 string dataset as str."""
+    return [x.decode() if isinstance(x, bytes) else str(x) for x in values]
+
+
+def sad_quantiles(values: np.ndarray, pct_table: np.ndarray) -> np.ndarray:
+    """Quantiles of scores within a file's percentile tables, as ``basenji_sad_table.py``.
+
+    Args:
+        values: [rows, T] scores of one statistic.
+        pct_table: [T, 279] that statistic's ``{stat}_pct`` table.
+
+    Returns:
+        float64 [rows, T]: the first tabulated percentile whose value is not below the
+        score (a score above the whole table gets the last, 0.999).
+    """
+    percentiles = np.append(PERCENTILES, PERCENTILES[-1])
+    out = np.empty(values.shape, np.float64)
+    for ti in range(values.shape[1]):
+        out[:, ti] = percentiles[np.searchsorted(pct_table[ti], values[:, ti])]
+    return out
+
+
+def _sad_pct_table(h5: h5py.File, sad_file: str, quant_file: str | None) -> np.ndarray:
+    """The ``SAD_pct`` table [T, 279] of ``quant_file`` (default: of ``h5`` itself)."""
+    if quant_file is None:
+        if "SAD_pct" not in h5:
+            raise InputError(f"{sad_file}: dataset 'SAD_pct' is missing; give -q a sad.h5")
+        return h5["SAD_pct"][:]
+    with open_h5(quant_file) as quant:
+        if "SAD_pct" not in quant:
+            raise InputError(f"{quant_file}: dataset 'SAD_pct' is missing; give a sad.h5")
+        table = quant["SAD_pct"][:]
+    if table.shape[0] != h5["SAD"].shape[1]:
+        raise InputError(
+            f"{quant_file}: SAD_pct has {table.shape[0]} targets, {sad_file} has "
+            f"{h5['SAD'].shape[1]}; give a quantile file scored with the same targets"
+        )
+    return table
+
+
+def iter_sad_table(
+    sad_file: str, quant_file: str | None = None, wide: bool = False, chunk_rows: int = 4096
+) -> Iterator[pd.DataFrame]:
+    """``sad.h5`` (ours or the original's) as table chunks, for ``basenji_sad_table.py``.
+
+    Long form: one row per variant and target, columns ``SNP chr pos ref_allele
+    alt_allele TargetIndex TargetID TargetLabel``, one column per statistic (REF/ALT left
+    out) and ``Quantile`` (of SAD within the percentile tables, when the file has SAD).
+    Wide form: one row per variant, a column ``{stat}_{target_id}`` per statistic and
+    target and ``Quantile_{target_id}`` (``t{index}`` for ``target_id`` when the ids are
+    not unique).
+
+    Args:
+        sad_file: the sad.h5.
+        quant_file: a sad.h5 whose ``SAD_pct`` tables give the quantiles (default: the
+            file's own), e.g. the scores of a large background set.
+        wide: the wide form.
+        chunk_rows: variants per yielded chunk.
+
+    Yields:
+        DataFrames in variant order (at least one, possibly empty, so a header is known).
+
+    Raises:
+        InputError: not a sad.h5, or a quantile file with other targets.
+    """
+    with open_h5(sad_file) as h5:
+        for key in ("snp", "chr", "pos", "ref_allele", "alt_allele", "target_ids"):
+            if key not in h5:
+                raise InputError(f"{sad_file}: dataset {key!r} is missing; give a sad.h5")
+        stats = [s for s in SAD_STATS if s in h5 and s not in ("REF", "ALT")]
+        target_ids = _strings(h5["target_ids"][:])
+        labels = (
+            _strings(h5["target_labels"][:]) if "target_labels" in h5 else [""] * len(target_ids)
+        )
+        pct = _sad_pct_table(h5, sad_file, quant_file) if "SAD" in stats else None
+        num_rows = h5["snp"].shape[0]
+        for r0 in range(0, max(num_rows, 1), chunk_rows):
+            rows = slice(r0, min(num_rows, r0 + chunk_rows))
+            info = {
+                "SNP": _strings(h5["snp"][rows]),
+                "chr": _strings(h5["chr"][rows]),
+                "pos": h5["pos"][rows].astype(np.int64),
+                "ref_allele": _strings(h5["ref_allele"][rows]),
+                "alt_allele": _strings(h5["alt_allele"][rows]),
+            }
+            values = {s: h5[s][rows].astype(np.float64) for s in stats}
+            if pct is not None:
+                values["Quantile"] = sad_quantiles(h5["SAD"][rows], pct)
+            chunk = _wide_chunk if wide else _long_chunk
+            yield chunk(info, values, target_ids, labels)
+
+
+def _long_chunk(
+    info: dict, values: dict[str, np.ndarray], target_ids: list[str], labels: list[str]
+) -> pd.DataFrame:
+    """One row per variant and target: variant columns repeated, target columns tiled."""
+    num_rows, num_targets = len(info["SNP"]), len(target_ids)
+    table = {k: np.repeat(np.asarray(v, dtype=object), num_targets) for k, v in info.items()}
+    table["TargetIndex"] = np.tile(np.arange(num_targets), num_rows)
+    table["TargetID"] = np.tile(np.asarray(target_ids, dtype=object), num_rows)
+    table["TargetLabel"] = np.tile(np.asarray(labels, dtype=object), num_rows)
+    table.update({k: v.reshape(-1) for k, v in values.items()})
+    return pd.DataFrame(table)
+
+
+def _wide_chunk(
+    info: dict, values: dict[str, np.ndarray], target_ids: list[str], labels: list[str]
+) -> pd.DataFrame:
+    """One row per variant, a column per statistic and target."""
+    names = target_ids if len(set(target_ids)) == len(target_ids) else None
+    names = names or [f"t{ti}" for ti in range(len(target_ids))]
+    table = dict(info)
+    for stat, array in values.items():
+        table.update({f"{stat}_{name}": array[:, ti] for ti, name in enumerate(names)})
+    return pd.DataFrame(table)
+
+
 # ---------------------------------------------------------------------------------------
 # scores.h5, predict.h5
 # ---------------------------------------------------------------------------------------
@@ -215,6 +344,51 @@ def write_sat_h5(
             h5.create_dataset(name, data=values)
         for stat, values in scores.items():
             h5.create_dataset(stat, data=to_float16(values))
+
+
+SAT_SCORE_NAMES = ("sum", "center", "scd", "scores")
+"""Score datasets of a saturation-mutagenesis ``scores.h5``: ours, then the original's."""
+
+
+def read_sat_h5(path: str, stat: str | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Read a saturation mutagenesis ``scores.h5`` (``basenji_sat_bed.py`` / ``_vcf.py``).
+
+    Args:
+        path: the scores.h5 (ours, or the original's with a ``scores`` dataset).
+        stat: the score dataset; None: the first of :data:`SAT_SCORE_NAMES` present.
+
+    Returns:
+        (reference bases bool [N, mut_len, 4], scores float32 [N, mut_len, 4, T], one label
+        per sequence: ``label``, else ``chr:start-end``, else ``seq{i}``).
+
+    Raises:
+        InputError: no such score dataset, or shapes that do not match.
+    """
+    with open_h5(path) as h5:
+        names = [stat] if stat else [n for n in SAT_SCORE_NAMES if n in h5]
+        if "seqs" not in h5 or not names or names[0] not in h5:
+            raise InputError(
+                f"{path}: no 'seqs' or no score dataset {stat or '/'.join(SAT_SCORE_NAMES)}; "
+                "give a scores.h5 of basenji_sat_bed.py or basenji_sat_vcf.py"
+            )
+        seqs = h5["seqs"][:].astype(bool)
+        scores = h5[names[0]][:].astype(np.float32)
+        if scores.shape[:3] != seqs.shape or scores.ndim != 4:
+            raise InputError(
+                f"{path}: {names[0]} has shape {scores.shape}, seqs {seqs.shape}; "
+                "expected [N, mut_len, 4, T] and [N, mut_len, 4]"
+            )
+        labels = _sat_labels(h5, len(seqs))
+    return seqs, scores, labels
+
+
+def _sat_labels(h5: h5py.File, num_seqs: int) -> list[str]:
+    if "label" in h5:
+        return _strings(h5["label"][:])
+    if all(k in h5 for k in ("chr", "start", "end")):
+        chroms = _strings(h5["chr"][:])
+        return [f"{c}:{s}-{e}" for c, s, e in zip(chroms, h5["start"][:], h5["end"][:])]
+    return [f"seq{i}" for i in range(num_seqs)]
 
 
 def write_grad_h5(
