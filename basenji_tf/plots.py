@@ -114,31 +114,20 @@ def pr_plot(
 _BASE_COLORS = {"A": "tab:green", "C": "tab:blue", "G": "orange", "T": "tab:red"}
 
 
-def sat_logo(
-    seq_1hot: np.ndarray, scores: np.ndarray, stem: str | os.PathLike, title: str = ""
-) -> None:
-    """Sequence logo of a mutagenesis, one letter per reference base.
-
-    Each reference base is drawn as tall as the mean loss its three substitutions cause
-    (below the axis when substitutions gain).
+def _draw_reference_bases(ax: plt.Axes, seq_1hot: np.ndarray, height: np.ndarray) -> None:
+    """Draw each reference base as a letter ``height[i]`` tall (below the axis if < 0).
 
     Args:
-        seq_1hot: bool/float [mut_len, 4] reference bases (a row without a 1 is N, not drawn).
-        scores: [mut_len, 4] mean-centred scores of one target (reference slot = reference).
-        stem: output path without extension (.pdf and .png are written).
-        title: figure title.
+        ax: the axes; x runs over positions 0..len(height), y is symmetric around 0.
+        seq_1hot: [len, 4] reference bases (a row without a 1 is N, not drawn).
+        height: [len] letter heights.
     """
     from matplotlib.font_manager import FontProperties
     from matplotlib.patches import PathPatch
     from matplotlib.textpath import TextPath
     from matplotlib.transforms import Affine2D
 
-    seq_1hot = np.asarray(seq_1hot, dtype=np.float32)
-    scores = np.asarray(scores, dtype=np.float32)
-    is_ref = seq_1hot == 1
-    mut_mean = np.where(is_ref, 0, scores).sum(axis=1) / np.maximum(1, (~is_ref).sum(axis=1))
-    height = np.where(is_ref.any(axis=1), (scores * is_ref).sum(axis=1) - mut_mean, 0)
-    fig, ax = plt.subplots(figsize=(max(4, len(height) / 8), 2))
+    is_ref = np.asarray(seq_1hot) == 1
     font = FontProperties(family="DejaVu Sans", weight="bold")
     for i, h in enumerate(height):
         if not is_ref[i].any() or h == 0:
@@ -157,6 +146,29 @@ def sat_logo(
     ax.set_xlim(0, len(height))
     ax.set_ylim(-limit * 1.05, limit * 1.05)
     ax.axhline(0, color="grey", linewidth=0.5)
+
+
+def sat_logo(
+    seq_1hot: np.ndarray, scores: np.ndarray, stem: str | os.PathLike, title: str = ""
+) -> None:
+    """Sequence logo of a mutagenesis, one letter per reference base.
+
+    Each reference base is drawn as tall as the mean loss its three substitutions cause
+    (below the axis when substitutions gain).
+
+    Args:
+        seq_1hot: bool/float [mut_len, 4] reference bases (a row without a 1 is N, not drawn).
+        scores: [mut_len, 4] mean-centred scores of one target (reference slot = reference).
+        stem: output path without extension (.pdf and .png are written).
+        title: figure title.
+    """
+    seq_1hot = np.asarray(seq_1hot, dtype=np.float32)
+    scores = np.asarray(scores, dtype=np.float32)
+    is_ref = seq_1hot == 1
+    mut_mean = np.where(is_ref, 0, scores).sum(axis=1) / np.maximum(1, (~is_ref).sum(axis=1))
+    height = np.where(is_ref.any(axis=1), (scores * is_ref).sum(axis=1) - mut_mean, 0)
+    fig, ax = plt.subplots(figsize=(max(4, len(height) / 8), 2))
+    _draw_reference_bases(ax, seq_1hot, height)
     ax.set_xlabel("position in the mutated region (bp)")
     ax.set_ylabel("loss")
     ax.set_title(title, fontsize=9)
@@ -177,6 +189,166 @@ def sat_heatmap(
     ax.scatter(ref_pos, ref_base, s=4, color="black")
     ax.set_yticks(range(4), list("ACGT"))
     ax.set_xlabel("position in the mutated region (bp)")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.03)
+    save_figure(fig, stem)
+
+
+def sat_mutation_map(
+    seq_1hot: np.ndarray,
+    delta: np.ndarray,
+    stem: str | os.PathLike,
+    figure_width: float = 20,
+    gain: bool = False,
+    min_limit: float = 0.01,
+    title: str = "",
+) -> None:
+    """``basenji_sat_plot.py``'s figure of one sequence and target, top to bottom.
+
+    A logo of the loss (each reference base as tall as its worst substitution's drop,
+    plus 5% of the maximum so every base shows), optionally one of the gain, the loss and
+    gain per position as lines, and a heatmap of every substitution's change.
+
+    Args:
+        seq_1hot: bool [len, 4] reference bases.
+        delta: [len, 4] score of each base minus the reference's (0 at the reference).
+        stem: output path without extension (.pdf and .png are written).
+        figure_width: inches.
+        gain: draw the gain logo as well.
+        min_limit: smallest colour-scale limit of the heatmap.
+        title: figure title.
+    """
+    delta = np.asarray(delta, dtype=np.float32)
+    loss, gains = -delta.min(axis=1), delta.max(axis=1)
+    logos = [("loss", loss)] + ([("gain", gains)] if gain else [])
+    fig, axes = plt.subplots(len(logos) + 2, 1, figsize=(figure_width, 4), sharex=True)
+    for ax, (name, heights) in zip(axes, logos):
+        _draw_reference_bases(ax, seq_1hot, heights + 0.05 * max(float(heights.max()), 0))
+        ax.set_ylim(0, ax.get_ylim()[1])
+        ax.set_ylabel(name, fontsize=8)
+    ax_lines, ax_heat = axes[-2], axes[-1]
+    x = np.arange(len(delta)) + 0.5
+    ax_lines.plot(x, loss, color="#3a6fb0", label="loss", linewidth=1)
+    ax_lines.plot(x, gains, color="#c0392b", label="gain", linewidth=1)
+    ax_lines.legend(loc="upper right", fontsize=7, frameon=False)
+    limit = max(min_limit, float(np.nanmax(np.abs(delta))) if delta.size else 0.0)
+    ax_heat.imshow(
+        delta.T,
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-limit,
+        vmax=limit,
+        interpolation="nearest",
+        extent=(0, len(delta), 3.5, -0.5),
+    )
+    ax_heat.set_yticks(range(4), list("ACGT"))
+    ax_heat.set_xlabel("position in the plotted region (bp)")
+    axes[0].set_title(title, fontsize=9)
+    save_figure(fig, stem)
+
+
+def histogram(
+    values: np.ndarray, stem: str | os.PathLike, xlabel: str = "", title: str = "", bins: int = 50
+) -> None:
+    """Histogram of ``values`` (any shape, NaN dropped) with a log-scaled count axis."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    values = values[np.isfinite(values)]
+    fig, ax = plt.subplots(figsize=(4, 3))
+    if values.size:
+        ax.hist(values, bins=bins, color="tab:blue", log=True)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("count")
+    ax.set_title(title, fontsize=9)
+    save_figure(fig, stem)
+
+
+def motif_logo(pwm: np.ndarray, stem: str | os.PathLike, title: str = "") -> None:
+    """Information-content logo of a position weight matrix (logomaker).
+
+    Args:
+        pwm: [width, 4] base probabilities (A, C, G, T) per position.
+        stem: output path without extension (.pdf and .png are written).
+        title: figure title.
+    """
+    import logomaker
+    import pandas as pd
+
+    probs = pd.DataFrame(np.asarray(pwm, dtype=np.float64), columns=list("ACGT"))
+    info = logomaker.transform_matrix(probs, from_type="probability", to_type="information")
+    fig, ax = plt.subplots(figsize=(max(2.5, 0.35 * len(probs)), 1.8))
+    colors = {b: _BASE_COLORS[b] for b in "ACGT"}
+    logomaker.Logo(info, ax=ax, color_scheme=colors, font_name="DejaVu Sans")
+    ax.set_ylim(0, 2)
+    ax.set_ylabel("bits")
+    ax.set_title(title, fontsize=9)
+    save_figure(fig, stem)
+
+
+def weight_heatmap(weights: np.ndarray, stem: str | os.PathLike, title: str = "") -> None:
+    """Heatmap of a first-layer filter's weights [width, 4] (rows A, C, G, T)."""
+    weights = np.asarray(weights, dtype=np.float32)
+    limit = float(np.abs(weights).max()) or 1.0
+    fig, ax = plt.subplots(figsize=(max(3, 0.3 * len(weights)), 1.8))
+    image = ax.imshow(weights.T, aspect="auto", cmap="PRGn", vmin=-limit, vmax=limit)
+    ax.set_yticks(range(4), list("ACGT"))
+    ax.set_xticks(range(len(weights)), [str(i + 1) for i in range(len(weights))], fontsize=6)
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.03)
+    save_figure(fig, stem)
+
+
+def _cluster_order(matrix: np.ndarray) -> np.ndarray:
+    """Row order of average-linkage clustering (NaN as 0); as is for under three rows."""
+    from scipy.cluster.hierarchy import leaves_list, linkage
+
+    if len(matrix) < 3:
+        return np.arange(len(matrix))
+    return leaves_list(linkage(np.nan_to_num(matrix), "average"))
+
+
+def clustered_heatmap(
+    matrix: np.ndarray,
+    stem: str | os.PathLike,
+    row_labels: list[str] | None = None,
+    col_labels: list[str] | None = None,
+    cmap: str = "viridis",
+    center: bool = False,
+    title: str = "",
+) -> None:
+    """Heatmap with rows and columns in hierarchical-clustering (average linkage) order.
+
+    Args:
+        matrix: [rows, cols] values (NaN drawn blank).
+        stem: output path without extension (.pdf and .png are written).
+        row_labels: one tick label per row (None: none).
+        col_labels: one tick label per column (None: none).
+        cmap: colour map.
+        center: symmetric colour scale around 0.
+        title: figure title.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    rows, cols = _cluster_order(matrix), _cluster_order(matrix.T)
+    ordered = matrix[rows][:, cols]
+    finite = ordered[np.isfinite(ordered)]
+    if not finite.size:
+        vmin, vmax = 0.0, 1.0
+    elif center:
+        limit = float(np.abs(finite).max()) or 1.0
+        vmin, vmax = -limit, limit
+    else:
+        vmin, vmax = np.percentile(finite, [0.1, 99.9])
+    fig, ax = plt.subplots(figsize=(6, max(3, 0.12 * len(rows))))
+    image = ax.imshow(
+        ordered, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest"
+    )
+    if row_labels is not None:
+        ax.set_yticks(range(len(rows)), [row_labels[i] for i in rows], fontsize=4)
+    else:
+        ax.set_yticks([])
+    if col_labels is not None:
+        ax.set_xticks(range(len(cols)), [col_labels[i] for i in cols], fontsize=4, rotation=90)
+    else:
+        ax.set_xticks([])
     ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.03)
     save_figure(fig, stem)
