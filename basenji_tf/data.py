@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
+from basenji_tf.data_peaks import curate_peaks
 from basenji_tf.data_write import write_chunk
 from basenji_tf.errors import InputError
 from basenji_tf.execute import Executor, make_executor
@@ -128,6 +129,7 @@ class DataOptions:
     restart: bool = False
     split_test: bool = False
     allow_missing_chroms: bool = False
+    peaks_only: bool = False
 
     @property
     def target_bp(self) -> int:
@@ -202,8 +204,12 @@ def _check_bed_names(path: str, intervals: dict, sizes: dict[str, int], what: st
         )
 
 
-def define_contigs(sizes: dict[str, int], opts: DataOptions) -> list[Contig]:
-    """Chromosomes minus gaps, limited, long enough for one target region, broken."""
+def define_contigs(
+    sizes: dict[str, int],
+    opts: DataOptions,
+    peaks: dict[str, list[tuple[int, int]]] | None = None,
+) -> list[Contig]:
+    """Chromosomes minus gaps, limited (``--limit``, ``--peaks``), long enough, broken."""
     contigs = chromosome_contigs(sizes)
     if opts.gaps_file:
         gaps = read_bed_intervals(opts.gaps_file)
@@ -213,6 +219,9 @@ def define_contigs(sizes: dict[str, int], opts: DataOptions) -> list[Contig]:
         limit = read_bed_intervals(opts.limit_bed)
         _check_bed_names(opts.limit_bed, limit, sizes, "--limit BED")
         contigs = intersect_intervals(contigs, limit)
+    if peaks is not None:
+        _check_bed_names("--peaks", peaks, sizes, "targets' peak files")
+        contigs = intersect_intervals(contigs, peaks)
     contigs = [c for c in contigs if c[2] - c[1] >= opts.target_bp]
     if not contigs:
         longest = max(sizes.values(), default=0)
@@ -425,12 +434,18 @@ def _drop_unmappable(
     return windows, unmap[keep]
 
 
-def _plan(out: Path, genome: Genome, opts: DataOptions, folds: list[list[Contig]] | None) -> _Plan:
+def _plan(
+    out: Path,
+    genome: Genome,
+    opts: DataOptions,
+    folds: list[list[Contig]] | None,
+    peaks: dict[str, list[tuple[int, int]]] | None = None,
+) -> _Plan:
     """Contigs, splits and windows of a run (or those of an earlier, unfinished one)."""
     if opts.restart and (out / "sequences.bed").is_file():
         return _reuse_plan(out, opts)
     if folds is None:
-        folds = split_contigs(define_contigs(genome.sizes, opts), genome, opts)
+        folds = split_contigs(define_contigs(genome.sizes, opts, peaks), genome, opts)
     labels = opts.labels()
     contig_rows = [c + (label,) for label, fold in zip(labels, folds) for c in fold]
     windows = define_windows(folds, opts) if not opts.split_test else []
@@ -511,7 +526,7 @@ def _statistics(num_targets: int, plan: _Plan, opts: DataOptions) -> dict:
 
 def make_data_dir(
     fasta_file: str,
-    targets_file: str,
+    targets_file: str | None,
     out_dir: str,
     opts: DataOptions,
     folds: list[list[Contig]] | None = None,
@@ -520,7 +535,8 @@ def make_data_dir(
 
     Args:
         fasta_file: indexed genome FASTA (plain or bgzipped).
-        targets_file: targets table with ``file`` and ``sum_stat`` columns.
+        targets_file: targets table with ``file`` and ``sum_stat`` columns; None: stop
+            after contigs.bed and sequences.bed (the split only).
         out_dir: output directory; must not exist unless ``opts.restart``.
         opts: the run's settings.
         folds: contigs of each split (``opts.labels()`` order) decided by the caller
@@ -533,12 +549,15 @@ def make_data_dir(
     out = Path(out_dir)
     if out.exists() and not opts.restart:
         raise InputError(f"{out_dir}: output directory exists; remove it or pass --restart")
-    options = read_target_options(targets_file)
+    options = read_target_options(targets_file) if targets_file else []
     for path in (opts.blacklist_bed, opts.umap_bed):
         if path and not Path(path).is_file():
             raise FileNotFoundError(f"{path}: BED file not found")
+    peaks = None
+    if opts.peaks_only:
+        peaks = curate_peaks([o["file"] for o in options], opts.pool_width, opts.crop_bp)
     with Genome(fasta_file) as genome:
-        plan = _plan(out, genome, opts, folds)
+        plan = _plan(out, genome, opts, folds, peaks)
         if plan.windows:
             chroms = {w[0] for w in plan.windows}
             check_tracks(options, genome, chroms, opts.allow_missing_chroms)
@@ -553,6 +572,8 @@ def make_data_dir(
         if plan.unmap is not None:
             with atomic_path(out / UNMAP_NPY) as tmp:
                 np.save(tmp, plan.unmap)
+    if targets_file is None:
+        return {f"{lab}_seqs": sum(w[3] == lab for w in plan.windows) for lab in plan.labels}
     # Jobs may run in other processes with another working directory (Dask workers).
     absolute = out.resolve()
     cov_dir, tfr_dir = absolute / "seqs_cov", absolute / "tfrecords"

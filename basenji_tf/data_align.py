@@ -95,7 +95,11 @@ def component_bp(
 
 
 def align_components(
-    contigs0: list[Contig], contigs1: list[Contig], fills: Iterable[tuple]
+    contigs0: list[Contig],
+    contigs1: list[Contig],
+    fills: Iterable[tuple],
+    fill_min: int = 0,
+    overlap_min: int = 0,
 ) -> list[tuple[list[int], list[int]]]:
     """Group contigs of two genomes that alignments connect (connected components).
 
@@ -103,6 +107,8 @@ def align_components(
         contigs0: contigs of the first genome (the net's target).
         contigs1: contigs of the second genome (the net's query).
         fills: aligned blocks from :func:`read_net_fills`.
+        fill_min: only blocks at least this long (bp) in both genomes link (``--nf``).
+        overlap_min: a block links a contig it overlaps by more than this (bp, ``--no``).
 
     Returns:
         components as (indexes into contigs0, indexes into contigs1), largest first (by
@@ -119,9 +125,19 @@ def align_components(
 
     index0 = _ContigIndex(contigs0)
     index1 = _ContigIndex(contigs1, offset=len(contigs0))
+    every = contigs0 + contigs1
     for t_chrom, t_start, t_end, q_chrom, q_start, q_end in fills:
-        nodes = index0.overlapping(t_chrom, t_start, t_end)
-        nodes += index1.overlapping(q_chrom, q_start, q_end)
+        if min(t_end - t_start, q_end - q_start) < fill_min:
+            continue
+        nodes = [
+            n
+            for n in index0.overlapping(t_chrom, t_start, t_end)
+            if min(t_end, every[n][2]) - max(t_start, every[n][1]) > overlap_min
+        ] + [
+            n
+            for n in index1.overlapping(q_chrom, q_start, q_end)
+            if min(q_end, every[n][2]) - max(q_start, every[n][1]) > overlap_min
+        ]
         for node in nodes[1:]:
             parent[find(node)] = find(nodes[0])
     groups: dict[int, list[int]] = {}
@@ -161,38 +177,8 @@ def divide_components(
     return out
 
 
-def make_aligned_data_dirs(
-    net_file: str,
-    fasta_files: Sequence[str],
-    targets_files: Sequence[str],
-    out_dirs: Sequence[str],
-    opts: DataOptions,
-) -> list[dict]:
-    """One data directory per genome with splits that respect the alignment.
-
-    Contigs of both genomes (each as in basenji_data.py) that the net aligns end up in
-    the same split, so no sequence of one genome's test set has an aligned counterpart in
-    the other genome's training set.
-
-    Args:
-        net_file: UCSC net of genome 0 (target) against genome 1 (query).
-        fasta_files: indexed FASTA of each genome (two).
-        targets_files: targets table of each genome.
-        out_dirs: output data directory of each genome.
-        opts: shared settings; ``test``/``valid`` must be fractions (or use ``folds``).
-
-    Returns:
-        the statistics.json contents of each directory.
-
-    Differences from the original: components are assigned largest first with chance
-    ∝ each split's nucleotide deficit (as the original's fold split), without the
-    20%-of-deficit rule of its fraction split, so small genomes get all three splits.
-    """
-    opts.check()
-    for out_dir in out_dirs:
-        if Path(out_dir).exists() and not opts.restart:
-            raise InputError(f"{out_dir}: output directory exists; remove it or pass --restart")
-    labels = opts.labels()
+def _split_fractions(opts: DataOptions) -> list[float]:
+    """The nucleotide share each split aims at (train, valid, test or the folds)."""
     if opts.folds is None:
         split_fractions = opts.split_fractions()
         if split_fractions is None:
@@ -204,13 +190,60 @@ def make_aligned_data_dirs(
         fractions = [1 - test_pct - valid_pct, valid_pct, test_pct]
     else:
         fractions = [1 / opts.folds] * opts.folds
+    return fractions
+
+
+def make_aligned_data_dirs(
+    net_file: str,
+    fasta_files: Sequence[str],
+    targets_files: Sequence[str] | None,
+    out_dirs: Sequence[str],
+    opts: DataOptions | Sequence[DataOptions],
+    net_fill_min: int = 0,
+    net_olap_min: int = 0,
+) -> list[dict]:
+    """One data directory per genome with splits that respect the alignment.
+
+    Contigs of both genomes (each as in basenji_data.py) that the net aligns end up in
+    the same split, so no sequence of one genome's test set has an aligned counterpart in
+    the other genome's training set.
+
+    Args:
+        net_file: UCSC net of genome 0 (target) against genome 1 (query).
+        fasta_files: indexed FASTA of each genome (two).
+        targets_files: targets table of each genome; None: write only the splits
+            (contigs.bed, sequences.bed), as the original basenji_data_align.py does.
+        out_dirs: output data directory of each genome.
+        opts: settings shared by both genomes, or one per genome (gaps, unmappable
+            regions); ``test``/``valid`` must be fractions (or use ``folds``).
+        net_fill_min: ``--nf``, see :func:`align_components` (``fill_min``).
+        net_olap_min: ``--no``, see :func:`align_components` (``overlap_min``).
+
+    Returns:
+        the statistics.json contents of each directory (with only the split counts
+        when ``targets_files`` is None).
+
+    Differences from the original: components are assigned largest first with chance
+    ∝ each split's nucleotide deficit (as the original's fold split), without the
+    20%-of-deficit rule of its fraction split, so small genomes get all three splits.
+    """
+    genome_opts = [opts, opts] if isinstance(opts, DataOptions) else list(opts)
+    opts = genome_opts[0]
+    for one in genome_opts:
+        one.check()
+    for out_dir in out_dirs:
+        if Path(out_dir).exists() and not opts.restart:
+            raise InputError(f"{out_dir}: output directory exists; remove it or pass --restart")
+    labels = opts.labels()
+    fractions = _split_fractions(opts)
     genome_contigs = []
-    for fasta in fasta_files:
+    for fasta, one in zip(fasta_files, genome_opts):
         with Genome(fasta) as genome:
-            genome_contigs.append(define_contigs(genome.sizes, opts))
-    for targets_file in targets_files:
+            genome_contigs.append(define_contigs(genome.sizes, one))
+    for targets_file in targets_files or ():
         read_target_options(targets_file)
-    comps = align_components(*genome_contigs, read_net_fills(net_file))
+    fills = read_net_fills(net_file)
+    comps = align_components(*genome_contigs, fills, net_fill_min, net_olap_min)
     if not any(c0 and c1 for c0, c1 in comps):
         examples = [", ".join(sorted({c[0] for c in contigs})[:3]) for contigs in genome_contigs]
         raise InputError(
@@ -234,7 +267,13 @@ def make_aligned_data_dirs(
                 )
         genome_folds.append(folds)
     results = [
-        make_data_dir(fasta_files[g], targets_files[g], out_dirs[g], opts, genome_folds[g])
+        make_data_dir(
+            fasta_files[g],
+            targets_files[g] if targets_files else None,
+            out_dirs[g],
+            genome_opts[g],
+            genome_folds[g],
+        )
         for g in range(2)
     ]
     return results

@@ -6,6 +6,12 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import add_scheduler_options, make_parser, parse_args, run_main
+from basenji_tf.cli._types import (
+    fraction,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 from basenji_tf.data import DataOptions, make_data_dir
 
 PROG = "basenji_data.py"
@@ -18,7 +24,7 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     add(
         "--break",
         dest="break_bp",
-        type=int,
+        type=positive_int,
         default=786432,
         help="halve contigs longer than this (bp) before splitting; at least -l",
     )
@@ -26,41 +32,62 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
         "-c",
         "--crop",
         dest="crop_bp",
-        type=int,
+        type=nonnegative_int,
         default=0,
         help="bp at each end of a sequence without targets",
     )
-    add("-d", dest="decimals", type=int, help="round targets to this many decimals")
-    add("-f", dest="folds", type=int, help="K cross-validation folds instead of train/valid/test")
+    add("-d", dest="decimals", type=nonnegative_int, help="round targets to this many decimals")
+    add(
+        "-f",
+        dest="folds",
+        type=positive_int,
+        help="K cross-validation folds instead of train/valid/test",
+    )
     add("-i", dest="interp_nan", action="store_true", help="interpolate missing coverage (NaN)")
-    add("-l", dest="seq_length", type=int, default=131072, help="sequence length (bp)")
-    add("-p", dest="processes", type=int, default=1, help="parallel worker processes")
+    add("-l", dest="seq_length", type=positive_int, default=131072, help="sequence length (bp)")
+    add(
+        "-p",
+        dest="processes",
+        type=positive_int,
+        help="parallel worker processes (default: 1; the original's default ran every job at once)",
+    )
     add_scheduler_options(parser)
-    add("-r", dest="seqs_per_tfr", type=int, default=256, help="sequences per TFRecord file")
+    add(
+        "-r",
+        dest="seqs_per_tfr",
+        type=positive_int,
+        default=256,
+        help="sequences per TFRecord file",
+    )
     add(
         "--restart",
         action="store_true",
         help="complete an unfinished output directory, reusing sequences.bed and finished files",
     )
-    add("-s", dest="sample_pct", type=float, default=1.0, help="fraction of sequences to keep")
-    add("--seed", type=int, default=44, help="random seed of splits and shuffles")
-    add("--snap", type=int, default=1, help="snap sequence starts to multiples of this (bp)")
+    add("-s", dest="sample_pct", type=fraction, default=1.0, help="fraction of sequences to keep")
+    add("--seed", type=nonnegative_int, default=44, help="random seed of splits and shuffles")
+    add(
+        "--snap",
+        type=positive_int,
+        default=1,
+        help="snap sequence starts to multiples of this (bp)",
+    )
     add(
         "--stride",
         "--stride_train",
         dest="stride_train",
-        type=float,
+        type=positive_float,
         default=1.0,
         help="train stride: <= 1 a fraction of -l, else bp",
     )
-    add("--stride_test", type=float, default=1.0, help="valid/test stride, as --stride")
+    add("--stride_test", type=positive_float, default=1.0, help="valid/test stride, as --stride")
     add(
         "-t",
         dest="test",
         default="0.05",
         help="test set: fraction of nucleotides, or comma-separated chromosomes",
     )
-    add("-w", dest="pool_width", type=int, default=128, help="bin width (bp)")
+    add("-w", dest="pool_width", type=positive_int, default=128, help="bin width (bp)")
     add(
         "-v",
         dest="valid",
@@ -76,7 +103,7 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     add(
         "--zlib_level",
         dest="compression_level",
-        type=int,
+        type=nonnegative_int,
         default=1,
         help="ZLIB level of the TFRecords (1 writes ~5x faster than 6, files ~10%% larger)",
     )
@@ -91,6 +118,15 @@ def wrote_line(prog: str, out_dir: str, stats: dict) -> str:
     """``<prog>: wrote <out_dir> (train 9, valid 3, test 3 sequences)``."""
     counts = ", ".join(f"{k[:-5]} {v}" for k, v in stats.items() if k.endswith("_seqs"))
     return f"{prog}: wrote {out_dir} ({counts} sequences)"
+
+
+def data_settings(args: argparse.Namespace) -> dict:
+    """The parsed options as DataOptions keywords (plus the positionals, for the caller)."""
+    settings = vars(args).copy()
+    for key in ("debug", "local", "out_dir"):
+        settings.pop(key, None)
+    settings["processes"] = settings["processes"] or 1
+    return settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,14 +152,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("-u", dest="umap_bed", help="unmappable regions BED")
     add(
+        "--peaks",
+        dest="peaks_only",
+        action="store_true",
+        help="only contigs inside the merged peaks of the targets' BED files",
+    )
+    add(
         "--umap_t",
-        type=float,
+        type=fraction,
         default=0.5,
         help="drop sequences with at least this fraction of unmappable bins",
     )
     add(
         "--umap_clip",
-        type=float,
+        type=fraction,
         default=1.0,
         help="clip unmappable bins to this quantile of the sequence's values (1: off)",
     )
@@ -135,15 +177,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        settings = vars(args).copy()
-        fasta, targets, out_dir = (
-            settings.pop("fasta_file"),
-            settings.pop("targets_file"),
-            settings.pop("out_dir"),
-        )
-        settings.pop("local")
-        stats = make_data_dir(fasta, targets, out_dir, DataOptions(**settings))
+        settings = data_settings(args)
+        fasta, targets = settings.pop("fasta_file"), settings.pop("targets_file")
+        stats = make_data_dir(fasta, targets, args.out_dir, DataOptions(**settings))
         if stats:
-            print(wrote_line(PROG, out_dir, stats))
+            print(wrote_line(PROG, args.out_dir, stats))
 
     return run_main(PROG, body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("-d", dest="decimals", type=int, help="round targets to this many decimals")
     add("-s", dest="start_i", type=int, default=0, help="first sequence (0-based)")
     add("-e", dest="end_i", type=int, help="one past the last sequence (default: all)")
+    add("--te", dest="target_extend", type=int, help="accepted and ignored, as in the original")
     add("-u", dest="umap_npy", help="unmappable-bin mask .npy (bool [num_seqs, target_length])")
     add(
         "--umap_clip",
@@ -54,7 +55,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        count = write_tfrecord_range(**vars(args))
+        settings = vars(args).copy()
+        for key in ("debug", "target_extend"):
+            settings.pop(key, None)
+        count = write_tfrecord_range(**settings)
         print(f"{PROG}: wrote {count} records to {args.tfr_file}")
 
     return run_main(PROG, body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

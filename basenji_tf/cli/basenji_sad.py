@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import (
@@ -14,6 +15,7 @@ from basenji_tf.cli._common import (
     run_main,
 )
 from basenji_tf.cli._scoring import model_spec
+from basenji_tf.cli._types import nonnegative_int, positive_int
 from basenji_tf.errors import InputError
 from basenji_tf.scoring.sad import SadOptions, check_stats, run_sad
 
@@ -45,20 +47,20 @@ def add_sad_options(parser: argparse.ArgumentParser) -> None:
         help="targets table: output channels to "
         "keep (index column), un-transformation and strand-pair collapse",
     )
-    parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
+    parser.add_argument("--head", dest="head_i", type=nonnegative_int, default=0, help="model head")
     parser.add_argument(
         "--batch_size",
-        type=int,
+        type=positive_int,
         default=8,
         help="sequences per model call (ensemble members included)",
     )
     parser.add_argument(
-        "--batch_variants", type=int, default=32, help="variants read and scored together"
+        "--batch_variants", type=positive_int, default=32, help="variants read and scored together"
     )
     parser.add_argument(
         "--cluster",
         dest="cluster_bp",
-        type=int,
+        type=nonnegative_int,
         default=0,
         help="score SNVs within this many bp of each other in one shared window "
         "(one reference prediction); such variants are then not centred. 0: off",
@@ -92,10 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_sad_options(parser)
     parser.add_argument(
+        "-u",
+        dest="untransform_old",
+        action="store_true",
+        help="the original's un-transformation of pre-2021 models (accepted; the "
+        "targets table's clip/scale/sum_stat columns decide it here, see docs/cli.md)",
+    )
+    parser.add_argument(
         "-p",
         dest="processes",
-        type=int,
-        default=1,
+        type=positive_int,
         help="split the VCF over this many local processes and merge (with "
         "--scheduler: at least this many shard tasks)",
     )
@@ -127,8 +135,8 @@ def parse_shard(text: str) -> tuple[int, int]:
 def shard_count(args: argparse.Namespace, parallelism: int) -> int | None:
     """Shard tasks: ``-p``, or one per worker thread of a Dask cluster; None: no shards."""
     if args.scheduler or args.scheduler_file:
-        return max(args.processes, parallelism)
-    return args.processes if args.processes > 1 else None
+        return max(args.processes or 1, parallelism)
+    return args.processes if args.processes and args.processes > 1 else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,7 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> None:
         options = sad_options(args)
-        with executor_from_args(args) as executor:
+        if args.untransform_old:
+            logging.warning("-u is ignored: the targets table (-t) decides the un-transformation")
+        with executor_from_args(args, args.processes or 1) as executor:
             shards = shard_count(args, executor.parallelism)
             shard = parse_shard(args.shard) if args.shard and shards is None else None
             run_sad(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
+from basenji_tf.cli._types import nonnegative_int, positive_int
 from basenji_tf.evaluate import evaluate_model
 
 PROG = "basenji_test.py"
@@ -21,13 +23,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("model_file")
     parser.add_argument("data_dir")
     parser.add_argument("-o", dest="out_dir", default="test_out", help="output directory")
-    parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
+    parser.add_argument("--head", dest="head_i", type=nonnegative_int, default=0, help="model head")
+    parser.add_argument(
+        "--mc",
+        dest="mc_n",
+        type=nonnegative_int,
+        default=0,
+        help="Monte Carlo ensemble: N random reverse-complement/shift draws per sequence "
+        "(accepted; not supported, see docs/cli.md: use --rc and --shifts)",
+    )
     parser.add_argument("--rc", action="store_true", help="average with reverse complements")
     parser.add_argument("--shifts", type=comma_ints, default=[0], help="ensemble shifts (bp)")
     parser.add_argument("--split", default="test", help="split label of the data directory")
     parser.add_argument(
         "--step",
-        type=int,
+        type=positive_int,
         default=1,
         help="keep every step-th bin for --save, --peaks, --rank, plots",
     )
@@ -65,6 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        if args.mc_n:
+            logging.warning(
+                "--mc %d is not supported and is ignored; use --rc and --shifts", args.mc_n
+            )
         result = evaluate_model(
             args.params_file,
             args.model_file,
@@ -93,3 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Test AUPRC:    {result['peaks']['auprc'].mean():7.5f}")
 
     return run_main(PROG, body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
