@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from basenji_tf.dna import dna_1hot, hot1_rc
 from basenji_tf.errors import InputError
-from basenji_tf.genome import Genome
+from basenji_tf.genome import Genome, read_bed_records
+from basenji_tf.textio import display_name
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,28 +41,47 @@ def read_bed_windows(
 
     With ``stranded`` False every window is '+' (basenji_predict_bed ignores strands).
 
+    A record that runs past its chromosome's end is clipped to it, with one warning for
+    all such records, and centred on what is left: the window still holds ``seq_length``
+    bp (N-padded off the chromosome). A record that starts at or past the end is an
+    error: the BED is for another genome build.
+
+    Args:
+        bed_file: BED, plain, gzip or bgzip; ``-`` reads standard input.
+        genome: the FASTA; chromosome names are resolved to its own.
+        seq_length: window length, bp.
+        stranded: read the strand from column 6.
+
     Raises:
-        InputError: a line with fewer than 3 columns or non-integer coordinates.
+        InputError: a malformed line, a chromosome the FASTA lacks, a record that starts
+            past its chromosome, or an empty file.
     """
     regions = []
-    with open(bed_file) as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            fields = line.rstrip("\n").split("\t")
-            try:
-                chrom, start, end = fields[0], int(fields[1]), int(fields[2])
-            except (IndexError, ValueError):
-                raise InputError(
-                    f"{bed_file}:{line_no}: a BED line needs chrom, start and end (integers) "
-                    "separated by tabs"
-                ) from None
-            chrom = genome.resolve(chrom, source=f"{bed_file}:{line_no}")
-            strand = fields[5] if stranded and len(fields) > 5 and fields[5] in "+-" else "+"
-            name = fields[3] if len(fields) > 3 else f"{chrom}:{start}-{end}"
-            mid = (start + end) // 2
-            w0 = mid - seq_length // 2
-            regions.append(Region(chrom, w0, w0 + seq_length, strand, name))
+    clipped = []
+    for record in read_bed_records(bed_file):
+        where = f"{display_name(bed_file)}: line {record.line}"
+        chrom = genome.resolve(record.chrom, source=where)
+        size = genome.sizes[chrom]
+        if record.start >= size:
+            raise InputError(
+                f"{where}: start {record.start} is past the end of {chrom} ({size} bp); "
+                "use a BED of the FASTA's genome build"
+            )
+        end = min(record.end, size)
+        if end < record.end:
+            clipped.append(record.line)
+        fields = record.fields
+        strand = fields[5] if stranded and len(fields) > 5 and fields[5] in ("+", "-") else "+"
+        name = fields[3] if len(fields) > 3 else f"{chrom}:{record.start}-{record.end}"
+        w0 = (record.start + end) // 2 - seq_length // 2
+        regions.append(Region(chrom, w0, w0 + seq_length, strand, name))
+    if clipped:
+        log.warning(
+            "%s: %d records run past their chromosome's end and were clipped to it (lines %s)",
+            display_name(bed_file),
+            len(clipped),
+            ", ".join(map(str, clipped[:5])),
+        )
     return regions
 
 

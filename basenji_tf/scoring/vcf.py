@@ -1,7 +1,8 @@
 """VCF variants and their model windows.
 
-* :func:`read_vcf` streams a VCF (plain or bgzipped) into one :class:`Variant` per ALT
-  allele, skipping symbolic alleles and resolving chromosome names against the FASTA.
+* :func:`read_vcf` streams a VCF (plain, gzip or bgzip text, or BCF; ``-`` for standard
+  input) into one :class:`Variant` per ALT allele, skipping symbolic alleles and resolving
+  chromosome names against the FASTA.
 * :func:`window_bounds` is the one definition of a variant-centred window: the variant's
   first base at index ``L/2 - 1``, as the original ``basenji.vcf.snp_seq1``.
 * :func:`variant_windows` builds the REF and ALT one-hot windows exactly as ``snp_seq1``
@@ -16,15 +17,20 @@ Differences from the original (``basenji/vcf.py``):
 * a REF allele that matches neither the genome nor an ALT is reported and the record skipped
   (``strict=True`` raises instead); the original crashes on it;
 * chromosome names are resolved against the FASTA (adding or removing ``chr``) instead of
-  always prepending ``chr``.
+  always prepending ``chr``;
+* a POS below 1 or a REF running past its chromosome's end is an error naming the line
+  (the original reports it as a REF mismatch or crashes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import numpy as np
 import pysam
@@ -32,6 +38,7 @@ import pysam
 from basenji_tf.dna import dna_length_1hot
 from basenji_tf.errors import InputError
 from basenji_tf.genome import Genome
+from basenji_tf.textio import STDIN, display_name, iter_lines, open_binary
 
 log = logging.getLogger(__name__)
 
@@ -109,16 +116,65 @@ def _is_symbolic(allele: str) -> bool:
 
 
 def _vcf_lines(path: str) -> Iterator[tuple[int, str]]:
-    """(line number, text) of every line; pysam's BGZF reader takes plain text as well."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: VCF file not found")
-    with pysam.BGZFile(path, "rb") as handle:
-        for line_no, raw in enumerate(handle, 1):
-            yield line_no, raw.decode().rstrip("\r\n")
+    """(line number, text) of every line of a VCF: text or BCF, a file or ``-`` (stdin).
+
+    A BCF record is turned into its VCF text line by pysam (the same columns a text VCF
+    has), numbered from 1 by record.
+
+    Raises:
+        InputError: an empty (0-byte) file, not text, or corrupt/truncated data.
+    """
+    name = display_name(path)
+    with open_binary(path, "VCF file") as stream:
+        head = stream.peek(3)[:3]
+        if not head:
+            raise InputError(f"{name}: the VCF is empty (0 bytes); give a VCF with records")
+        if head == b"BCF":
+            yield from _bcf_lines(path, stream, name)
+        else:
+            yield from iter_lines(stream, name, "VCF file")
+
+
+def _bcf_lines(path: str, stream: BinaryIO, name: str) -> Iterator[tuple[int, str]]:
+    """(record number, VCF text line) of a BCF; standard input is spooled to a file first."""
+    with contextlib.ExitStack() as stack:
+        if path == STDIN:
+            spool = stack.enter_context(tempfile.NamedTemporaryFile(suffix=".bcf"))
+            shutil.copyfileobj(stream, spool)
+            spool.flush()
+            path = spool.name
+        record_no = 0
+        try:
+            variants = stack.enter_context(_open_quietly(path))
+            for record_no, record in enumerate(variants, 1):
+                yield record_no, str(record).rstrip("\n")
+        except (OSError, ValueError) as err:
+            raise InputError(
+                f"{name}: record {record_no + 1}: cannot read the BCF ({err}); the file may "
+                "be truncated or corrupt"
+            ) from None
+
+
+def _open_quietly(path: str) -> pysam.VariantFile:
+    """Open with pysam, without htslib's message that an unindexed BCF has no index."""
+    verbosity = pysam.set_verbosity(0)
+    try:
+        return pysam.VariantFile(path)
+    finally:
+        pysam.set_verbosity(verbosity)
 
 
 def count_vcf_records(path: str) -> int:
-    """Number of data lines of a VCF (one pass, constant memory)."""
+    """Number of data lines of a VCF (one pass, constant memory).
+
+    Raises:
+        InputError: ``path`` is ``-``: standard input can be read only once.
+    """
+    if path == STDIN:
+        raise InputError(
+            "-: a VCF on standard input can be read only once, so its records cannot be "
+            "counted to split it into shards; write it to a file first"
+        )
     return sum(1 for _, line in _vcf_lines(path) if line and not line.startswith("#"))
 
 
@@ -132,19 +188,22 @@ def read_vcf(
     """Stream the ALT alleles of a VCF as :class:`Variant` rows, in file order.
 
     Only the first five columns are read (as the original does), so header-less VCFs work.
+    A VCF with a header and no record yields nothing, with a warning.
 
     Args:
-        path: VCF, plain or bgzipped.
-        genome: resolve chromosome names to this FASTA's (``chr`` added or removed); None
-            keeps the VCF's names.
+        path: VCF (plain, gzip or bgzip text) or BCF; ``-`` reads standard input (once).
+        genome: resolve chromosome names to this FASTA's (``chr`` added or removed) and
+            check that each position lies on its chromosome; None keeps the VCF's names.
         counts: updated with records read, rows yielded and alleles skipped.
         first_alt: yield only the first ALT of each record (the original's behaviour).
         record_range: only data records ``[first, last)`` (0-based, in file order), for
             sharding.
 
     Raises:
-        InputError: a line with fewer than 5 columns, a non-integer POS, or a REF with
-            characters other than ACGTN; a chromosome absent from the FASTA in both spellings.
+        InputError: an empty (0-byte) or unreadable file; a line with fewer than 5
+            columns, a POS that is not an integer >= 1 or lies past its chromosome's end,
+            or a REF/ALT with characters other than ACGTN; a chromosome absent from the
+            FASTA in both spellings.
     """
     counts = counts if counts is not None else VcfCounts()
     record_i = -1
@@ -158,6 +217,8 @@ def read_vcf(
             if record_i >= record_range[1]:
                 break
         yield from _record_rows(path, line_no, line, record_i, genome, counts, first_alt)
+    if record_i < 0:
+        log.warning("%s: the VCF has no records; nothing to score", display_name(path))
 
 
 def _record_rows(
@@ -171,25 +232,29 @@ def _record_rows(
 ) -> Iterator[Variant]:
     """The :class:`Variant` rows of one VCF data line."""
     fields = line.split("\t") if "\t" in line else line.split()
+    where = f"{display_name(path)}: line {line_no}"
     if len(fields) < 5:
         raise InputError(
-            f"{path}:{line_no}: a VCF record needs CHROM POS ID REF ALT columns, "
+            f"{where}: a VCF record needs CHROM POS ID REF ALT columns, "
             f"got {len(fields)}; separate the columns with tabs"
         )
     chrom, pos_text, rsid, ref, alts_text = fields[:5]
     try:
         pos = int(pos_text)
     except ValueError:
-        raise InputError(f"{path}:{line_no}: POS {pos_text!r} is not an integer") from None
+        raise InputError(f"{where}: POS {pos_text!r} is not an integer") from None
     ref = ref.upper()
     if not ref or set(ref) - _BASES:
         raise InputError(
-            f"{path}:{line_no}: REF {ref!r} has characters other than A, C, G, T, N; "
+            f"{where}: REF {ref!r} has characters other than A, C, G, T, N; "
             "fix or remove the record"
         )
+    if pos < 1:
+        raise InputError(f"{where}: POS {pos} is not a position; VCF positions start at 1")
     counts.records += 1
     if genome is not None:
-        chrom = genome.resolve(chrom, source=f"{path}:{line_no}")
+        chrom = genome.resolve(chrom, source=where)
+        _check_position(chrom, pos, ref, genome.sizes[chrom], where)
     if rsid == ".":
         rsid = f"{chrom}:{pos}"
     alts = tuple(a.upper() for a in alts_text.split(","))
@@ -202,11 +267,20 @@ def _record_rows(
             continue
         if set(alt) - _BASES:
             raise InputError(
-                f"{path}:{line_no}: ALT {alt!r} has characters other than A, C, G, T, N; "
+                f"{where}: ALT {alt!r} has characters other than A, C, G, T, N; "
                 "fix or remove the record"
             )
         counts.rows += 1
         yield Variant(chrom, pos, rsid, ref, alt, alts, line_no, record_i)
+
+
+def _check_position(chrom: str, pos: int, ref: str, size: int, where: str) -> None:
+    """A REF allele that runs past its chromosome is a bad position, not a REF mismatch."""
+    if pos - 1 + len(ref) > size:
+        raise InputError(
+            f"{where}: POS {pos} (REF {len(ref)} bp) is past the end of {chrom} ({size} bp); "
+            "check the genome build of the VCF and the FASTA"
+        )
 
 
 # ---------------------------------------------------------------------------------------
