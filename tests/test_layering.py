@@ -49,6 +49,7 @@ LAYERS = {
     "basenji_tf.genome": 2,
     "basenji_tf.targets": 2,
     "basenji_tf.bam": 2,
+    "basenji_tf.bam_*": 2,  # bam_cov.py's reading, EM and GC steps
     "basenji_tf.dna": 1,
     # used by all
     "basenji_tf": 0,
