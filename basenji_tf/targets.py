@@ -29,6 +29,7 @@ Differences from the original:
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -42,6 +43,7 @@ from tqdm import tqdm
 from basenji_tf.errors import InputError
 from basenji_tf.files import atomic_path
 from basenji_tf.genome import Genome, read_bed_intervals, read_bed_rows
+from basenji_tf.textio import display_name, read_lines
 
 REQUIRED_COLUMNS = ("identifier", "file")
 SUM_STATS = ("sum", "sum_sqrt", "mean", "avg", "mean_sqrt", "avg_sqrt", "median", "max", "peak")
@@ -50,10 +52,11 @@ F16_MAX = float(np.finfo(np.float16).max)
 
 
 def read_targets(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a targets table.
+    """Read a targets table, checking every value the pipeline uses.
 
     Args:
-        path: tab-separated table with a header; first column = output channel index.
+        path: tab-separated table with a header; first column = output channel index;
+            plain, gzip or bgzip (``-`` reads standard input).
 
     Returns:
         DataFrame indexed by the channel index (int, named ``index``), other columns as in
@@ -61,32 +64,83 @@ def read_targets(path: str | os.PathLike) -> pd.DataFrame:
 
     Raises:
         FileNotFoundError: no such file.
-        InputError: a required column (identifier, file) is missing, or the index column
-            is not unique integers.
+        InputError: not a table; a required column (identifier, file) missing; the index
+            not unique integers >= 0; an identifier missing; clip, clip_soft, scale or
+            strand_pair not numeric, or clip/clip_soft < 0, scale <= 0, strand_pair not
+            an integer; a sum_stat not one of :data:`SUM_STATS`.
     """
-    path = str(path)
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: targets table not found")
+    name = display_name(path)
+    if name != "<stdin>" and not Path(name).is_file():
+        raise FileNotFoundError(f"{name}: targets table not found")
+    text = "\n".join(line for _, line in read_lines(path, "targets table"))
     try:
-        table = pd.read_csv(path, sep="\t", index_col=0)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        table = pd.read_csv(io.StringIO(text), sep="\t", index_col=0)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
         raise InputError(
-            f"{path}: cannot parse as a tab-separated targets table ({err}); "
+            f"{name}: cannot parse as a tab-separated targets table ({err}); "
             "the first line must be a header such as 'index<TAB>identifier<TAB>file...'"
         ) from None
     for column in REQUIRED_COLUMNS:
         if column not in table.columns:
             raise InputError(
-                f"{path}: targets table has no {column!r} column (columns: "
+                f"{name}: targets table has no {column!r} column (columns: "
                 f"{', '.join(map(str, table.columns))}); add it to the header"
             )
-    if not pd.api.types.is_integer_dtype(table.index):
-        raise InputError(f"{path}: the first column (index) must hold integer channel indexes")
+    _check_index(table, name)
+    table.index.name = "index"
+    _check_values(table, name)
+    return table
+
+
+def _check_index(table: pd.DataFrame, name: str) -> None:
+    if not pd.api.types.is_integer_dtype(table.index) or (table.index < 0).any():
+        raise InputError(f"{name}: the first column (index) must hold integer channel indexes >= 0")
     if table.index.has_duplicates:
         dup = table.index[table.index.duplicated()][0]
-        raise InputError(f"{path}: index {dup} appears more than once; indexes must be unique")
-    table.index.name = "index"
-    return table
+        raise InputError(f"{name}: index {dup} appears more than once; indexes must be unique")
+
+
+# column -> (lowest allowed value, whether it is allowed itself, integers only)
+_NUMERIC_COLUMNS = {
+    "clip": (0, True, False),
+    "clip_soft": (0, True, False),
+    "scale": (0, False, False),
+    "strand_pair": (0, True, True),
+}
+
+
+def _shown(value) -> str:
+    """A table value as the file spells it: text quoted, numbers without numpy's type."""
+    return repr(value) if isinstance(value, str) else f"{value:g}"
+
+
+def _check_values(table: pd.DataFrame, name: str) -> None:
+    """Identifiers present, numeric columns in range, sum_stat known; NaN = absent."""
+    missing = table.index[table["identifier"].isna()]
+    if len(missing):
+        raise InputError(f"{name}: index {missing[0]}: identifier is missing; give every row one")
+    for column, (low, inclusive, integer) in _NUMERIC_COLUMNS.items():
+        if column not in table.columns:
+            continue
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = table[column].notna() & values.isna()  # text
+        bad |= values < low if inclusive else values <= low
+        if integer:
+            bad |= values.notna() & (values % 1 != 0)
+        if bad.any():
+            index = table.index[bad.to_numpy()][0]
+            kind = "an integer" if integer else "a number"
+            rule = f"{kind} {'>=' if inclusive else '>'} {low}"
+            raise InputError(
+                f"{name}: index {index}: {column} {_shown(table[column][index])} is not {rule}; "
+                "fix the value or leave it empty"
+            )
+    if "sum_stat" in table.columns:
+        for index, stat in table["sum_stat"].items():
+            if stat not in SUM_STATS:
+                raise InputError(
+                    f"{name}: index {index}: sum_stat {stat!r} is not one of {', '.join(SUM_STATS)}"
+                )
 
 
 def strand_pairs(table: pd.DataFrame, num_targets: int | None = None) -> list[int] | None:
@@ -112,7 +166,7 @@ def target_options(table: pd.DataFrame, path: str = "targets table") -> list[dic
     """Per-target coverage options of a table, validated for the data pipeline.
 
     Args:
-        table: from :func:`read_targets`.
+        table: from :func:`read_targets` (which checked the values).
         path: the table's file name, for messages.
 
     Returns:
@@ -130,12 +184,7 @@ def target_options(table: pd.DataFrame, path: str = "targets table") -> list[dic
         return None if pd.isna(value) else float(value)
 
     options = []
-    for index, row in table.iterrows():
-        if row["sum_stat"] not in SUM_STATS:
-            raise InputError(
-                f"{path}:index {index}: sum_stat {row['sum_stat']!r} is not one of "
-                f"{', '.join(SUM_STATS)}"
-            )
+    for _, row in table.iterrows():
         scale = optional_float(row, "scale")
         options.append(
             {
@@ -201,7 +250,10 @@ class CoverageSource:
             try:
                 self._handle = pyBigWig.open(self.path)
             except RuntimeError:
-                raise InputError(f"{self.path}: cannot open as a BigWig file") from None
+                raise InputError(
+                    f"{self.path}: cannot open as a BigWig file; it may be truncated or "
+                    "corrupt: check it or make it again"
+                ) from None
             if self._handle is None or not self._handle.isBigWig():
                 raise InputError(f"{self.path}: not a BigWig file")
             self.chroms = dict(self._handle.chroms())
@@ -250,6 +302,18 @@ class CoverageSource:
                 "chromosome names agree, or pass --allow_missing_chroms to read them as zeros"
             )
 
+    def _read(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """Values of [start, end) inside the chromosome, from a BigWig or w5 file."""
+        try:
+            if self.kind == "bigwig":
+                return self._handle.values(chrom, start, end, numpy=True)
+            return self._handle[chrom][start:end]
+        except (RuntimeError, OSError) as err:
+            raise InputError(
+                f"{self.path}: cannot read {chrom}:{start}-{end} ({err}); the file may be "
+                "truncated or corrupt: check it or make it again"
+            ) from None
+
     def values(self, chrom: str, start: int, end: int) -> np.ndarray:
         """Coverage of [start, end) bp as float16 [end - start]; zero past the chromosome end."""
         length = end - start
@@ -262,10 +326,8 @@ class CoverageSource:
         lo, hi = max(start, 0), min(end, size)
         if hi <= lo:
             return out
-        if self.kind == "bigwig":
-            out[lo - start : hi - start] = self._handle.values(chrom, lo, hi, numpy=True)
-        elif self.kind == "w5":
-            out[lo - start : hi - start] = self._handle[chrom][lo:hi]
+        if self.kind in ("bigwig", "w5"):
+            out[lo - start : hi - start] = self._read(chrom, lo, hi)
         else:
             ivs = self._intervals[chrom]
             first = np.searchsorted(ivs[:, 1], lo, side="right")

@@ -1,5 +1,9 @@
 """Targets table and coverage processing (basenji_data_read.py)."""
 
+import gzip
+import io
+import sys
+
 import h5py
 import numpy as np
 import pyBigWig
@@ -70,6 +74,52 @@ def test_read_targets_errors(tmp_path):
     bad.write_text("index\tidentifier\tfile\tsum_stat\n0\tA\ta.bw\tsummm\n")
     with pytest.raises(InputError, match="index 0: sum_stat 'summm' is not one of"):
         target_options(read_targets(bad), str(bad))
+
+
+HEADER = "index\tidentifier\tfile\tclip\tclip_soft\tscale\tsum_stat\tstrand_pair\n"
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("0\tA\ta.bw\t-1\t\t1\tsum\t0", "index 0: clip -1 is not a number >= 0"),
+        ("0\tA\ta.bw\t5\t-2\t1\tsum\t0", "index 0: clip_soft -2 is not a number >= 0"),
+        ("0\tA\ta.bw\t5\t\t0\tsum\t0", "index 0: scale 0 is not a number > 0"),
+        ("0\tA\ta.bw\tbig\t\t1\tsum\t0", "index 0: clip 'big' is not a number >= 0"),
+        ("0\tA\ta.bw\t5\t\t1\tsum\t0.5", "index 0: strand_pair 0.5 is not an integer >= 0"),
+        ("0\t\ta.bw\t5\t\t1\tsum\t0", "index 0: identifier is missing"),
+        ("0\tA\ta.bw\t5\t\t1\tnope\t0", "index 0: sum_stat 'nope' is not one of"),
+        ("-1\tA\ta.bw\t5\t\t1\tsum\t0", r"the first column \(index\) must hold integer"),
+        ("x\tA\ta.bw\t5\t\t1\tsum\t0", r"the first column \(index\) must hold integer"),
+    ],
+)
+def test_targets_table_values_are_checked(tmp_path, row, message):
+    table = tmp_path / "t.txt"
+    table.write_text(f"{HEADER}1\tB\tb.bw\t5\t\t1\tmean\t1\n{row}\n")
+    with pytest.raises(InputError, match=rf"t\.txt: {message}"):
+        read_targets(table)
+
+
+def test_targets_table_gzip_stdin_and_empty_values(tmp_path, monkeypatch):
+    text = f"{HEADER}0\tA\ta.bw\t\t\t\tsum\t0\n"
+    table = tmp_path / "t.txt.gz"
+    table.write_bytes(gzip.compress(text.encode()))
+    opts = target_options(read_targets(table))  # empty clip, clip_soft, scale = absent
+    assert opts == [{"file": "a.bw", "sum_stat": "sum", "clip": None, "clip_soft": None,
+                     "scale": 1.0}]  # fmt: skip
+    stdin = io.TextIOWrapper(io.BufferedReader(io.BytesIO(text.encode())))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert read_targets("-").equals(read_targets(table))
+    table.write_bytes(b"\x00\xff\xfe binary")
+    with pytest.raises(InputError, match=r"t\.txt\.gz: line 1: not UTF-8 text"):
+        read_targets(table)
+
+
+def test_corrupt_bigwig_is_one_line(small, tmp_path):
+    data = (small / "inputs" / "t1_peaks_gap.bw").read_bytes()
+    (tmp_path / "t.bw").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"t\.bw: cannot open as a BigWig file; .*truncated"):
+        CoverageSource(tmp_path / "t.bw")
 
 
 def test_coverage_equals_the_original_seqs_cov(small):
