@@ -62,12 +62,15 @@ OUTPUT_SUFFIXES = (".bw", ".bigwig", ".h5", ".hdf5", ".w5", ".wdf5")
 
 
 def _dense(start: np.ndarray, end: np.ndarray, weights: np.ndarray, length: int) -> np.ndarray:
-    """float64 [length] sum of weighted [start, end) segments."""
-    diff = np.bincount(start, weights, minlength=length + 1)
-    diff -= np.bincount(end, weights, minlength=length + 1)
-    values = np.cumsum(diff[:length])
+    """float32 [length] sum of weighted [start, end) segments."""
+    if np.all(end - start == 1):  # events: no running sum needed
+        return np.bincount(start, weights, minlength=length).astype(np.float32)
+    values = np.bincount(
+        np.concatenate([start, end]), np.concatenate([weights, -weights]), minlength=length + 1
+    )[:length]
+    np.cumsum(values, out=values)
     values[np.abs(values) < 1e-9] = 0  # what adding and removing fractions leaves behind
-    return values
+    return values.astype(np.float32)
 
 
 class TrackCoverage:
@@ -95,11 +98,11 @@ class TrackCoverage:
         return self.start[part][pick], self.end[part][pick], weights
 
     def unique(self, track: int) -> np.ndarray:
-        """float64 [length] unique-read coverage of ``track``."""
+        """float32 [length] unique-read coverage of ``track``."""
         return _dense(*self._part(track, False), self.lengths[track])
 
     def multi(self, track: int) -> np.ndarray:
-        """float64 [length] multi-read coverage of ``track`` at the current weights."""
+        """float32 [length] multi-read coverage of ``track`` at the current weights."""
         return _dense(*self._part(track, True), self.lengths[track])
 
 
@@ -255,7 +258,7 @@ def bam_coverage(
         for ci, (chrom, length) in enumerate(sizes):
             factor = None
             if gc_model is not None:
-                factor = gc_model.factor(smoothed_gc(genome, chrom, length))
+                factor = gc_model.factor(smoothed_gc(genome, chrom, length)).astype(np.float32)
             yield chrom, [track_values(ci * strands + s, factor) for s in range(strands)]
 
     write_tracks(paths, sizes, chrom_values())
