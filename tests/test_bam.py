@@ -161,6 +161,14 @@ def test_clipping_caps_per_bp_coverage(tmp_path):
     assert np.flatnonzero(clipped).tolist() == [3000, 5000, 8000]
 
 
+def test_bwa_xa_alternative_hits_are_loci(tmp_path):
+    read = _read("x", 1000)
+    read.set_tag("NH", None)
+    read.set_tag("XA", "chr1,-5001,10M,0;chrUn,+7,10M,1;")  # a locus off the header is ignored
+    values = _run(_write_bam(tmp_path / "xa.bam", [read]), tmp_path / "xa.bw")
+    assert {int(i): float(values[i]) for i in np.flatnonzero(values)} == {1000: 0.5, 5009: 0.5}
+
+
 GC_BLOCK = 3_000
 GC_LEN = 120_000
 
