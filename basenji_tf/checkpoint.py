@@ -10,6 +10,11 @@ Resume: running the same command again after a crash or SIGKILL restarts from th
 completed epoch. Every file is written under a temporary name and renamed, so a kill
 never leaves a half-written one. In multi-worker training only the chief writes.
 
+Nothing is written before the run is accepted: :meth:`Checkpointer.load_state` (which
+refuses a ``resume.h5`` of another model) comes before :meth:`Checkpointer.open`, which
+writes ``params.json`` and creates the TensorBoard logs, so a refused rerun leaves the
+directory as it was.
+
 Differences from the original: resume state is one ``resume.h5`` file instead of tf.train
 ``ckpt-N`` checkpoints.
 """
@@ -28,11 +33,12 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from basenji_tf.errors import InputError
-from basenji_tf.files import atomic_path, write_text_atomic
+from basenji_tf.files import atomic_h5, atomic_path, read_h5, write_text_atomic
 
 log = logging.getLogger(__name__)
 
 RESUME_FILE = "resume.h5"
+PARAMS_FILE = "params.json"
 HISTORY_FILE = "history.tsv"
 HISTORY_COLUMNS = (
     "epoch",
@@ -67,6 +73,8 @@ class Checkpointer:
         save_model: ``save_model(path, i)`` writes the model of dataset ``i`` to ``path``
             (legacy HDF5); called with a temporary name that is then renamed.
         chief: whether this worker writes files (False: every write is skipped).
+        params_text: the params JSON, written to ``params.json`` by :meth:`open`
+            (None: not written).
     """
 
     def __init__(
@@ -75,16 +83,23 @@ class Checkpointer:
         num_datasets: int,
         save_model: Callable[[str, int], None],
         chief: bool = True,
+        params_text: str | None = None,
     ):
         self.out_dir = Path(out_dir)
+        self.params_text = params_text
         self.names = output_names(num_datasets)
         self.save_model = save_model
         self.chief = chief
         self._writers: list | None = None
 
     def open(self) -> None:
-        """Create the output directory and, on the chief, the TensorBoard writers."""
+        """Create the output directory; on the chief, write params.json and open TensorBoard.
+
+        Call once the run is accepted (after :meth:`load_state`).
+        """
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.chief and self.params_text is not None:
+            write_text_atomic(self.out_dir / PARAMS_FILE, self.params_text)
         if self.chief:
             suffixes = [""] if len(self.names) == 1 else [str(i) for i in range(len(self.names))]
             self._writers = [
@@ -127,7 +142,7 @@ class Checkpointer:
         """
         if not self.chief:
             return
-        with atomic_path(self.out_dir / RESUME_FILE) as tmp, h5py.File(tmp, "w") as h5:
+        with atomic_h5(self.out_dir / RESUME_FILE) as h5:
             for group, group_variables in (
                 ("model", variables),
                 ("optimizer", optimizer_variables),
@@ -155,18 +170,27 @@ class Checkpointer:
             the loop state saved with them, or None without a resume file.
 
         Raises:
-            InputError: the file holds other variables (another model or settings).
+            InputError: the file holds other variables (another model or settings), or is
+                corrupt or truncated.
         """
         path = self.out_dir / RESUME_FILE
         if not path.is_file():
             return None
-        with h5py.File(path, "r") as h5:
-            for group, group_variables in (
-                ("model", variables),
-                ("optimizer", optimizer_variables),
-            ):
-                _assign_group(h5[group], group_variables, path, group)
-            state = json.loads(h5.attrs["state"])
+        with read_h5(path, "resume file") as h5:
+            try:
+                for group, group_variables in (
+                    ("model", variables),
+                    ("optimizer", optimizer_variables),
+                ):
+                    _assign_group(h5[group], group_variables, path, group)
+                state = json.loads(h5.attrs["state"])
+            except InputError:
+                raise
+            except (KeyError, ValueError) as err:
+                raise InputError(
+                    f"{path}: not a resume file of this program ({err}); delete it to start "
+                    "again, or use another -o directory"
+                ) from None
         log.info("resuming from %s after epoch %d", path, state["epoch"] - 1)
         return state
 

@@ -12,11 +12,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from basenji_tf.dna import dna_index
 from basenji_tf.errors import InputError
+from basenji_tf.files import read_h5
 from basenji_tf.genome import Genome, read_bed_rows
 from basenji_tf.tfrecords import DEFAULT_COMPRESSION_LEVEL, write_tfrecords
 
@@ -60,7 +60,7 @@ def write_chunk(
     """
     targets = []
     for cov_file in cov_files:
-        with h5py.File(cov_file, "r") as handle:
+        with read_h5(cov_file, "coverage file") as handle:
             targets.append(handle["targets"][start_i:end_i])
     # [n, target_length, num_targets], targets in table order
     targets = np.stack(targets, axis=-1)

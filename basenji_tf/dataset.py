@@ -6,8 +6,9 @@ The files' contract (and the writer, which needs no TensorFlow) is in
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,41 @@ def _first_record(files: Sequence[str]) -> tuple[str, bytes] | None:
         for raw in tf.data.TFRecordDataset(path, compression_type="ZLIB").take(1):
             return path, raw.numpy()
     return None
+
+
+@contextlib.contextmanager
+def naming_corrupt_records(files: Sequence[str | os.PathLike]) -> Iterator[None]:
+    """Re-raise a TFRecord ``DataLossError`` as an ``InputError`` naming the corrupt file.
+
+    TensorFlow's message ("corrupted record at 1234") does not say which file of a
+    pipeline failed; ``files`` are then read one by one to find it.
+    """
+    try:
+        yield
+    except tf.errors.DataLossError as err:
+        raise InputError(corrupt_records_line(files, err)) from None
+
+
+def corrupt_records_line(files: Sequence[str | os.PathLike], err: Exception) -> str:
+    """The one-line error for a ``DataLossError`` raised while reading ``files``."""
+    fix = (
+        "write it again (delete it and rerun basenji_data.py --restart, or rebuild the "
+        "data directory)"
+    )
+    for path in files:
+        try:
+            tf.data.TFRecordDataset(str(path), compression_type="ZLIB").reduce(
+                np.int64(0), lambda count, _: count + 1
+            )
+        except tf.errors.DataLossError as file_err:
+            return f"{path}: corrupt or truncated TFRecord file ({_tf_reason(file_err)}); {fix}"
+    return f"a TFRecord file is corrupt or truncated ({_tf_reason(err)}); {fix}"
+
+
+def _tf_reason(err: Exception) -> str:
+    """The first line of a TensorFlow error message, without its op and node details."""
+    text = getattr(err, "message", None) or str(err)
+    return text.strip().splitlines()[0].split(" [[")[0].split(" [Op:")[0].strip()
 
 
 class SeqDataset:
@@ -89,13 +125,16 @@ class SeqDataset:
                 f"{Path(data_dir) / 'tfrecords'}: no TFRecord files for split {split_label!r}"
                 f" (pattern {tfr_pattern or split_label + '-*.tfr'})"
             )
-        self.encoding = self._detect_encoding(stats.get("seq_1hot"))
-        if tfr_pattern is None and f"{split_label}_seqs" in stats:
-            self.num_seqs = int(stats[f"{split_label}_seqs"])
-        else:
-            self.num_seqs = sum(
-                1 for f in self.files for _ in tf.data.TFRecordDataset(f, compression_type="ZLIB")
-            )
+        with naming_corrupt_records(self.files):
+            self.encoding = self._detect_encoding(stats.get("seq_1hot"))
+            if tfr_pattern is None and f"{split_label}_seqs" in stats:
+                self.num_seqs = int(stats[f"{split_label}_seqs"])
+            else:
+                self.num_seqs = sum(
+                    1
+                    for f in self.files
+                    for _ in tf.data.TFRecordDataset(f, compression_type="ZLIB")
+                )
         self.dataset = self._make_dataset(mode)
 
     def _detect_encoding(self, seq_1hot) -> str:
@@ -184,6 +223,11 @@ class SeqDataset:
         else:
             records = files.flat_map(self._file_records)
         return records.batch(self.batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def batches(self) -> Iterator[tuple[tf.Tensor, tf.Tensor]]:
+        """Iterate over :attr:`dataset`; a corrupt file is an ``InputError`` naming it."""
+        with naming_corrupt_records(self.files):
+            yield from self.dataset
 
     def batches_per_epoch(self) -> int:
         """num_seqs // batch_size (the original's definition; train mode repeats)."""

@@ -37,18 +37,17 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from tqdm import tqdm
 
 from basenji_tf import metrics, plots, seqnn
 from basenji_tf.dataset import SeqDataset
 from basenji_tf.errors import InputError
-from basenji_tf.files import atomic_path
+from basenji_tf.files import atomic_h5, atomic_path
 from basenji_tf.genome import read_gtf_tss
 from basenji_tf.params import parse_train_params
+from basenji_tf.progress import track
 from basenji_tf.targets import read_targets, strand_pairs
 from basenji_tf.tfrecords import read_sequences_bed
 
@@ -100,7 +99,7 @@ def predict_split(
     stats = metrics.TargetStats(len(channels))
     loss_sum, count = 0.0, 0
     kept_preds, kept_targets = [], []
-    for x, y in tqdm(dataset, total=total, desc="predict", leave=False):
+    for x, y in track(dataset, total=total, desc="predict", unit="batches"):
         pred = np.asarray(predict_fn(x.numpy()), dtype=np.float32)
         target = y.numpy()
         if pred.shape[1] != target.shape[1]:
@@ -285,7 +284,7 @@ def write_plots(
 
 def write_h5(path: str | os.PathLike, name: str, array: np.ndarray) -> None:
     """Write ``array`` as float16 dataset ``name`` of a new HDF5 file."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    with atomic_h5(path) as h5:
         h5.create_dataset(name, data=array.astype(np.float16))
 
 
@@ -394,7 +393,7 @@ def evaluate_model(
     keep = save or peaks or rank or binary or bool(plot_targets) or bool(bedgraph_targets)
     result = predict_split(
         predict,
-        data.dataset,
+        data.batches(),
         channels,
         loss_fn=metrics.make_loss(settings),
         keep=keep,
@@ -513,7 +512,7 @@ def gene_values(
     preds = np.zeros((len(genes), len(channels)))
     targets = np.zeros((len(genes), len(channels)))
     seq_i = 0
-    for x, y in tqdm(dataset, total=total, desc="genes", leave=False):
+    for x, y in track(dataset, total=total, desc="genes", unit="batches"):
         batch_seqs = range(seq_i, seq_i + len(y))
         seq_i += len(y)
         if not any(s in by_seq for s in batch_seqs):
@@ -588,7 +587,7 @@ def evaluate_genes(
         )
     log.info("%d genes have a TSS inside the %d %s sequences", len(bins), len(seqs_bed), split)
     genes, preds, targets = gene_values(
-        predict, data.dataset, bins, channels, total=-(-data.num_seqs // batch_size)
+        predict, data.batches(), bins, channels, total=-(-data.num_seqs // batch_size)
     )
     log_preds, log_targets = np.log2(preds + 1), np.log2(targets + 1)
     table = pd.DataFrame(
@@ -603,7 +602,7 @@ def evaluate_genes(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_table(table, out / "acc_genes.txt")
-    with atomic_path(out / "genes.h5") as tmp, h5py.File(tmp, "w") as h5:
+    with atomic_h5(out / "genes.h5") as h5:
         h5.create_dataset("genes", data=np.array(genes, dtype="S"))
         h5.create_dataset("preds", data=preds.astype(np.float32))
         h5.create_dataset("targets", data=targets.astype(np.float32))

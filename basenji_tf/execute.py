@@ -29,9 +29,9 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 import numpy as np
-from tqdm import tqdm
 
 from basenji_tf.errors import InputError
+from basenji_tf.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ def make_executor(
 
 
 def _bar(items: Sequence, progress: str | None):
-    return tqdm(items, desc=progress, disable=progress is None, leave=False)
+    return track(items, desc=progress or "", unit="tasks", enabled=progress is not None)
 
 
 def _gather(futures: Sequence, progress: str | None) -> list:

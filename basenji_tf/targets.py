@@ -38,11 +38,11 @@ import h5py
 import numpy as np
 import pandas as pd
 import pyBigWig
-from tqdm import tqdm
 
 from basenji_tf.errors import InputError
-from basenji_tf.files import atomic_path
+from basenji_tf.files import atomic_h5
 from basenji_tf.genome import Genome, read_bed_intervals, read_bed_rows
+from basenji_tf.progress import track
 from basenji_tf.textio import display_name, read_lines
 
 REQUIRED_COLUMNS = ("identifier", "file")
@@ -527,7 +527,7 @@ def read_coverage(
     with CoverageSource(cov_file, allow_missing_chroms) as source:
         source.check_chroms({w[0] for w in windows}, "the sequences")
         for i, (chrom, start, end) in enumerate(
-            tqdm(windows, desc=Path(str(cov_file)).name, disable=not progress, leave=False)
+            track(windows, desc=Path(str(cov_file)).name, unit="windows", enabled=progress)
         ):
             out[i] = window_targets(
                 source.values(chrom, start, end),
@@ -564,5 +564,5 @@ def read_coverage_h5(
     """
     windows = read_bed_rows(seqs_bed)
     targets = read_coverage(cov_file, windows, pool_width, **kwargs)
-    with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as handle:
+    with atomic_h5(out_h5) as handle:
         handle.create_dataset("targets", data=targets, dtype="float16", compression="gzip")

@@ -35,6 +35,7 @@ Differences from the original:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -50,10 +51,10 @@ from tqdm import tqdm
 
 from basenji_tf import metrics, optimizers, seqnn
 from basenji_tf.checkpoint import RESUME_FILE, Checkpointer
-from basenji_tf.dataset import SeqDataset
+from basenji_tf.dataset import SeqDataset, naming_corrupt_records
 from basenji_tf.distribute import is_chief, make_strategy
 from basenji_tf.errors import InputError
-from basenji_tf.files import write_text_atomic
+from basenji_tf.files import claim_output_dir
 from basenji_tf.params import TrainParams, parse_train_params, read_params
 from basenji_tf.targets import read_targets, strand_pairs
 from basenji_tf.tfrecords import read_statistics
@@ -169,6 +170,8 @@ class Trainer:
         strategy: the tf.distribute strategy the models were built under.
         seed: seeds the per-epoch batch order and data shuffles (None: drawn once and
             kept in the resume state).
+        params_text: the params JSON, written to ``out_dir/params.json`` once the run is
+            accepted (None: not written).
     """
 
     def __init__(
@@ -180,6 +183,7 @@ class Trainer:
         save_model: Callable[[str, int], None],
         strategy: tf.distribute.Strategy | None = None,
         seed: int | None = None,
+        params_text: str | None = None,
     ):
         if len(models) != len(data):
             raise InputError(
@@ -198,7 +202,9 @@ class Trainer:
                 f"{self.num_replicas} replicas; make it a multiple"
             )
         self.chief = is_chief(self.strategy)
-        self.checkpoints = Checkpointer(out_dir, len(models), save_model, self.chief)
+        self.checkpoints = Checkpointer(
+            out_dir, len(models), save_model, self.chief, params_text=params_text
+        )
         self.loss_fn = metrics.make_loss(settings)
 
         self.variables = _unique(v for m in self.models for v in m.variables)
@@ -360,11 +366,12 @@ class Trainer:
     def fit(self) -> list[dict]:
         """Train until early stopping or ``train_epochs_max``; returns the history rows.
 
-        Resumes from ``out_dir/resume.h5`` when it exists.
+        Resumes from ``out_dir/resume.h5`` when it exists; nothing is written to
+        ``out_dir`` before that state is accepted.
         """
         settings = self.settings
-        self.checkpoints.open()
         self.load_state()
+        self.checkpoints.open()
         while self.epoch < settings.train_epochs_max:
             if self.epoch >= settings.train_epochs_min and min(self.unimproved) > settings.patience:
                 break
@@ -477,6 +484,7 @@ def train_model(
         the history rows (one per epoch and dataset).
     """
     params = read_params(params_file)
+    params_text = Path(params_file).read_text()
     for section in ("train", "model"):
         if section not in params:
             raise InputError(f"{params_file}: no {section!r} section")
@@ -499,48 +507,53 @@ def train_model(
     if all(pair is None for pair in pairs):
         pairs = None
 
+    # The chief holds out_dir for the whole run (other workers write nothing there); the
+    # run writes to it only once accepted (Trainer.fit), so a refused run leaves it as it was.
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "params.json", Path(params_file).read_text())
-
-    if (out / RESUME_FILE).is_file():
-        restore = None  # resume.h5 holds newer weights
-    with dist.scope():
-        model = seqnn.load(params_file, restore, 0, trunk=trunk, augment=True, strand_pair=pairs)
-        if len(data_dirs) > len(model.models):
-            raise InputError(
-                f"{len(data_dirs)} data directories for the {len(model.models)} heads of "
-                f"{params_file} ({', '.join(model.params.head_keys)}); give one per head"
+    with claim_output_dir(out) if is_chief(dist) else contextlib.nullcontext():
+        if (out / RESUME_FILE).is_file():
+            restore = None  # resume.h5 holds newer weights
+        with dist.scope():
+            model = seqnn.load(
+                params_file, restore, 0, trunk=trunk, augment=True, strand_pair=pairs
             )
-        if len(data_dirs) < len(model.models):
-            # As the original: one dataset trains head 0 of a multi-head params file.
-            log.info(
-                "training heads %s; %s get no data directory and stay untrained",
-                ", ".join(model.params.head_keys[: len(data_dirs)]),
-                ", ".join(model.params.head_keys[len(data_dirs) :]),
-            )
-        for i, data_dir in enumerate(data_dirs):
-            stats = read_statistics(data_dir)
-            if int(stats["target_length"]) != model.target_lengths[i] or int(
-                stats["num_targets"]
-            ) != model.num_targets(i):
+            if len(data_dirs) > len(model.models):
                 raise InputError(
-                    f"{Path(data_dir) / 'statistics.json'}: target_length "
-                    f"{stats['target_length']} x {stats['num_targets']} targets, but head {i} "
-                    f"outputs {model.target_lengths[i]} bins x {model.num_targets(i)}; the "
-                    "params and the data must agree"
+                    f"{len(data_dirs)} data directories for the {len(model.models)} heads of "
+                    f"{params_file} ({', '.join(model.params.head_keys)}); give one per head"
                 )
-        data = [seq_data_source(d, settings, seed, tfr_train, tfr_eval) for d in data_dirs]
-        trainer = Trainer(
-            model.models[: len(data_dirs)],
-            data,
-            settings,
-            out,
-            save_model=lambda path, i: model.save(path, head_i=i),
-            strategy=dist,
-            seed=seed,
-        )
-    return trainer.fit()
+            if len(data_dirs) < len(model.models):
+                # As the original: one dataset trains head 0 of a multi-head params file.
+                log.info(
+                    "training heads %s; %s get no data directory and stay untrained",
+                    ", ".join(model.params.head_keys[: len(data_dirs)]),
+                    ", ".join(model.params.head_keys[len(data_dirs) :]),
+                )
+            for i, data_dir in enumerate(data_dirs):
+                stats = read_statistics(data_dir)
+                if int(stats["target_length"]) != model.target_lengths[i] or int(
+                    stats["num_targets"]
+                ) != model.num_targets(i):
+                    raise InputError(
+                        f"{Path(data_dir) / 'statistics.json'}: target_length "
+                        f"{stats['target_length']} x {stats['num_targets']} targets, but head {i} "
+                        f"outputs {model.target_lengths[i]} bins x {model.num_targets(i)}; the "
+                        "params and the data must agree"
+                    )
+            data = [seq_data_source(d, settings, seed, tfr_train, tfr_eval) for d in data_dirs]
+            trainer = Trainer(
+                model.models[: len(data_dirs)],
+                data,
+                settings,
+                out,
+                save_model=lambda path, i: model.save(path, head_i=i),
+                strategy=dist,
+                seed=seed,
+                params_text=params_text,
+            )
+        files = [str(f) for d in data_dirs for f in sorted(Path(d, "tfrecords").glob("*.tfr"))]
+        with naming_corrupt_records(files):
+            return trainer.fit()
 
 
 def _data_strand_pairs(data_dir: str | os.PathLike) -> list[int] | None:

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 from basenji_tf.errors import InputError
-from basenji_tf.files import atomic_path
+from basenji_tf.files import atomic_h5, read_h5
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def read_legacy_h5(path: str | os.PathLike) -> list[LayerWeights]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: weight file not found")
     try:
-        with h5py.File(path, "r") as handle:
+        with read_h5(path, "Keras HDF5 model file") as handle:
             group = handle["model_weights"] if "model_weights" in handle else handle
             layer_names = _read_attr_list(group, "layer_names")
             if not layer_names:
@@ -78,17 +78,27 @@ def read_legacy_h5(path: str | os.PathLike) -> list[LayerWeights]:
                     arrays = [np.asarray(group[name][w]) for w in weight_names]
                     layers.append(LayerWeights(name, weight_names, arrays))
             return layers
-    except (OSError, KeyError) as err:
+    except KeyError as err:
         raise InputError(
-            f"{path}: cannot read weights ({err}); the file is truncated, corrupt or not HDF5"
+            f"{path}: cannot read weights (no {err}); the file is truncated, corrupt or not a "
+            "Keras HDF5 model file"
         ) from None
 
 
 def read_keras_archive(path: str | os.PathLike) -> list[LayerWeights]:
     """Weighted layers of a Keras 3 ``.keras`` archive saved from a SeqNN model."""
     if not zipfile.is_zipfile(path):
-        raise InputError(f"{path}: not a .keras archive (zip)")
-    model = keras.saving.load_model(path, compile=False)
+        raise InputError(f"{path}: not a .keras archive (zip); the file is truncated or corrupt")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except (zipfile.BadZipFile, EOFError, KeyError, OSError, ValueError) as err:
+        if isinstance(err, OSError) and err.errno is not None:
+            raise
+        reason = " ".join(str(err).split())[:200]
+        raise InputError(
+            f"{path}: cannot load the .keras archive ({type(err).__name__}: {reason}); the file "
+            "is truncated or corrupt, or was not saved from a basenji_tf model"
+        ) from err
     return model_layer_weights(model)
 
 
@@ -178,7 +188,7 @@ def save_legacy_h5(
         path: output ``.h5`` path.
         extra_attrs: more root attributes (strings), e.g. the params JSON.
     """
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
+    with atomic_h5(path) as handle:
         handle.attrs["backend"] = keras.backend.backend()
         handle.attrs["keras_version"] = keras.__version__
         for key, value in (extra_attrs or {}).items():

@@ -57,6 +57,7 @@ LAYERS = {
     "basenji_tf.files": 0,
     "basenji_tf.errors": 0,
     "basenji_tf.textio": 0,  # input files: path or "-", plain/gzip/bgzip, one-line errors
+    "basenji_tf.progress": 0,  # progress bars on a terminal, log lines elsewhere
     "basenji_tf.execute": 0,  # how shards and tasks run (processes, Dask): data and scoring
 }
 MODEL_WING = ("seqnn", "blocks", "layers", "params", "weights", "metrics")

@@ -1,8 +1,9 @@
-"""What every command shares: argument parser defaults, logging and error reporting."""
+"""What every command shares: parser defaults, logging, errors, the output directory held."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
 import os
@@ -12,15 +13,35 @@ from collections.abc import Callable, Sequence
 
 from basenji_tf.errors import InputError
 from basenji_tf.execute import Executor, make_executor
+from basenji_tf.files import claim_output_dir
+
+DEBUG_ENV = "BASENJI_DEBUG"
+
+
+class _DebugAction(argparse.Action):
+    """``--debug``: the same as ``BASENJI_DEBUG=1``, which worker processes inherit."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=False, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        os.environ[DEBUG_ENV] = "1"
+        setattr(namespace, self.dest, True)
 
 
 def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """An argparse parser that shows every option's default in ``--help``."""
-    return argparse.ArgumentParser(
+    """An argparse parser that shows every option's default in ``--help`` and has ``--debug``."""
+    parser = argparse.ArgumentParser(
         prog=prog,
         description=description,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.add_argument(
+        "--debug",
+        action=_DebugAction,
+        help=f"print the traceback of an error (as {DEBUG_ENV}=1 does)",
+    )
+    return parser
 
 
 def add_scheduler_options(parser: argparse.ArgumentParser) -> None:
@@ -56,8 +77,6 @@ def comma_ints(text: str) -> list[int]:
         ) from None
 
 
-DEBUG_ENV = "BASENJI_DEBUG"
-
 # errno -> what the user can do about it; the message itself comes from the OS.
 _OS_FIXES = {
     errno.ENOSPC: "free space on that file system or write the output elsewhere (-o)",
@@ -83,14 +102,23 @@ def os_error_line(err: OSError) -> str:
     return f"{line}; {fix}" if fix else line
 
 
-def run_main(prog: str, body: Callable[[], int | None]) -> int:
+def run_main(
+    prog: str, body: Callable[[], int | None], out_dir: str | os.PathLike | None = None
+) -> int:
     """Run a command body; report every expected failure as one line and a non-zero exit.
 
     Bad input (``InputError``) and operating-system failures (missing file, no space left,
     permission denied, ...) are the user's to fix: one line on stderr, exit status 1. An
     unexpected exception is reported the same way, as an internal error. Ctrl-C exits 130
-    and a closed output pipe (``| head``) exits quietly. With the environment variable
-    ``BASENJI_DEBUG=1`` the traceback is printed as well.
+    and a closed output pipe (``| head``) exits quietly. With ``--debug`` or the
+    environment variable ``BASENJI_DEBUG=1`` the traceback is printed as well.
+
+    Args:
+        prog: the command's name, first on every line.
+        body: the command's work; returns the exit status (None: 0).
+        out_dir: the output directory the run holds from start to end
+            (:func:`basenji_tf.files.claim_output_dir`): a second run on it stops at once,
+            and temporary files of a killed earlier run are removed. None: no directory.
     """
     logging.basicConfig(
         level=os.environ.get("BASENJI_LOG_LEVEL", "INFO"),
@@ -98,7 +126,9 @@ def run_main(prog: str, body: Callable[[], int | None]) -> int:
         stream=sys.stderr,
     )
     try:
-        return body() or 0
+        holding = contextlib.nullcontext() if out_dir is None else claim_output_dir(out_dir)
+        with holding:
+            return body() or 0
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
@@ -120,7 +150,7 @@ def _report(prog: str, err: Exception) -> None:
     else:
         message = (
             f"internal error: {type(err).__name__}: {err}; please report it "
-            f"(set {DEBUG_ENV}=1 for the traceback)"
+            f"(--debug for the traceback)"
         )
     print(f"{prog}: error: {' '.join(message.split())}", file=sys.stderr)
 

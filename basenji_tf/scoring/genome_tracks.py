@@ -45,7 +45,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 
@@ -53,7 +52,7 @@ from basenji_tf import seqnn
 from basenji_tf.dna import dna_1hot
 from basenji_tf.errors import InputError
 from basenji_tf.execute import Executor, InProcess
-from basenji_tf.files import atomic_path, write_text_atomic
+from basenji_tf.files import atomic_h5, read_h5, write_text_atomic
 from basenji_tf.genome import Genome
 from basenji_tf.scoring.track_writer import (
     Untransform,
@@ -219,7 +218,7 @@ def predict_chunk(task: ChunkTask) -> str:
     seqs = [seq for seq, keep in zip(seqs, present) if keep]
     size, outputs = spec.batch_size, list(task.outputs)
     shape = (len(seqs), tiling.target_length, len(outputs))
-    with atomic_path(task.path) as tmp, h5py.File(tmp, "w") as h5:
+    with atomic_h5(task.path) as h5:
         h5.create_dataset("chrom", data=np.array([c for c, _ in task.windows], dtype="S"))
         h5.create_dataset("window", data=np.array([k for _, k in task.windows], dtype=np.int64))
         h5.create_dataset("present", data=present)
@@ -247,7 +246,7 @@ def chunk_blocks(
     Yields:
         (chromosome, first output bp, values float32 [target_length, len(columns)]).
     """
-    with h5py.File(path, "r") as h5:
+    with read_h5(path, "chunk file") as h5:
         present = h5["present"][:]
         chroms = h5["chrom"][:][present]
         ks = h5["window"][:][present]

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
 from basenji_tf import seqnn
 from basenji_tf.dna import hot1_rc
 from basenji_tf.errors import InputError
 from basenji_tf.genome import Genome
+from basenji_tf.progress import track
 from basenji_tf.scoring.bed import read_bed_windows, region_1hot
 from basenji_tf.scoring.outputs import write_bigwigs, write_grad_h5
 
@@ -99,7 +99,7 @@ def run_grad_bed(
     with Genome(fasta) as genome:
         regions = read_bed_windows(bed_file, genome, model_head.seq_length, False)
         seq_batches, grad_batches = [], []
-        for b0 in tqdm(range(0, len(regions), batch_size), desc="regions", disable=None):
+        for b0 in track(range(0, len(regions), batch_size), desc="regions", unit="batches"):
             batch = regions[b0 : b0 + batch_size]
             seq_batches.append(np.stack([region_1hot(genome, r) for r in batch]))
             grad_batches.append(input_gradients(model, seq_batches[-1], target_indexes, rc=rc))

@@ -28,7 +28,7 @@ import pandas as pd
 from natsort import natsorted
 
 from basenji_tf.errors import InputError
-from basenji_tf.files import atomic_path
+from basenji_tf.files import atomic_h5, atomic_path, close_h5, discard_h5, h5_os_error, read_h5
 
 if TYPE_CHECKING:
     from basenji_tf.scoring.bed import Region
@@ -69,6 +69,8 @@ class SadWriter:
 
     Args:
         path: an open-for-writing temporary path (see :func:`basenji_tf.files.atomic_path`).
+            On a failed write (a full disk) the file is discarded (closed, left for the
+            caller's ``atomic_path`` to delete) and the error names ``path``.
         stats: statistic names.
         target_ids, target_labels: one per reported target.
         num_bins: prediction length in bins (REF/ALT datasets).
@@ -83,17 +85,26 @@ class SadWriter:
         num_bins: int,
     ):
         self.h5 = h5py.File(path, "w")
+        self.h5_path = path
         self.stats = list(stats)
         self.rows = 0
         num_targets = len(target_ids)
+        # Every row dataset stays open until close: HDF5 writes a dataset's cached chunks
+        # when its last handle closes, and a write that fails there (a full disk) cannot
+        # raise and leaves the file unusable.
+        self._rows: dict[str, h5py.Dataset] = {}
         for name in ("snp", "chr", "ref_allele", "alt_allele"):
-            self.h5.create_dataset(name, (0,), dtype="S1", maxshape=(None,), chunks=(4096,))
-        self.h5.create_dataset("pos", (0,), dtype="uint32", maxshape=(None,), chunks=(4096,))
+            self._rows[name] = self.h5.create_dataset(
+                name, (0,), dtype="S1", maxshape=(None,), chunks=(4096,)
+            )
+        self._rows["pos"] = self.h5.create_dataset(
+            "pos", (0,), dtype="uint32", maxshape=(None,), chunks=(4096,)
+        )
         self.h5.create_dataset("target_ids", data=np.array(target_ids, dtype="S"))
         self.h5.create_dataset("target_labels", data=np.array(target_labels, dtype="S"))
         for stat in self.stats:
             shape = (num_bins, num_targets) if stat in ("REF", "ALT") else (num_targets,)
-            self.h5.create_dataset(
+            self._rows[stat] = self.h5.create_dataset(
                 stat,
                 (0, *shape),
                 dtype="float16",
@@ -103,12 +114,13 @@ class SadWriter:
 
     def _append_strings(self, name: str, values: list[str]) -> None:
         data = np.array(values, dtype="S")
-        dset = self.h5[name]
+        dset = self._rows[name]
         if data.dtype.itemsize > dset.dtype.itemsize:
             # h5py cannot widen a fixed-length string dataset in place: rewrite it.
             old = dset[:]
+            dset.flush()  # write its chunks here, where a failure raises, not at its close
             del self.h5[name]
-            dset = self.h5.create_dataset(
+            dset = self._rows[name] = self.h5.create_dataset(
                 name, data=old.astype(data.dtype), maxshape=(None,), chunks=(4096,)
             )
         dset.resize((self.rows + len(values),))
@@ -118,21 +130,36 @@ class SadWriter:
         """Add rows: ``scores[stat]`` is [len(variants), ...] float16."""
         if not variants:
             return
+        try:
+            self._append(variants, scores)
+        except BaseException as err:
+            discard_h5(self.h5)
+            raise h5_os_error(err, self.h5_path) from err
+
+    def _append(self, variants: Sequence[Variant], scores: dict[str, np.ndarray]) -> None:
         self._append_strings("snp", [v.id for v in variants])
         self._append_strings("chr", [v.chrom for v in variants])
         self._append_strings("ref_allele", [v.ref for v in variants])
         self._append_strings("alt_allele", [v.alt for v in variants])
         end = self.rows + len(variants)
-        self.h5["pos"].resize((end,))
-        self.h5["pos"][self.rows :] = [v.pos for v in variants]
+        self._rows["pos"].resize((end,))
+        self._rows["pos"][self.rows :] = [v.pos for v in variants]
         for stat in self.stats:
-            self.h5[stat].resize((end, *self.h5[stat].shape[1:]))
-            self.h5[stat][self.rows :] = scores[stat]
+            dset = self._rows[stat]
+            dset.resize((end, *dset.shape[1:]))
+            dset[self.rows :] = scores[stat]
         self.rows = end
 
     def close(self) -> None:
-        write_percentiles(self.h5, self.stats)
-        self.h5.close()
+        """Add the percentile tables and close (a discarded file is left closed)."""
+        if not self.h5.id.valid:
+            return
+        try:
+            write_percentiles(self.h5, self.stats)
+        except BaseException as err:
+            discard_h5(self.h5)
+            raise h5_os_error(err, self.h5_path) from err
+        close_h5(self.h5, self.h5_path)
 
 
 def write_percentiles(h5: h5py.File, stats: Sequence[str], block: int = 256) -> None:
@@ -166,17 +193,17 @@ def merge_sad(job_files: Sequence[str], out_file: str, chunk_rows: int = 4096) -
     Returns:
         the number of rows written.
     """
-    with h5py.File(job_files[0], "r") as first:
+    with read_h5(job_files[0], "shard sad.h5") as first:
         stats = [k for k in first if k in SAD_STATS]
         per_row = ["snp", "chr", "pos", "ref_allele", "alt_allele", *stats]
         shapes = {k: first[k].shape[1:] for k in per_row}
         dtypes = {k: first[k].dtype for k in per_row}
         target_ids = first["target_ids"][:]
         target_labels = first["target_labels"][:]
-    with atomic_path(out_file) as tmp, h5py.File(tmp, "w") as out:
+    with atomic_h5(out_file) as out:
         total = 0
         for job in job_files:
-            with h5py.File(job, "r") as h5:
+            with read_h5(job, "shard sad.h5") as h5:
                 total += h5["snp"].shape[0]
                 for k in ("snp", "chr", "ref_allele", "alt_allele"):
                     dtypes[k] = max(dtypes[k], h5[k].dtype, key=lambda d: d.itemsize)
@@ -186,7 +213,7 @@ def merge_sad(job_files: Sequence[str], out_file: str, chunk_rows: int = 4096) -
         out.create_dataset("target_labels", data=target_labels)
         row = 0
         for job in job_files:
-            with h5py.File(job, "r") as h5:
+            with read_h5(job, "shard sad.h5") as h5:
                 n = h5["snp"].shape[0]
                 for r0 in range(0, n, chunk_rows):
                     r1 = min(n, r0 + chunk_rows)
@@ -338,7 +365,7 @@ def write_sat_h5(
     Datasets: ``seqs`` bool [N, mut_len, 4], each stat of ``scores`` float16
     [N, mut_len, 4, T], and the ``extra`` datasets (chr/start/end/strand or label).
     """
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    with atomic_h5(path) as h5:
         h5.create_dataset("seqs", data=seqs.astype(bool))
         for name, values in extra.items():
             h5.create_dataset(name, data=values)
@@ -399,7 +426,7 @@ def write_grad_h5(
     Datasets: ``seqs`` bool [N, L, 4], ``grads`` float16 [N, L, 4], ``attr`` float32
     [N, L], ``chr``, ``start``, ``end`` (int64 window bp).
     """
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    with atomic_h5(path) as h5:
         h5.create_dataset("seqs", data=seqs == 1)
         h5.create_dataset("grads", data=to_float16(grads))
         h5.create_dataset("attr", data=attr.astype(np.float32))
@@ -416,7 +443,7 @@ def write_predict_h5(
     Datasets: ``preds`` float16 [N, bins, T] (or [N, T]), ``chrom``, ``start`` (int64
     genome bp of the site) and ``end`` (``start + site_bp``).
     """
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    with atomic_h5(path) as h5:
         h5.create_dataset("preds", data=to_float16(preds))
         h5.create_dataset("chrom", data=np.array([r.chrom for r in regions], dtype="S"))
         h5.create_dataset("start", data=starts)
@@ -456,7 +483,7 @@ def write_sed_h5(
     num_targets = len(target_ids)
     strings = ("snp", "chr", "ref_allele", "alt_allele", "gene_id", "gene_name")
     ints = {"pos": np.uint32, "tss": np.int64, "tss_dist": np.int64}
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    with atomic_h5(path) as h5:
         for k in strings:
             h5.create_dataset(k, (0,), dtype=h5py.string_dtype("ascii"), maxshape=(None,))
         for k, dtype in ints.items():

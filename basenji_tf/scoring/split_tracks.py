@@ -28,14 +28,13 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 
 from basenji_tf import seqnn
 from basenji_tf.dataset import SeqDataset
 from basenji_tf.errors import InputError
-from basenji_tf.files import atomic_path, write_text_atomic
+from basenji_tf.files import atomic_h5, read_h5, write_text_atomic
 from basenji_tf.genome import read_chrom_sizes
 from basenji_tf.params import parse_train_params
 from basenji_tf.scoring.track_writer import Block, bigwig_group_size, write_track_group
@@ -76,7 +75,7 @@ def predict_split(
     shape = (data.num_seqs, head.target_length, len(channels))
     sums = np.zeros(len(channels), np.float64)
     path = Path(out_dir) / "preds.h5"
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    with atomic_h5(path) as h5:
         preds = h5.create_dataset(
             "preds",
             shape,
@@ -84,7 +83,7 @@ def predict_split(
             chunks=(1, shape[1], min(shape[2], bigwig_group_size())) if shape[0] else None,
         )
         row = 0
-        for x, _ in data.dataset:
+        for x, _ in data.batches():
             x = x.numpy()
             batch = np.zeros((data.batch_size, *x.shape[1:]), np.float32)
             batch[: len(x)] = x
@@ -167,7 +166,7 @@ def _row_blocks(
 ) -> Iterator[Block]:
     """The records' predictions of ``columns``, in genome order, as track blocks."""
     first, last = min(columns), max(columns) + 1
-    with h5py.File(preds_file, "r") as h5:
+    with read_h5(preds_file, "predictions file") as h5:
         preds = h5["preds"]
         for i in order:
             values = preds[i, :, first:last][:, [c - first for c in columns]]

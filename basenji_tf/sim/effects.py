@@ -11,10 +11,10 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm import tqdm
 
 from basenji_tf.dna import N_INDEX, index_dna
 from basenji_tf.errors import InputError
+from basenji_tf.progress import track
 from basenji_tf.sim.genomes import Chromosome, Site, SpeciesGenome
 from basenji_tf.sim.motifs import ENHANCER_FACTORS, IUPAC, MOTIF_BY_NAME
 from basenji_tf.sim.true_model import Sites, TrueModel
@@ -167,7 +167,7 @@ def make_variants(
         raise InputError(f"{chrom_name}: too small to hold variants; use a larger --size")
     used: set[int] = set()
     variants = []
-    progress = tqdm(total=count, desc=f"{genome.name} variants", disable=None, leave=False)
+    progress = track(total=count, desc=f"{genome.name} variants", unit="variants")
     for vclass, n in wanted.items():
         made = 0
         for _attempt in range(200 * n):

@@ -8,10 +8,9 @@ import logging
 import os
 from pathlib import Path
 
-from tqdm import tqdm
-
 from basenji_tf.errors import InputError
 from basenji_tf.files import atomic_path, write_text_atomic
+from basenji_tf.progress import track
 from basenji_tf.sim.config import (
     CELL_TYPES,
     PROTECTED_SUBSTITUTION_RATE,
@@ -70,7 +69,7 @@ def _write_species(
 
     variants: list[PlantedVariant] = []
     with track_bigwigs(out_dir / "tracks", model.tracks, genome.sizes) as add_coverage:
-        for chrom in tqdm(genome.chroms, desc=f"{genome.name} tracks", disable=None):
+        for chrom in track(genome.chroms, desc=f"{genome.name} tracks", unit="chromosomes"):
             sites = model.scan(chrom.index)
             noise = rng_stream(seed, f"{genome.name}-noise-{chrom.name}")
             add_coverage(chrom.name, model.sample(sites, noise))
