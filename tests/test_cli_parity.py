@@ -56,12 +56,12 @@ NOT_YET = {
     ("basenji_sat_vcf", "-f"): "figure width; -f is still the genome (shared sat options)",
     ("basenji_sat_vcf", "--f2"): "second genome for ALT windows",
     ("basenji_sat_vcf", "--stats"): "shared sat options",
-    ("basenji_predict", "--mc"): "Monte Carlo ensemble",
-    ("basenji_predict", "-g"): "BASENJIDIR default: not required (only BigWigs need it)",
 }
 
 INT_TYPES = {"int", "positive_int", "nonnegative_int"}
-FLOAT_TYPES = {"float", "positive_float", "nonnegative_float", "fraction", "probability"}
+FLOAT_TYPES = {
+    "float", "positive_float", "nonnegative_float", "fraction", "probability", "quantile",
+}  # fmt: skip
 
 
 def _rows(tsv):

@@ -18,6 +18,8 @@ GOOD = [
     (_types.fraction, "0.25", 0.25),
     (_types.probability, "0", 0.0),
     (_types.probability, "0.99", 0.99),
+    (_types.quantile, "0", 0.0),
+    (_types.quantile, "1", 1.0),
     (_types.comma_strs, "chr1, chr2,,", ["chr1", "chr2"]),
 ]
 BAD = [
@@ -34,6 +36,8 @@ BAD = [
     (_types.fraction, "1.01"),
     (_types.probability, "1"),
     (_types.probability, "-0.1"),
+    (_types.quantile, "1.5"),
+    (_types.quantile, "-0.5"),
 ]
 
 

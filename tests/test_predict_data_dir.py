@@ -64,16 +64,19 @@ def test_predict_without_bigwigs_and_bad_options(tmp_path, paths, capsys):
     out = tmp_path / "p"
     table = tmp_path / "t.txt"
     table.write_text("index\tidentifier\tfile\n2\ta\tx\n6\tb\tx\n")
-    argv = ["-o", str(out), "-t", str(table), paths["params"], paths["model"], paths["data"]]
+    argv = ["-o", str(out), "-t", str(table), "-g", paths["sizes"],
+            paths["params"], paths["model"], paths["data"]]  # fmt: skip
     assert basenji_predict.main(argv) == 0
     assert not (out / "tracks").exists()
     with h5py.File(out / "preds.h5") as h5:
         assert h5["preds"].shape == (3, 112, 2)
     lines = (out / "normalization.txt").read_text().splitlines()
     assert [line.split()[0] for line in lines] == ["2", "6"]
+    with pytest.raises(SystemExit) as exit_info:  # -g is required, as in the original
+        basenji_predict.main(argv[:4] + argv[6:])
+    assert exit_info.value.code == 2
+    assert "the following arguments are required: -g" in capsys.readouterr().err
     assert basenji_predict.main(["--ti", "1"] + argv) == 1
-    assert "-g: BigWigs need the chromosome sizes" in capsys.readouterr().err
-    assert basenji_predict.main(["--ti", "1", "-g", paths["sizes"]] + argv) == 1
     assert "--ti 1: not a predicted output" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         basenji_predict.main(["--help"])

@@ -18,6 +18,7 @@ __all__ = [
     "positive_float",
     "positive_int",
     "probability",
+    "quantile",
 ]
 
 
@@ -69,6 +70,11 @@ def fraction(text: str) -> float:
 def probability(text: str) -> float:
     """A number in [0, 1): a rate such as dropout or an N fraction a window may hold."""
     return _real(text, lambda x: 0 <= x < 1, "a probability in [0, 1)")
+
+
+def quantile(text: str) -> float:
+    """A number in [0, 1]: a quantile of a track's values (``basenji_data_read.py --clip_pct``)."""
+    return _real(text, lambda x: 0 <= x <= 1, "a quantile in [0, 1]")
 
 
 def comma_strs(text: str) -> list[str]:

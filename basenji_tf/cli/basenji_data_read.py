@@ -6,6 +6,13 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
+from basenji_tf.cli._types import (
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    quantile,
+)
 from basenji_tf.targets import SUM_STATS, read_coverage_h5
 
 PROG = "basenji_data_read.py"
@@ -23,21 +30,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("seqs_cov_file", help="output HDF5")
     add = parser.add_argument
     add("-b", dest="blacklist_bed", help="blacklist BED: values clipped to the window baseline")
-    add("--black_pct", type=float, default=0.5, help="baseline quantile of each window")
-    add("-c", dest="clip", type=float, help="hard clip binned values to [-clip, clip]")
-    add("--clip_soft", type=float, help="soft clip above this: c - 1 + sqrt(x - c + 1)")
+    add("--black_pct", type=quantile, default=0.5, help="baseline quantile of each window")
+    add("-c", dest="clip", type=nonnegative_float, help="hard clip binned values to [-clip, clip]")
+    add("--clip_soft", type=nonnegative_float, help="soft clip above this: c - 1 + sqrt(x - c + 1)")
     add(
         "--clip_pct",
-        type=float,
+        type=quantile,
         default=0.9999999,
         help="finally clip to this quantile of all values of the track",
     )
-    add("--crop", dest="crop_bp", type=int, default=0, help="bp to leave out at each window end")
+    add(
+        "--crop",
+        dest="crop_bp",
+        type=nonnegative_int,
+        default=0,
+        help="bp to leave out at each window end",
+    )
     add("-i", dest="interp", action="store_true", help="interpolate NaN linearly")
     add(
         "-s",
         dest="scale",
-        type=float,
+        type=positive_float,
         default=1.0,
         help="multiply per-bp coverage (before pooling)",
     )
@@ -48,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=SUM_STATS,
         help="how bp values become a bin value",
     )
-    add("-w", dest="pool_width", type=int, default=1, help="bin width (bp)")
+    add("-w", dest="pool_width", type=positive_int, default=1, help="bin width (bp)")
     add(
         "--allow_missing_chroms",
         action="store_true",
@@ -62,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> None:
         settings = vars(args).copy()
+        settings.pop("debug", None)
         read_coverage_h5(
             settings.pop("genome_cov_file"),
             settings.pop("seqs_bed_file"),
@@ -71,3 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     return run_main(PROG, body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

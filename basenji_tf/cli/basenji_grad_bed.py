@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
+from basenji_tf.cli._types import nonnegative_int, positive_int
 from basenji_tf.scoring.grad import run_grad_bed
 
 PROG = "basenji_grad_bed.py"
@@ -32,8 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rc", action="store_true", help="average with the reverse complement's gradient"
     )
-    parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
-    parser.add_argument("--batch_size", type=int, default=4, help="sequences per gradient call")
+    parser.add_argument("--head", dest="head_i", type=nonnegative_int, default=0, help="model head")
+    parser.add_argument(
+        "--batch_size", type=positive_int, default=4, help="sequences per gradient call"
+    )
     return parser
 
 

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
+from basenji_tf.cli._types import nonnegative_int, positive_int
 from basenji_tf.legacy_data import hdf5_to_data_dir
 
 PROG = "basenji_hdf5_tfr.py"
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-c",
         "--crop",
         dest="crop_bp",
-        type=int,
+        type=nonnegative_int,
         default=0,
         help="bp cut from each end of the targets: the params' batch_buffer",
     )
@@ -34,7 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the BED of record coordinates the HDF5 writer printed (its -o)",
     )
     parser.add_argument(
-        "-s", dest="seqs_per_tfr", type=int, default=256, help="sequences per TFRecord file"
+        "-s",
+        dest="seqs_per_tfr",
+        type=positive_int,
+        default=256,
+        help="sequences per TFRecord file",
     )
     parser.add_argument(
         "--encoding",
@@ -46,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--zlib_level",
         dest="compression_level",
         type=int,
+        choices=range(10),
         default=1,
         help="ZLIB level of the TFRecords",
     )
@@ -69,3 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {args.out_dir}: {counts} sequences")
 
     return run_main(PROG, body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

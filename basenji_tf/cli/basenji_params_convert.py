@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
+from basenji_tf.cli._types import positive_int
 from basenji_tf.legacy_params import convert_params_txt, write_params_json
 
 PROG = "basenji_params_convert.py"
@@ -21,10 +22,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("params_txt", help="TF1 params.txt")
     parser.add_argument("params_json", help="params JSON to write")
     parser.add_argument(
-        "--num_targets", type=int, help="outputs per bin, instead of the file's num_targets"
+        "--num_targets",
+        type=positive_int,
+        help="outputs per bin, instead of the file's num_targets",
     )
     parser.add_argument(
-        "--seq_length", type=int, help="input length (bp), instead of the file's seq_length"
+        "--seq_length",
+        type=positive_int,
+        help="input length (bp), instead of the file's seq_length",
     )
     return parser
 
@@ -44,3 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     return run_main(PROG, body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,6 +6,9 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
+from basenji_tf.cli._types import nonnegative_int
+from basenji_tf.cli.basenji_test import add_mc_option, warn_mc
+from basenji_tf.scoring.split_tracks import predict_data_dir
 
 PROG = "basenji_predict.py"
 
@@ -25,9 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
         dest="track_bed",
         help="sequences BED to place the BigWig bins (data_dir/sequences.bed)",
     )
-    parser.add_argument("-g", dest="genome_file", help="chromosome sizes for the BigWigs")
+    parser.add_argument(
+        "-g",
+        dest="genome_file",
+        required=True,
+        help="chromosome sizes for the BigWigs (.genome, .chrom.sizes or .fai); required, "
+        "as in the original, whose default was $BASENJIDIR/data/human.hg38.genome",
+    )
     parser.add_argument("-o", dest="out_dir", default="test_out", help="output directory")
-    parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
+    parser.add_argument("--head", dest="head_i", type=nonnegative_int, default=0, help="model head")
+    add_mc_option(parser)
     parser.add_argument("--rc", action="store_true", help="average with reverse complements")
     parser.add_argument("--shifts", type=comma_ints, default=[0], help="ensemble shifts (bp)")
     parser.add_argument(
@@ -50,8 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        from basenji_tf.scoring.split_tracks import predict_data_dir
-
+        warn_mc(args.mc_n)
         result = predict_data_dir(
             args.params_file,
             args.model_file,

@@ -13,6 +13,26 @@ from basenji_tf.evaluate import evaluate_model
 PROG = "basenji_test.py"
 
 
+def add_mc_option(parser: argparse.ArgumentParser) -> None:
+    """The original's ``--mc`` (Monte Carlo iterations), which it parsed and never used."""
+    parser.add_argument(
+        "--mc",
+        dest="mc_n",
+        type=nonnegative_int,
+        default=0,
+        help="the original's Monte Carlo iterations, which it never used: accepted and "
+        "ignored (docs/cli.md); use --rc and --shifts for an ensemble",
+    )
+
+
+def warn_mc(mc_n: int) -> None:
+    """One warning when ``--mc`` was given a value that changes nothing."""
+    if mc_n:
+        logging.warning(
+            "--mc %d is ignored (unused in the original too); use --rc and --shifts", mc_n
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = make_parser(
         PROG,
@@ -24,14 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("data_dir")
     parser.add_argument("-o", dest="out_dir", default="test_out", help="output directory")
     parser.add_argument("--head", dest="head_i", type=nonnegative_int, default=0, help="model head")
-    parser.add_argument(
-        "--mc",
-        dest="mc_n",
-        type=nonnegative_int,
-        default=0,
-        help="Monte Carlo ensemble: N random reverse-complement/shift draws per sequence "
-        "(accepted; not supported, see docs/cli.md: use --rc and --shifts)",
-    )
+    add_mc_option(parser)
     parser.add_argument("--rc", action="store_true", help="average with reverse complements")
     parser.add_argument("--shifts", type=comma_ints, default=[0], help="ensemble shifts (bp)")
     parser.add_argument("--split", default="test", help="split label of the data directory")
@@ -75,10 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        if args.mc_n:
-            logging.warning(
-                "--mc %d is not supported and is ignored; use --rc and --shifts", args.mc_n
-            )
+        warn_mc(args.mc_n)
         result = evaluate_model(
             args.params_file,
             args.model_file,

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
+from basenji_tf.cli._types import nonnegative_int
 from basenji_tf.evaluate import evaluate_genes
 
 PROG = "basenji_test_genes.py"
@@ -23,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("data_dir")
     parser.add_argument("gtf_file", help="gene annotation GTF (same genome build as the data)")
     parser.add_argument("-o", dest="out_dir", default="test_genes_out", help="output directory")
-    parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
+    parser.add_argument("--head", dest="head_i", type=nonnegative_int, default=0, help="model head")
     parser.add_argument("--rc", action="store_true", help="average with reverse complements")
     parser.add_argument("--shifts", type=comma_ints, default=[0], help="ensemble shifts (bp)")
     parser.add_argument("--split", default="test", help="split label of the data directory")
@@ -64,3 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Gene PearsonR:  {result['pearsonr']:7.5f}")
 
     return run_main(PROG, body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
+from basenji_tf.cli._types import nonnegative_int, positive_int
 from basenji_tf.train import train_model
 
 PROG = "basenji_train.py"
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="accepted for compatibility; every run uses the same custom loop "
         "(Keras' fit cannot run under MultiWorkerMirroredStrategy)",
     )
-    parser.add_argument("--seed", type=int, help="seed everything (deterministic ops)")
+    parser.add_argument("--seed", type=nonnegative_int, help="seed everything (deterministic ops)")
     parser.add_argument(
         "--strategy",
         choices=("default", "mirrored", "multiworker"),
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--port_base",
-        type=int,
+        type=positive_int,
         default=8888,
         help="first port of the multiworker workers on each node (Slurm)",
     )
@@ -71,3 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     return run_main(PROG, body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
