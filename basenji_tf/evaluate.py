@@ -301,6 +301,7 @@ def _ensembled(
     any, tells the RC ensemble which outputs to swap.
     """
     strand_pair = strand_pairs(full_table, head.num_targets)
+    head.ensemble(rc, shifts, strand_pair)  # built (and its shifts checked) before any work
     return functools.partial(head.predict, rc=rc, shifts=shifts, strand_pair=strand_pair)
 
 

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
+from basenji_tf.errors import InputError
+
 register = keras.saving.register_keras_serializable(package="basenji_tf")
 
 # ---------------------------------------------------------------------------------------
@@ -304,6 +306,23 @@ def ensemble_members(shifts: Sequence[int] = (0,), rc: bool = False) -> list[tup
     complement (``forward`` False).
     """
     return [(int(s), forward) for s in shifts for forward in ((True, False) if rc else (True,))]
+
+
+def check_shifts(shifts: Sequence[int], seq_length: int) -> None:
+    """Reject ensemble shifts that move the whole input out of the model's window.
+
+    A shift of ``|s| >= seq_length`` bp leaves nothing but zero padding (all N), so its
+    member would average noise into the predictions.
+
+    Raises:
+        InputError: naming ``--shifts``, the option every ensembling command shares.
+    """
+    for shift in shifts:
+        if abs(int(shift)) >= seq_length:
+            raise InputError(
+                f"--shifts {shift}: a shift must be shorter than the model's {seq_length} bp "
+                "input sequence; give small shifts such as 0,1,-1"
+            )
 
 
 def average_members(preds, forward: Sequence[bool], strand_pair: Sequence[int] | None = None):

@@ -86,8 +86,12 @@ class Head:
 
         Returns:
             sequence [B, seq_length, 4] -> [B, target_length, num_targets].
+
+        Raises:
+            InputError: a shift not shorter than ``seq_length``.
         """
         shifts = tuple(int(s) for s in shifts)
+        layers.check_shifts(shifts, self.seq_length)
         if not rc and len(shifts) <= 1:
             return self.model
         if strand_pair is None:

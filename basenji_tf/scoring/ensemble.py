@@ -24,7 +24,7 @@ import numpy as np
 from basenji_tf import seqnn
 from basenji_tf.dna import dna_1hot, hot1_augment
 from basenji_tf.genome import Genome
-from basenji_tf.layers import average_members, ensemble_members
+from basenji_tf.layers import average_members, check_shifts, ensemble_members
 from basenji_tf.scoring.cone import ConeSplice
 from basenji_tf.scoring.shared_tower import SharedTower
 from basenji_tf.scoring.target_set import TargetSet
@@ -287,10 +287,11 @@ def load_predictor(spec: ModelSpec) -> tuple[seqnn.Head, EnsemblePredictor, Targ
         keeps the targets table's channels (whose strand pairs swap under RC).
 
     Raises:
-        InputError: bad params or weights, or a targets table naming outputs the head does
-            not have.
+        InputError: bad params or weights, a targets table naming outputs the head does
+            not have, or a shift not shorter than the head's input.
     """
     head = seqnn.load(spec.params_file, spec.model_file, spec.head, augment=False).head
+    check_shifts(spec.shifts, head.seq_length)
     strand_pair = head.strand_pair
     if spec.targets_file:
         targets = TargetSet.from_table(spec.targets_file)
