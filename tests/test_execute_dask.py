@@ -19,7 +19,7 @@ import pyBigWig
 import pytest
 
 from basenji_tf import seqnn
-from basenji_tf.cli import basenji_predict_genome, basenji_sad
+from basenji_tf.cli import basenji_predict_bed, basenji_predict_genome, basenji_sad
 from basenji_tf.errors import InputError
 from basenji_tf.execute import DaskExecutor, InProcess, make_executor
 
@@ -80,10 +80,25 @@ def _sad_argv(reference_dir: Path, out: Path, *extra: str) -> list[str]:
 
 def test_sad_through_the_scheduler_equals_a_local_run(dask_cluster, reference_dir, tmp_path):
     assert basenji_sad.main(_sad_argv(reference_dir, tmp_path / "local")) == 0
-    argv = _sad_argv(reference_dir, tmp_path / "dask", "--scheduler", dask_cluster.address)
+    argv = _sad_argv(
+        reference_dir, tmp_path / "dask", "--scheduler", dask_cluster.address, "--keep_shards"
+    )
     assert basenji_sad.main(argv) == 0
     assert_same_h5(tmp_path / "local" / "sad.h5", tmp_path / "dask" / "sad.h5")
     assert len(list((tmp_path / "dask").glob("job*/sad.h5"))) == 2  # one shard per worker
+
+
+def test_predict_bed_through_the_scheduler_equals_a_local_run(dask_cluster, small_model, tmp_path):
+    bed = tmp_path / "r.bed"
+    bed.write_text("".join(f"chrG\t{s}\t{s + 100}\n" for s in range(20000, 110000, 15000)))
+    common = ["-f", small_model["fasta"], "-b", "1", "-l", "2048", "--batch_size", "2"]
+    model = [small_model["params"], small_model["model"], str(bed)]
+    assert basenji_predict_bed.main([*common, "-o", str(tmp_path / "local"), *model]) == 0
+    dask = ["--scheduler", dask_cluster.address, "-p", "3", "-o", str(tmp_path / "dask")]
+    assert basenji_predict_bed.main([*common, *dask, *model]) == 0
+    for name in ("predict.h5", "bigwig/t1.bw"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes()
+    assert not list((tmp_path / "dask").glob("job*"))
 
 
 @pytest.fixture(scope="module")

@@ -324,7 +324,9 @@ def test_shards_merge_to_a_single_run(tmp_path, reference_dir, sad_dir):
     model = ModelSpec(params, weights, rc=True, batch_size=4)
     options = SadOptions(stats=("SAD", "SAX", "REF"), batch_variants=3)
     one = run_sad(model, fasta, vcf, str(tmp_path / "one"), options)
-    two = run_sad(model, fasta, vcf, str(tmp_path / "two"), options, shards=2, executor=InProcess())
+    two = run_sad(
+        model, fasta, vcf, str(tmp_path / "two"), options, 2, executor=InProcess(), keep_shards=True
+    )
     with h5py.File(one) as a, h5py.File(two) as b:
         assert set(a) == set(b) and a["snp"].shape == (16,)
         for k in a:

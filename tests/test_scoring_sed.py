@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from basenji_tf.cli import basenji_sed
+from basenji_tf.errors import InputError
 from basenji_tf.genome import Genome
 from basenji_tf.scoring.cone import ConeSplice
 from basenji_tf.scoring.ensemble import EnsemblePredictor
-from basenji_tf.scoring.sed import GeneWindow, TssIndex, score_genes
+from basenji_tf.scoring.sed import GeneWindow, TssIndex, read_tss_bed, score_genes
 from basenji_tf.scoring.vcf import read_vcf, variant_windows
 
 
@@ -84,3 +85,79 @@ def test_sed_with_shared_towers_equals_plain(tmp_path, small_model, predictor):
     for (_, _, ref0, alt0), (_, _, ref1, alt1) in zip(*runs):
         np.testing.assert_allclose(ref0, ref1, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(alt0, alt1, rtol=1e-4, atol=1e-4)
+
+
+def test_read_tss_bed_takes_the_midpoint_name_and_strand(tmp_path):
+    bed = tmp_path / "tss.bed"
+    bed.write_text("chrG\t74000\t74001\tnear\t0\t+\nchrG\t79990\t80010\tminus\t0\t-\nchrG\t5\t6\n")
+    genes = read_tss_bed(str(bed))
+    assert [(g["gene_id"], g["tss"], g["strand"]) for g in genes] == [
+        ("near", 74000, "+"),
+        ("minus", 80000, "-"),
+        ("chrG:5-6", 5, "+"),
+    ]
+    bed.write_text("chrG\tx\t5\n")
+    with pytest.raises(InputError, match="tss.bed:1: a TSS BED line needs"):
+        read_tss_bed(str(bed))
+
+
+@pytest.mark.parametrize(
+    "options, tss, message",
+    [
+        ([], [], "give the genes either as a TSS BED"),
+        (["-g", "g.gtf"], ["tss.bed"], "give the genes either as a TSS BED"),
+        (["-g", "g.gtf", "--stats", "SED,XYZ"], [], "--stats: unknown statistic(s) XYZ"),
+    ],
+)
+def test_bad_gene_sources_and_stats_are_one_line(tmp_path, capsys, options, tss, message):
+    # each fails before any file is opened
+    argv = ["-f", "x.fa", "-o", str(tmp_path), *options, "p.json", "m.h5", "v.vcf", *tss]
+    assert basenji_sed.main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_original_options_parse():
+    args = basenji_sed.build_parser().parse_args(
+        ["-f", "hg38.fa", "-n", "norm.txt", "--pseudo", "0.5", "--stats", "SED,SER",
+         "--threads", "-p", "3", "--rc", "--shifts", "1,0", "-t", "t.txt",
+         "p.json", "m.h5", "v.vcf", "tss.bed"]
+    )  # fmt: skip
+    assert (args.norm_file, args.log_pseudo, args.stats) == ("norm.txt", 0.5, ["SED", "SER"])
+    assert (args.threads, args.processes, args.rc, args.shifts) == (True, 3, True, [1, 0])
+    assert (args.tss_bed_file, args.gtf_file, args.out_dir) == ("tss.bed", None, "sed")
+    defaults = basenji_sed.build_parser().parse_args(["-f", "a.fa", "p", "m", "v", "t"])
+    assert (defaults.log_pseudo, defaults.stats, defaults.processes) == (1.0, ["SED"], 1)
+    assert (defaults.norm_file, defaults.threads, defaults.keep_shards) == (None, False, False)
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_sed_shards_equal_a_single_run_byte_for_byte(tmp_path, small_model, reference_dir):
+    """-p 2 with a TSS BED, SEDR/SER and -n: the same sed.h5 as -p 1; no job dirs left."""
+    tss = tmp_path / "tss.bed"
+    tss.write_text(
+        "chrG\t74000\t74001\tnear\t0\t+\nchrG\t36000\t36001\tg36\t0\t-\n"
+        "chrG\t90100\t90101\tg90\t0\t+\nchrG\t100\t101\tg0\t0\t+\n"
+    )
+    norms = tmp_path / "norm.txt"
+    norms.write_text("\n".join(["2.0"] * 8) + "\n")
+    common = [
+        "-f", small_model["fasta"], "--stats", "SED,SEDR,SER", "--pseudo", "0.5",
+        "--batch_variants", "4", "--tss_bins", "3", "--threads",
+        small_model["params"], small_model["model"],
+        str(reference_dir / "sad_small" / "snps.vcf"), str(tss),
+    ]  # fmt: skip
+    assert basenji_sed.main(["-o", str(tmp_path / "one"), *common]) == 0
+    assert basenji_sed.main(["-o", str(tmp_path / "two"), "-p", "2", *common]) == 0
+    one, two = tmp_path / "one" / "sed.h5", tmp_path / "two" / "sed.h5"
+    assert one.read_bytes() == two.read_bytes()
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["sed.h5"]
+    assert basenji_sed.main(["-o", str(tmp_path / "norm"), "-n", str(norms), *common]) == 0
+    with h5py.File(one) as h5, h5py.File(tmp_path / "norm" / "sed.h5") as normed:
+        assert h5["snp"].shape[0] > 4 and set(h5) >= {"SED", "SEDR", "SER", "REF", "ALT"}
+        ref, alt = (h5[k][:].astype(np.float32) for k in ("REF", "ALT"))
+        sedr = np.log2(alt + 0.5) - np.log2(ref + 0.5)
+        np.testing.assert_allclose(h5["SEDR"][:], sedr, rtol=1e-2, atol=2e-2)
+        np.testing.assert_allclose(normed["REF"][:], ref / 2, rtol=1e-3, atol=1e-3)
+        np.testing.assert_array_equal(h5["gene_id"][:], normed["gene_id"][:])

@@ -1,9 +1,11 @@
-"""What the scoring commands share: their model options -> a :class:`ModelSpec`."""
+"""What the scoring commands share: model options -> a :class:`ModelSpec`, shard options."""
 
 from __future__ import annotations
 
 import argparse
 
+from basenji_tf.cli._common import add_scheduler_options
+from basenji_tf.cli._types import positive_int
 from basenji_tf.scoring.ensemble import ModelSpec
 
 
@@ -23,3 +25,32 @@ def model_spec(args: argparse.Namespace) -> ModelSpec:
         args.batch_size,
         splice=not getattr(args, "no_splice", False),
     )
+
+
+def add_keep_shards_option(parser: argparse.ArgumentParser) -> None:
+    """``--keep_shards``: keep the ``job{i}`` directories of a sharded run."""
+    parser.add_argument(
+        "--keep_shards",
+        action="store_true",
+        help="keep the shards' job0, job1, ... directories in the output directory "
+        "(removed after the merge, and after a failed run, by default)",
+    )
+
+
+def add_shard_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """``-p``, ``--scheduler``, ``--scheduler_file`` and ``--keep_shards``.
+
+    Args:
+        parser: the command's parser.
+        what: what is split into shards, for the help ("the VCF's records").
+    """
+    parser.add_argument(
+        "-p",
+        dest="processes",
+        type=positive_int,
+        default=1,
+        help=f"split {what} over this many local processes and merge (1: in this "
+        "process; with --scheduler: at least this many shard tasks)",
+    )
+    add_scheduler_options(parser)
+    add_keep_shards_option(parser)

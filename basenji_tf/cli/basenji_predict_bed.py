@@ -5,8 +5,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
-from basenji_tf.cli._scoring import model_spec
+from basenji_tf.cli._common import (
+    comma_ints,
+    executor_from_args,
+    make_parser,
+    parse_args,
+    run_main,
+)
+from basenji_tf.cli._scoring import add_shard_options, model_spec
+from basenji_tf.cli.basenji_sad import shard_count
 from basenji_tf.scoring.predict import PredictOptions, run_predict_bed
 
 PROG = "basenji_predict_bed.py"
@@ -42,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="bp of the central site kept (multiple of the bin width; "
         "default: the whole prediction)",
     )
+    parser.add_argument(
+        "-e",
+        dest="embed_layer",
+        type=int,
+        help="write this layer's outputs instead of predictions: the i-th normalization "
+        "layer (conv layer if the model has none), -1 for the trunk's output",
+    )
     parser.add_argument("-o", dest="out_dir", default="pred_out", help="output directory")
     parser.add_argument("--rc", action="store_true", help="average with reverse complements")
     parser.add_argument("--shifts", type=comma_ints, default=[0], help="ensemble shifts (bp)")
@@ -49,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-t", dest="targets_file", help="targets table (output channels to keep)")
     parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
     parser.add_argument("--batch_size", type=int, default=8, help="sequences per model call")
+    add_shard_options(parser, "the BED regions (at multiples of --batch_size)")
     return parser
 
 
@@ -58,9 +73,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> None:
         model = model_spec(args)
         options = PredictOptions(
-            args.site_length, args.sum, tuple(args.bigwig_indexes), args.genome_file
+            args.site_length,
+            args.sum,
+            tuple(args.bigwig_indexes),
+            args.genome_file,
+            args.embed_layer,
         )
-        run_predict_bed(model, args.genome_fasta, args.bed_file, args.out_dir, options)
+        with executor_from_args(args) as executor:
+            run_predict_bed(
+                model,
+                args.genome_fasta,
+                args.bed_file,
+                args.out_dir,
+                options,
+                shards=shard_count(args, executor.parallelism),
+                executor=executor,
+                keep_shards=args.keep_shards,
+            )
 
     return run_main(PROG, body)
 

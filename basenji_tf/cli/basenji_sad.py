@@ -14,7 +14,7 @@ from basenji_tf.cli._common import (
     parse_args,
     run_main,
 )
-from basenji_tf.cli._scoring import model_spec
+from basenji_tf.cli._scoring import add_keep_shards_option, model_spec
 from basenji_tf.cli._types import nonnegative_int, positive_int
 from basenji_tf.errors import InputError
 from basenji_tf.scoring.sad import SadOptions, check_stats, run_sad
@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scheduler: at least this many shard tasks)",
     )
     add_scheduler_options(parser)
+    add_keep_shards_option(parser)
     parser.add_argument("--shard", help="score only shard i of N (i/N, 0-based)")
     return parser
 
@@ -158,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 shards=shards,
                 shard=shard,
                 executor=executor,
+                keep_shards=args.keep_shards,
             )
 
     return run_main(PROG, body)

@@ -13,7 +13,7 @@ from basenji_tf.cli._common import (
     parse_args,
     run_main,
 )
-from basenji_tf.cli._scoring import model_spec
+from basenji_tf.cli._scoring import add_keep_shards_option, model_spec
 from basenji_tf.cli._types import positive_int
 from basenji_tf.cli.basenji_sad import add_sad_options, sad_options, shard_count
 from basenji_tf.scoring.sad import run_sad
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--threads", action="store_true", help="the original's threaded predict; ignored")
     add("-u", dest="penultimate", action="store_true", help="penultimate layer; not supported")
     add_scheduler_options(parser)
+    add_keep_shards_option(parser)
     return parser
 
 
@@ -81,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sad_options(args),
                 shards=shards,
                 executor=executor,
+                keep_shards=args.keep_shards,
             )
 
     return run_main(PROG, body)

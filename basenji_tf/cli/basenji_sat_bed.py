@@ -5,8 +5,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
-from basenji_tf.cli._scoring import model_spec
+from basenji_tf.cli._common import (
+    comma_ints,
+    executor_from_args,
+    make_parser,
+    parse_args,
+    run_main,
+)
+from basenji_tf.cli._scoring import add_shard_options, model_spec
+from basenji_tf.cli.basenji_sad import shard_count
 from basenji_tf.scoring.ensemble import ModelSpec
 from basenji_tf.scoring.sat import SatOptions, run_sat_bed
 
@@ -77,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("bed_file", help="regions; column 6 '-' reverse-complements a window")
     parser.add_argument("-f", dest="genome_fasta", required=True, help="genome FASTA")
     add_sat_options(parser, default_len=0, default_out="sat_mut")
+    add_shard_options(parser, "the BED regions")
     return parser
 
 
@@ -85,7 +93,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> None:
         model, options = sat_args(args)
-        run_sat_bed(model, args.genome_fasta, args.bed_file, args.out_dir, options)
+        with executor_from_args(args) as executor:
+            run_sat_bed(
+                model,
+                args.genome_fasta,
+                args.bed_file,
+                args.out_dir,
+                options,
+                shards=shard_count(args, executor.parallelism),
+                executor=executor,
+                keep_shards=args.keep_shards,
+            )
 
     return run_main(PROG, body)
 

@@ -29,6 +29,7 @@ from basenji_tf.files import atomic_path
 from basenji_tf.genome import Genome
 from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec, load_predictor
 from basenji_tf.scoring.outputs import SAD_STATS, SadWriter, clip_float16, merge_sad
+from basenji_tf.scoring.shards import absolute_model, check_shardable, job_dirs, run_shards
 from basenji_tf.scoring.target_set import TargetSet
 from basenji_tf.scoring.vcf import (
     Variant,
@@ -363,6 +364,7 @@ def run_sad(
     shards: int | None = None,
     shard: tuple[int, int] | None = None,
     executor: Executor | None = None,
+    keep_shards: bool = False,
 ) -> str:
     """Score a VCF into ``out_dir/sad.h5``.
 
@@ -377,6 +379,8 @@ def run_sad(
             for bit. None: score in this process.
         shard: without ``shards``, (i, N): score only shard i of N, in this process.
         executor: where shard tasks run (default: one local process per shard).
+        keep_shards: keep the ``job{i}`` directories (removed by default, also after a
+            failed run; :func:`~basenji_tf.scoring.shards.run_shards`).
 
     Returns:
         the path of ``sad.h5``.
@@ -386,28 +390,25 @@ def run_sad(
         if shard is not None:
             options = _shard_options(options, count_vcf_records(vcf_file), *shard)
         return score_task(SadTask(model, fasta, vcf_file, out_file, options))
+    check_shardable(vcf_file, "the VCF")
     total = count_vcf_records(vcf_file)
     # Shard tasks may run in other processes with another working directory (Dask).
-    model = _absolute(model)
-    fasta, vcf_file, out_dir = (os.path.abspath(p) for p in (fasta, vcf_file, out_dir))
+    model = absolute_model(model)
+    fasta, vcf_file = os.path.abspath(fasta), os.path.abspath(vcf_file)
+    dirs = job_dirs(out_dir, shards)
     tasks = [
-        SadTask(model, fasta, vcf_file, os.path.join(out_dir, f"job{i}", "sad.h5"),
+        SadTask(model, fasta, vcf_file, os.path.join(dirs[i], "sad.h5"),
                 _shard_options(options, total, i, shards))
         for i in range(shards)
     ]  # fmt: skip
-    job_files = (executor or LocalProcesses(shards)).map(score_task, tasks)
-    rows = merge_sad(job_files, out_file)
-    log.info("merged %d shards, %d rows into %s", shards, rows, out_file)
-    return out_file
 
+    def merge(job_files: list[str]) -> str:
+        rows = merge_sad(job_files, out_file)
+        log.info("merged %d shards, %d rows into %s", shards, rows, out_file)
+        return out_file
 
-def _absolute(model: ModelSpec) -> ModelSpec:
-    targets = model.targets_file and os.path.abspath(model.targets_file)
-    return dataclasses.replace(
-        model,
-        params_file=os.path.abspath(model.params_file),
-        model_file=os.path.abspath(model.model_file),
-        targets_file=targets,
+    return run_shards(
+        score_task, tasks, executor or LocalProcesses(shards), merge, dirs, keep_shards
     )
 
 

@@ -2,7 +2,8 @@
 
 :func:`sat_mutagenesis` scores every single-base substitution of a central region of a
 sequence; :func:`run_sat_bed` does so for BED regions and :func:`run_sat_vcf` for the REF
-and ALT windows of VCF variants, writing ``scores.h5``.
+and ALT windows of VCF variants, writing ``scores.h5``. ``run_sat_bed`` runs in this
+process or as shard tasks of regions (:func:`sat_bed_task`) whose files it merges.
 
 Differences from the original:
 
@@ -21,15 +22,25 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import h5py
 import numpy as np
 from tqdm import tqdm
 
 from basenji_tf import plots
 from basenji_tf.errors import InputError
+from basenji_tf.execute import Executor, LocalProcesses
 from basenji_tf.genome import Genome
 from basenji_tf.scoring.bed import Region, read_bed_windows, region_1hot
 from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec, load_predictor
 from basenji_tf.scoring.outputs import write_sat_h5
+from basenji_tf.scoring.shards import (
+    absolute_model,
+    bed_regions,
+    check_shardable,
+    job_dirs,
+    run_shards,
+    shard_ranges,
+)
 from basenji_tf.scoring.vcf import VcfCounts, read_vcf, variant_windows
 
 log = logging.getLogger(__name__)
@@ -213,30 +224,110 @@ class SatOptions:
     plot_targets: tuple[int, ...] = (0,)
 
 
+@dataclass(frozen=True)
+class SatBedTask:
+    """One :func:`sat_bed_task`: the regions of a BED file, or a shard of them.
+
+    Attributes:
+        out_dir: where the figures go (``seq{i}`` numbered over the whole BED file).
+        out_file: this task's ``scores.h5``.
+        region_range: only regions ``[first, last)`` (a shard; None: all).
+    """
+
+    model: ModelSpec
+    fasta: str
+    bed_file: str
+    out_dir: str
+    out_file: str
+    options: SatOptions
+    region_range: tuple[int, int] | None = None
+
+
+def sat_bed_task(task: SatBedTask) -> str:
+    """Mutagenesis of the task's regions into its ``scores.h5``; returns that path."""
+    options = task.options
+    head, predictor, _ = load_predictor(task.model)
+    mut_start, mut_len = mutation_region(
+        head.seq_length, options.mut_len, options.mut_up, options.mut_down
+    )
+    first, last = task.region_range or (0, None)
+    with Genome(task.fasta) as genome:
+        regions = read_bed_windows(task.bed_file, genome, head.seq_length)[first:last]
+        seqs, scores, coords = sat_bed(
+            predictor, genome, regions, mut_start, mut_len, options.stats
+        )
+    write_sat_h5(task.out_file, seqs, scores, coords)
+    if options.plots:
+        names = [r.name for r in regions]
+        stat = scores[options.stats[0]]
+        write_sat_plots(task.out_dir, names, seqs, stat, options.plot_targets, first)
+    return task.out_file
+
+
 def run_sat_bed(
-    model: ModelSpec, fasta: str, bed_file: str, out_dir: str, options: SatOptions
+    model: ModelSpec,
+    fasta: str,
+    bed_file: str,
+    out_dir: str,
+    options: SatOptions,
+    shards: int | None = None,
+    executor: Executor | None = None,
+    keep_shards: bool = False,
 ) -> str:
     """Mutagenesis of the centre of each BED region's window into ``out_dir/scores.h5``.
 
     Scores are over the model's output channels (the targets table's with one), not
-    un-transformed. Returns the path written.
+    un-transformed.
+
+    Args:
+        model: the model, targets and ensemble.
+        fasta: genome FASTA.
+        bed_file: the regions.
+        out_dir: output directory.
+        options: see :class:`SatOptions`.
+        shards: split the regions into this many shard tasks (``out_dir/job{i}``) run on
+            ``executor`` (default: local processes) and merged; the result equals a
+            single run bit for bit. None: run in this process.
+        executor: where shard tasks run.
+        keep_shards: keep the ``job{i}`` directories (:func:`~.shards.run_shards`).
+
+    Returns:
+        the path of ``scores.h5``.
     """
-    head, predictor, _ = load_predictor(model)
-    mut_start, mut_len = mutation_region(
-        head.seq_length, options.mut_len, options.mut_up, options.mut_down
-    )
-    with Genome(fasta) as genome:
-        regions = read_bed_windows(bed_file, genome, head.seq_length)
-        seqs, scores, coords = sat_bed(
-            predictor, genome, regions, mut_start, mut_len, options.stats
-        )
     out_file = os.path.join(out_dir, "scores.h5")
-    write_sat_h5(out_file, seqs, scores, coords)
-    if options.plots:
-        write_sat_plots(
-            out_dir, [r.name for r in regions], seqs, scores[options.stats[0]], options.plot_targets
-        )
-    return out_file
+    ranges = []
+    if shards is not None:
+        check_shardable(bed_file, "the BED file")
+        ranges = shard_ranges(len(bed_regions(model, fasta, bed_file)), shards)
+    if not ranges:
+        return sat_bed_task(SatBedTask(model, fasta, bed_file, out_dir, out_file, options))
+    model = absolute_model(model)
+    fasta, bed_file, plot_dir = (os.path.abspath(p) for p in (fasta, bed_file, out_dir))
+    dirs = job_dirs(out_dir, len(ranges))
+    tasks = [
+        SatBedTask(model, fasta, bed_file, plot_dir, os.path.join(d, "scores.h5"), options, r)
+        for d, r in zip(dirs, ranges)
+    ]
+
+    def merge(job_files: list[str]) -> str:
+        merge_sat_h5(job_files, out_file, options.stats)
+        log.info("merged %d shards into %s", len(job_files), out_file)
+        return out_file
+
+    return run_shards(
+        sat_bed_task, tasks, executor or LocalProcesses(len(tasks)), merge, dirs, keep_shards
+    )
+
+
+def merge_sat_h5(job_files: Sequence[str], out_file: str, stats: Sequence[str]) -> None:
+    """Concatenate shard ``scores.h5`` files of :func:`sat_bed_task` (in order) into one."""
+    parts = []
+    for job in job_files:
+        with h5py.File(job, "r") as h5:
+            parts.append({name: h5[name][()] for name in h5})
+    joined = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    coords = {name: joined[name] for name in ("chr", "start", "end", "strand")}
+    write_sat_h5(out_file, joined["seqs"], {s: joined[s] for s in stats}, coords)
 
 
 def run_sat_vcf(
@@ -274,6 +365,7 @@ def write_sat_plots(
     seqs: np.ndarray,
     scores: np.ndarray,
     plot_targets: Sequence[int],
+    first: int = 0,
 ) -> None:
     """Write ``seq{i}_t{t}_logo`` and ``seq{i}_t{t}_heat`` figures.
 
@@ -283,9 +375,11 @@ def write_sat_plots(
         seqs: reference bases [N, mut_len, 4].
         scores: one statistic [N, mut_len, 4, T].
         plot_targets: targets t to plot.
+        first: the number i of the first sequence (a shard's first region).
     """
-    for i, label in enumerate(labels):
+    for i, label in enumerate(labels, first):
         for ti in plot_targets:
             stem = os.path.join(out_dir, f"seq{i}_t{ti}")
-            plots.sat_logo(seqs[i], scores[i, :, :, ti], f"{stem}_logo", title=f"{label} t{ti}")
-            plots.sat_heatmap(seqs[i], scores[i, :, :, ti], f"{stem}_heat", title=f"{label} t{ti}")
+            k = i - first
+            plots.sat_logo(seqs[k], scores[k, :, :, ti], f"{stem}_logo", title=f"{label} t{ti}")
+            plots.sat_heatmap(seqs[k], scores[k, :, :, ti], f"{stem}_heat", title=f"{label} t{ti}")

@@ -1,11 +1,19 @@
 """Gene-level variant effects (``basenji_sed.py``).
 
 The change of the summed prediction at the TSS bins of every gene whose TSS lies in a
-variant's predicted window.
+variant's predicted window; :func:`run_sed` scores a VCF in this process or as shard
+tasks (:func:`sed_task`) whose ``sed.h5`` files it merges (:mod:`~.sed_output`).
+
+Differences from the original (``bin/basenji_sed.py``): the original predicts a window
+centred on each TSS of its TSS BED and sums the whole prediction; we predict the
+variant-centred windows of ``basenji_sad.py`` (cone splicing, shared towers) and sum the
+bins at each TSS inside them. Genes come from a GTF (``-g``) or, as in the original,
+from a TSS BED. ``REF`` and ``ALT`` hold sums over the TSS bins, not whole predictions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -14,13 +22,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from basenji_tf.errors import InputError
+from basenji_tf.execute import Executor, LocalProcesses
 from basenji_tf.genome import Genome, read_gtf_tss
 from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec, load_predictor
-from basenji_tf.scoring.outputs import write_sed_h5
+from basenji_tf.scoring.sed_output import check_sed_stats, merge_sed, scored_blocks, write_sed_h5
+from basenji_tf.scoring.shards import (
+    absolute_model,
+    check_shardable,
+    job_dirs,
+    run_shards,
+    shard_ranges,
+)
 from basenji_tf.scoring.target_set import TargetSet
 from basenji_tf.scoring.vcf import (
     Variant,
     VcfCounts,
+    count_vcf_records,
     read_vcf,
     ref_window_start,
     variant_windows,
@@ -93,36 +110,136 @@ class GeneWindow:
         return slice(max(0, b - half), min(num_bins, b + half + 1))
 
 
+def read_tss_bed(bed_file: str) -> list[dict]:
+    """TSSs of a BED file, the original's ``<tss_bed_file>``: one record per line.
+
+    Columns: chrom, start, end, name (gene id and name), score, strand ('+' when absent).
+    The TSS is the record's midpoint ``(start + end) // 2`` (the original centres its
+    window there), which is ``start`` for a one-base record.
+
+    Returns:
+        records as :func:`basenji_tf.genome.read_gtf_tss` gives them.
+
+    Raises:
+        InputError: a line with fewer than 3 columns or non-integer coordinates.
+    """
+    records = []
+    with open(bed_file) as handle:
+        for line_no, line in enumerate(handle, 1):
+            if not line.strip() or line.startswith(("#", "track", "browser")):
+                continue
+            fields = line.rstrip("\n").split("\t")
+            try:
+                chrom, start, end = fields[0], int(fields[1]), int(fields[2])
+            except (IndexError, ValueError):
+                raise InputError(
+                    f"{bed_file}:{line_no}: a TSS BED line needs chrom, start and end "
+                    "(integers) separated by tabs"
+                ) from None
+            name = fields[3] if len(fields) > 3 else f"{chrom}:{start}-{end}"
+            strand = fields[5] if len(fields) > 5 and fields[5] in ("+", "-") else "+"
+            records.append(
+                {
+                    "gene_id": name,
+                    "gene_name": name,
+                    "chrom": chrom,
+                    "strand": strand,
+                    "tss": (start + end) // 2,
+                }
+            )
+    return records
+
+
+@dataclass(frozen=True)
+class SedOptions:
+    """Options of a basenji_sed run (see ``basenji_sed.py --help``).
+
+    Attributes:
+        feature: GTF feature whose start (by strand) is the TSS: gene or transcript.
+        tss_bins: bins summed at each TSS (:class:`GeneWindow`).
+        strict: fail on a REF mismatch instead of skipping the row.
+        stats: statistic names (:data:`~basenji_tf.scoring.sed_output.SED_STATS`).
+        pseudo: log2 pseudocount of SEDR and SER.
+        norm_file: per reported target, a number the predictions are divided by (one per
+            line; the original's ``-n``); None: no normalisation.
+        batch_variants: VCF records scored together (shards start at multiples of it).
+        record_range: only data records ``[first, last)`` (a shard; None: all).
+    """
+
+    feature: str = "gene"
+    tss_bins: int = 1
+    strict: bool = False
+    stats: tuple[str, ...] = ("SED",)
+    pseudo: float = 1.0
+    norm_file: str | None = None
+    batch_variants: int = 16
+    record_range: tuple[int, int] | None = None
+
+    def __post_init__(self):
+        if self.tss_bins < 1:
+            raise InputError(f"--tss_bins {self.tss_bins}: must be at least 1")
+        if self.pseudo <= 0 and {"SEDR", "SER"} & set(self.stats):
+            raise InputError(f"--pseudo {self.pseudo}: must be > 0 for SEDR and SER")
+        check_sed_stats(self.stats)
+
+
+def read_norms(norm_file: str, num_targets: int) -> np.ndarray:
+    """The per-target divisors of ``-n``: float32 [T], one positive number per line.
+
+    Raises:
+        InputError: a line that is not a positive number, or not one per target.
+    """
+    with open(norm_file) as handle:
+        lines = [line.strip() for line in handle if line.strip()]
+    try:
+        norms = np.array([float(x) for x in lines], dtype=np.float32)
+    except ValueError:
+        raise InputError(f"{norm_file}: every line must be a number; give one per target") from None
+    if len(norms) != num_targets or not (np.isfinite(norms) & (norms > 0)).all():
+        raise InputError(
+            f"{norm_file}: {len(norms)} values; give {num_targets} positive numbers, one per "
+            "reported target"
+        )
+    return norms
+
+
 def score_genes(
     predictor: EnsemblePredictor,
     genome: Genome,
     vcf_file: str,
     tss_index: TssIndex,
     window: GeneWindow,
-    batch_variants: int = 16,
-    strict: bool = False,
+    options: SedOptions = SedOptions(),
     targets: TargetSet | None = None,
+    norms: np.ndarray | None = None,
 ) -> Iterator[tuple[Variant, dict, np.ndarray, np.ndarray]]:
-    """REF and ALT predictions summed over the TSS bins of each gene near each variant.
+    """REF and ALT predictions at the TSS bins of each gene near each variant.
 
     Genes are those with their TSS in the variant's predicted window
     (:meth:`GeneWindow.first_bp`; a deletion's REF window is shifted by half its length,
     which moves the TSS bins by at most that much). With ``targets``, predictions are
-    un-transformed and strand-collapsed first (as SAD).
+    un-transformed and strand-collapsed first (as SAD), then divided by ``norms`` [T].
+    A batch holds the rows of ``options.batch_variants`` consecutive records counted from
+    the file's first record, so a shard (``options.record_range``) that starts at a
+    multiple of it computes bit for bit the single run's values.
 
     Yields:
-        (variant, gene record, ref sums [T], alt sums [T]) in VCF order, genes by TSS.
+        (variant, gene record, REF bins [k, T], ALT bins [k, T]) in VCF order, genes by
+        TSS; float32.
     """
     counts = VcfCounts()
     batch: list[Variant] = []
-    for v in read_vcf(vcf_file, genome, counts):
-        batch.append(v)
-        if len(batch) >= batch_variants:
-            yield from _score_batch(
-                batch, predictor, genome, tss_index, window, counts, strict, targets
-            )
+    size = options.batch_variants
+    variants = read_vcf(vcf_file, genome, counts, record_range=options.record_range)
+    for v in variants:
+        if batch and v.record // size != batch[0].record // size:
+            yield from _score_batch(batch, predictor, genome, tss_index, window, counts,
+                                    options.strict, targets, norms)  # fmt: skip
             batch = []
-    yield from _score_batch(batch, predictor, genome, tss_index, window, counts, strict, targets)
+        batch.append(v)
+    yield from _score_batch(
+        batch, predictor, genome, tss_index, window, counts, options.strict, targets, norms
+    )
     log.info("%s", counts.summary())
 
 
@@ -135,6 +252,7 @@ def _score_batch(
     counts: VcfCounts,
     strict: bool,
     targets: TargetSet | None,
+    norms: np.ndarray | None,
 ) -> Iterator[tuple[Variant, dict, np.ndarray, np.ndarray]]:
     rows, refs, alts = [], [], []
     for v in batch:
@@ -151,23 +269,69 @@ def _score_batch(
     )
     if targets is not None:
         ref_p, alt_p = targets.transform(ref_p), targets.transform(alt_p)
+    if norms is not None:
+        ref_p, alt_p = ref_p / norms, alt_p / norms
     num_bins = ref_p.shape[1]
     for k, v in enumerate(rows):
         pred0 = window.first_bp(v)
         for gene in tss_index.query(v.chrom, pred0, pred0 + num_bins * window.stride):
             sl = window.tss_slice(pred0, gene["tss"], num_bins)
-            yield v, gene, ref_p[k, sl].sum(axis=0), alt_p[k, sl].sum(axis=0)
+            yield v, gene, ref_p[k, sl], alt_p[k, sl]
+
+
+# ---------------------------------------------------------------------------------------
+# The command: one process or shard tasks
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SedTask:
+    """One :func:`sed_task`: everything a process needs to score a VCF or a shard of it.
+
+    Attributes:
+        genes_file: a GTF, or with ``tss_bed`` the original's TSS BED.
+    """
+
+    model: ModelSpec
+    fasta: str
+    vcf_file: str
+    genes_file: str
+    tss_bed: bool
+    out_file: str
+    options: SedOptions
+
+
+def sed_task(task: SedTask) -> int:
+    """Load the model, score the task's records into its ``sed.h5``; returns its rows."""
+    options = task.options
+    head, predictor, targets = load_predictor(task.model)
+    window = GeneWindow(head.seq_length, head.stride, head.crop, options.tss_bins)
+    norms = read_norms(options.norm_file, len(targets.ids)) if options.norm_file else None
+    if task.tss_bed:
+        genes = read_tss_bed(task.genes_file)
+    else:
+        genes = read_gtf_tss(task.genes_file, options.feature)
+    extra_stats = check_sed_stats(options.stats)
+    with Genome(task.fasta) as genome:
+        tss_index = TssIndex(genes, genome)
+        results = score_genes(
+            predictor, genome, task.vcf_file, tss_index, window, options, targets, norms
+        )
+        blocks = scored_blocks(results, extra_stats, options.pseudo)
+        return write_sed_h5(task.out_file, blocks, targets.ids, targets.labels, extra_stats)
 
 
 def run_sed(
     model: ModelSpec,
     fasta: str,
     vcf_file: str,
-    gtf_file: str,
+    genes_file: str,
     out_dir: str,
-    feature: str = "gene",
-    tss_bins: int = 1,
-    strict: bool = False,
+    options: SedOptions = SedOptions(),
+    tss_bed: bool = False,
+    shards: int | None = None,
+    executor: Executor | None = None,
+    keep_shards: bool = False,
 ) -> int:
     """Score every variant against the genes near it into ``out_dir/sed.h5``.
 
@@ -175,23 +339,43 @@ def run_sed(
         model: the model, targets (un-transformed and strand-collapsed) and ensemble.
         fasta: genome FASTA.
         vcf_file: plain or bgzipped VCF.
-        gtf_file: gene annotation.
+        genes_file: gene annotation GTF, or a TSS BED with ``tss_bed``
+            (:func:`read_tss_bed`).
         out_dir: output directory.
-        feature: GTF feature whose start (by strand) is the TSS: gene or transcript.
-        tss_bins: bins summed at each TSS.
-        strict: fail on a REF mismatch.
+        options: see :class:`SedOptions` (``record_range`` is set here for shards).
+        tss_bed: ``genes_file`` is the original's TSS BED.
+        shards: split the VCF's records into this many shard tasks (``out_dir/job{i}``)
+            run on ``executor`` (default: local processes) and merged; the result equals
+            a single run bit for bit. None: score in this process.
+        executor: where shard tasks run.
+        keep_shards: keep the ``job{i}`` directories (:func:`~.shards.run_shards`).
 
     Returns:
-        the number of (variant, gene) rows written
-        (:func:`~basenji_tf.scoring.outputs.write_sed_h5`).
+        the number of (variant, gene) rows written (:mod:`~.sed_output`).
     """
-    if tss_bins < 1:
-        raise InputError(f"--tss_bins {tss_bins}: must be at least 1")
-    head, predictor, targets = load_predictor(model)
-    window = GeneWindow(head.seq_length, head.stride, head.crop, tss_bins)
-    with Genome(fasta) as genome:
-        tss_index = TssIndex(read_gtf_tss(gtf_file, feature), genome)
-        results = score_genes(
-            predictor, genome, vcf_file, tss_index, window, strict=strict, targets=targets
-        )
-        return write_sed_h5(os.path.join(out_dir, "sed.h5"), results, targets.ids, targets.labels)
+    out_file = os.path.join(out_dir, "sed.h5")
+    ranges = []
+    if shards is not None:
+        check_shardable(vcf_file, "the VCF")
+        ranges = shard_ranges(count_vcf_records(vcf_file), shards, options.batch_variants)
+    if not ranges:
+        return sed_task(SedTask(model, fasta, vcf_file, genes_file, tss_bed, out_file, options))
+    model = absolute_model(model)
+    fasta, vcf_file, genes_file = (os.path.abspath(p) for p in (fasta, vcf_file, genes_file))
+    if options.norm_file:
+        options = dataclasses.replace(options, norm_file=os.path.abspath(options.norm_file))
+    dirs = job_dirs(out_dir, len(ranges))
+    tasks = [
+        SedTask(model, fasta, vcf_file, genes_file, tss_bed, os.path.join(d, "sed.h5"),
+                dataclasses.replace(options, record_range=r))
+        for d, r in zip(dirs, ranges)
+    ]  # fmt: skip
+
+    def merge(_: list[int]) -> int:
+        rows = merge_sed([task.out_file for task in tasks], out_file)
+        log.info("merged %d shards, %d rows into %s", len(tasks), rows, out_file)
+        return rows
+
+    return run_shards(
+        sed_task, tasks, executor or LocalProcesses(len(tasks)), merge, dirs, keep_shards
+    )
