@@ -6,7 +6,7 @@
   ``{stat}_pct`` (float16 [T, 279]), as the original's ``basenji_sad.py``.
 * ``scores.h5`` of saturation mutagenesis (:func:`write_sat_h5`) and of gradients
   (:func:`write_grad_h5`).
-* ``sed.h5`` (:func:`write_sed_h5`), ``predict.h5`` (:func:`write_predict_h5`).
+* ``predict.h5`` (:func:`write_predict_h5`); ``sed.h5`` is in :mod:`.sed_output`.
 * reading: ``sad.h5`` as a table (:func:`iter_sad_table`, ``basenji_sad_table.py``),
   ``scores.h5`` of saturation mutagenesis (:func:`read_sat_h5`).
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import h5py
@@ -448,92 +448,6 @@ def write_predict_h5(
         h5.create_dataset("chrom", data=np.array([r.chrom for r in regions], dtype="S"))
         h5.create_dataset("start", data=starts)
         h5.create_dataset("end", data=starts + site_bp)
-
-
-# ---------------------------------------------------------------------------------------
-# sed.h5
-# ---------------------------------------------------------------------------------------
-
-
-def write_sed_h5(
-    path: str,
-    results: Iterable,
-    target_ids: Sequence[str],
-    target_labels: Sequence[str],
-    chunk: int = 1024,
-) -> int:
-    """Write gene-level scores, one row per (variant, gene) pair, streaming in chunks.
-
-    Args:
-        path: sed.h5 to write.
-        results: (variant, gene record, ref sums [T], alt sums [T]) tuples.
-        target_ids: one per reported target.
-        target_labels: one per reported target.
-        chunk: rows written at once.
-
-    Datasets: ``snp``, ``chr``, ``pos`` (uint32, VCF 1-based), ``ref_allele``,
-    ``alt_allele``, ``gene_id``, ``gene_name``, ``tss`` (int64, 0-based bp),
-    ``tss_dist`` (int64, TSS minus the variant's 0-based position), ``SED`` = ALT - REF,
-    ``REF``, ``ALT`` (float16 [rows, T]: predictions summed over the TSS bins),
-    ``target_ids``, ``target_labels``.
-
-    Returns:
-        the number of rows.
-    """
-    num_targets = len(target_ids)
-    strings = ("snp", "chr", "ref_allele", "alt_allele", "gene_id", "gene_name")
-    ints = {"pos": np.uint32, "tss": np.int64, "tss_dist": np.int64}
-    with atomic_h5(path) as h5:
-        for k in strings:
-            h5.create_dataset(k, (0,), dtype=h5py.string_dtype("ascii"), maxshape=(None,))
-        for k, dtype in ints.items():
-            h5.create_dataset(k, (0,), dtype=dtype, maxshape=(None,))
-        for k in ("SED", "REF", "ALT"):
-            h5.create_dataset(
-                k,
-                (0, num_targets),
-                dtype=np.float16,
-                maxshape=(None, num_targets),
-                chunks=(64, num_targets),
-            )
-        h5.create_dataset("target_ids", data=np.array(target_ids, dtype="S"))
-        h5.create_dataset("target_labels", data=np.array(target_labels, dtype="S"))
-        rows = 0
-        pending: list = []
-        for result in results:
-            pending.append(result)
-            if len(pending) >= chunk:
-                rows = _append_sed_rows(h5, rows, pending)
-                pending = []
-        return _append_sed_rows(h5, rows, pending)
-
-
-def _append_sed_rows(h5: h5py.File, rows: int, pending: list) -> int:
-    """Append ``pending`` results at row ``rows``; returns the new row count."""
-    if not pending:
-        return rows
-    end = rows + len(pending)
-    columns = {
-        "snp": [v.id for v, *_ in pending],
-        "chr": [v.chrom for v, *_ in pending],
-        "ref_allele": [v.ref for v, *_ in pending],
-        "alt_allele": [v.alt for v, *_ in pending],
-        "gene_id": [g["gene_id"] for _, g, *_ in pending],
-        "gene_name": [g["gene_name"] for _, g, *_ in pending],
-        "pos": [v.pos for v, *_ in pending],
-        "tss": [g["tss"] for _, g, *_ in pending],
-        "tss_dist": [g["tss"] - (v.pos - 1) for v, g, *_ in pending],
-    }
-    ref = np.array([r for *_, r, _ in pending], dtype=np.float32)
-    alt = np.array([a for *_, a in pending], dtype=np.float32)
-    values = {"SED": alt - ref, "REF": ref, "ALT": alt}
-    for k, column in columns.items():
-        h5[k].resize((end,))
-        h5[k][rows:] = column
-    for k, array in values.items():
-        h5[k].resize((end, array.shape[1]))
-        h5[k][rows:] = to_float16(array)
-    return end
 
 
 # ---------------------------------------------------------------------------------------
