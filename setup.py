@@ -51,12 +51,17 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         # Long jobs on a Dask cluster (--scheduler); the tests start a local one.
         "distributed": ["dask[distributed]>=2024.1"],
+        # basenji_motifs.py: Tomtom (memelite), JASPAR offline (pyjaspar), logos (logomaker).
+        "motifs": ["memelite>=0.5", "pyjaspar>=4.0", "logomaker>=0.8"],
         "test": [
             "pytest",
             "pytest-timeout",
             "hypothesis",
             "ruff==0.17.6",
             "dask[distributed]>=2024.1",
+            "memelite>=0.5",
+            "pyjaspar>=4.0",
+            "logomaker>=0.8",
         ],
         "lint": ["ruff==0.17.6", "pre-commit"],
     },

@@ -37,6 +37,7 @@ LAYERS = {
     "basenji_tf.sim.*": 4,
     "basenji_tf.plots": 4,
     "basenji_tf.tfr_tools": 4,  # tfr_bw.py, tfr_qc.py
+    "basenji_tf.motifs": 4,  # basenji_motifs.py
     # model wing: seqnn -> blocks -> layers
     "basenji_tf.seqnn": 3,
     "basenji_tf.blocks": 2,
