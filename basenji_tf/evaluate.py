@@ -5,7 +5,7 @@ r and R2 over all bins of all sequences of the split pooled together, then the u
 mean over targets. Predictions and targets are compared bin for bin, so the model's output
 length must equal the data's ``target_length``.
 
-Outputs of :func:`evaluate_model` in ``out_dir``:
+Outputs of :func:`evaluate_model` in ``out_dir`` (None: none; the caller has the table):
 
 * ``acc.txt``: tab-separated ``index pearsonr [spearmanr] r2 identifier description``
   (``%.5f``); for a ``bce`` model ``index auroc auprc identifier description``;
@@ -187,10 +187,15 @@ def binary_accuracy_table(
     return table
 
 
+def table_text(table: pd.DataFrame) -> str:
+    """An accuracy table as acc.txt holds it: tab-separated, no pandas index, floats %.5f."""
+    return table.to_csv(sep="\t", index=False, float_format="%.5f")
+
+
 def write_table(table: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Tab-separated, no pandas index, floats as %.5f."""
+    """Write :func:`table_text` of ``table`` to ``path`` (atomically)."""
     with atomic_path(path) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.5f")
+        Path(tmp).write_text(table_text(table), encoding="utf-8")
 
 
 def assay_summary(table: pd.DataFrame, column: str = "pearsonr") -> dict[str, tuple[int, float]]:
@@ -334,7 +339,7 @@ def evaluate_model(
     params_file: str | os.PathLike,
     model_file: str | os.PathLike,
     data_dir: str | os.PathLike,
-    out_dir: str | os.PathLike = "test_out",
+    out_dir: str | os.PathLike | None = "test_out",
     head_i: int = 0,
     rc: bool = False,
     shifts: Sequence[int] = (0,),
@@ -354,7 +359,8 @@ def evaluate_model(
         params_file: params JSON of the model.
         model_file: its weights (head ``head_i``).
         data_dir: data directory.
-        out_dir: where acc.txt and the optional outputs go.
+        out_dir: where acc.txt and the optional outputs go (None: no files; the
+            optional outputs then cannot be asked for).
         head_i: the head the model file holds.
         rc: ensemble over reverse complements.
         shifts: ensemble over these shifts (bp).
@@ -377,6 +383,11 @@ def evaluate_model(
     """
     if step < 1:
         raise InputError(f"--step must be a positive integer, not {step}")
+    if out_dir is None and (save or peaks or plot_targets or bedgraph_targets):
+        raise InputError(
+            "-o -: the accuracy table goes to standard output, but --save, --peaks, --ai and "
+            "--bi write files; give -o a directory"
+        )
     targets_file = targets_file or Path(data_dir) / "targets.txt"
     targets_df = read_targets(targets_file)
     channels = _channels(targets_df, str(targets_file))
@@ -408,9 +419,10 @@ def evaluate_model(
         acc = binary_accuracy_table(targets_df, result.preds, result.targets)
     else:
         acc = accuracy_table(targets_df, pearsonr, r2, spearmanr)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_table(acc, out / "acc.txt")
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        write_table(acc, out / "acc.txt")
 
     peak_table = None
     if peaks:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
 from basenji_tf.cli._types import nonnegative_int, positive_int
-from basenji_tf.evaluate import evaluate_model
+from basenji_tf.evaluate import evaluate_model, table_text
 
 PROG = "basenji_test.py"
 
@@ -37,12 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = make_parser(
         PROG,
         "Per-target Pearson r and R2 of a model's predictions on a data split, pooled over "
-        "all bins of all sequences; writes <out_dir>/acc.txt and prints per-assay means.",
+        "all bins of all sequences; writes <out_dir>/acc.txt and prints per-assay means. "
+        "With -o -, the acc.txt table goes to standard output and the means to standard "
+        "error.",
     )
     parser.add_argument("params_file")
     parser.add_argument("model_file")
     parser.add_argument("data_dir")
-    parser.add_argument("-o", dest="out_dir", default="test_out", help="output directory")
+    parser.add_argument(
+        "-o",
+        dest="out_dir",
+        default="test_out",
+        help="output directory ('-': the accuracy table on standard output, no files)",
+    )
     parser.add_argument("--head", dest="head_i", type=nonnegative_int, default=0, help="model head")
     add_mc_option(parser)
     parser.add_argument("--rc", action="store_true", help="average with reverse complements")
@@ -84,16 +93,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def print_summary(result: dict, stream: TextIO) -> None:
+    """The original's closing lines (loss, mean PearsonR and R2), then per-assay means."""
+    print(f"Test Loss:     {result['loss']:7.5f}", file=stream)
+    print(f"Test PearsonR: {result['pearsonr']:7.5f}", file=stream)
+    print(f"Test R2:       {result['r2']:7.5f}", file=stream)
+    for assay, (count, mean) in result["assays"].items():
+        print(f"  {assay:<6} {count:5d} tracks  {result['assay_metric']} {mean:7.5f}", file=stream)
+    if result["peaks"] is not None:
+        print(f"Test AUROC:    {result['peaks']['auroc'].mean():7.5f}", file=stream)
+        print(f"Test AUPRC:    {result['peaks']['auprc'].mean():7.5f}", file=stream)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
         warn_mc(args.mc_n)
+        to_stdout = args.out_dir == "-"
         result = evaluate_model(
             args.params_file,
             args.model_file,
             args.data_dir,
-            out_dir=args.out_dir,
+            out_dir=None if to_stdout else args.out_dir,
             head_i=args.head_i,
             rc=args.rc,
             shifts=args.shifts,
@@ -107,14 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             targets_file=args.targets_file,
             tfr_pattern=args.tfr_pattern,
         )
-        print(f"Test Loss:     {result['loss']:7.5f}")
-        print(f"Test PearsonR: {result['pearsonr']:7.5f}")
-        print(f"Test R2:       {result['r2']:7.5f}")
-        for assay, (count, mean) in result["assays"].items():
-            print(f"  {assay:<6} {count:5d} tracks  {result['assay_metric']} {mean:7.5f}")
-        if result["peaks"] is not None:
-            print(f"Test AUROC:    {result['peaks']['auroc'].mean():7.5f}")
-            print(f"Test AUPRC:    {result['peaks']['auprc'].mean():7.5f}")
+        if to_stdout:
+            sys.stdout.write(table_text(result["acc"]))
+        print_summary(result, sys.stderr if to_stdout else sys.stdout)
 
     return run_main(PROG, body)
 
