@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from basenji_tf.genome import read_bed_intervals
+from basenji_tf.genome import read_bed_records
 
 
 def curate_peaks(
@@ -18,20 +18,24 @@ def curate_peaks(
         crop_bp: bp added on each side of every peak (the crop of a sequence).
 
     Returns:
-        merged intervals per chromosome: peaks widened to one bin and by ``crop_bp``,
-        merged, then centred on their midpoint with the length rounded to whole bins.
+        intervals per chromosome, as the original computes them: each peak record
+        widened to one bin (about its midpoint) and by ``crop_bp``; all merged (touching
+        ones too, as ``bedtools merge``); each centred on its midpoint with the length
+        rounded half to even to whole bins (at least one).
 
-    Differences from the original: peaks of one file are merged before they are widened
-    (``read_bed_intervals`` merges), and peaks_{cat,merge,full}.bed are not written.
+    Differences from the original: the rounded intervals are merged again, so peaks that
+    rounding made overlap do not yield the same contig twice; a merged peak shorter than
+    half a bin keeps one bin (the original stopped on an assertion); the
+    peaks_{cat,merge,full}.bed files are not written.
     """
     widened: dict[str, list[tuple[int, int]]] = {}
     for path in peak_files:
-        for chrom, intervals in read_bed_intervals(path).items():
-            for start, end in intervals:
-                if end - start < pool_width:
-                    start = (start + end) // 2 - pool_width // 2
-                    end = start + pool_width
-                widened.setdefault(chrom, []).append((max(0, start - crop_bp), end + crop_bp))
+        for record in read_bed_records(path, "peaks file", allow_empty=True):
+            start, end = record.start, record.end
+            if end - start < pool_width:
+                start = (start + end) // 2 - pool_width // 2
+                end = start + pool_width
+            widened.setdefault(record.chrom, []).append((max(0, start - crop_bp), end + crop_bp))
     curated = {}
     for chrom, intervals in widened.items():
         rounded = []

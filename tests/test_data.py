@@ -22,6 +22,7 @@ from basenji_tf.data import (
     divide_contigs_folds,
     divide_contigs_pct,
 )
+from basenji_tf.data_peaks import curate_peaks
 from basenji_tf.dataset import SeqDataset, decode_file
 from basenji_tf.errors import InputError
 from basenji_tf.genome import Genome
@@ -463,3 +464,48 @@ def test_real_hg38_with_bed_and_w5_tracks(baskerville_dir, tmp_path):
             expected = (np.arange(row.start, row.end) % 7).reshape(-1, 128).sum(-1)
             np.testing.assert_array_equal(tgt[:, 1], expected)
     assert peak_rows == 1 and (bed.start == 0).any()  # the peak, and the N-rich chr1 start
+
+
+def test_curate_peaks_follows_the_original(tmp_path):
+    """Each record widened to a bin and by the crop, all merged, rounded half to even."""
+    a, b = tmp_path / "a.bed", tmp_path / "b.narrowPeak"
+    a.write_text("chr1\t1000\t1010\tx\nchr1\t5000\t5300\ty\n")
+    b.write_text("chr1\t1100\t1150\tz\t0\t.\t1\t1\t1\t25\nchr2\t10\t20\tw\t0\t.\t1\t1\t1\t5\n")
+    # by hand, as the original's curate_peaks (bedtools merge joins the first two):
+    # chr1 877-1133 + 997-1253 -> 877-1253, 376 bp -> 3 bins about 1065 -> 873-1257;
+    # chr1 4936-5364, 428 bp -> 3 bins about 5150; chr2 0-143 -> 1 bin about 71
+    assert curate_peaks([str(a), str(b)], pool_width=128, crop_bp=64) == {
+        "chr1": [(873, 1257), (4958, 5342)],
+        "chr2": [(7, 135)],
+    }
+    # widened one record at a time: overlapping short peaks of one file are not merged
+    # before they are widened (merging first would give 9746-30354)
+    a.write_text("chrA\t10000\t30000\nchrA\t29990\t30100\n")
+    assert curate_peaks([str(a)], 128, 256) == {"chrA": [(9750, 30358)]}
+    # 8512 bp are 66.5 bins: rounded to 66, as numpy rounds
+    a.write_text("chrB\t1000\t9000\n")
+    assert curate_peaks([str(a)], 128, 256) == {"chrB": [(776, 9224)]}
+
+
+def test_peaks_option_limits_contigs_to_the_peaks(small, tmp_path, capsys):
+    peaks = tmp_path / "peaks.bed"
+    peaks.write_text(
+        "chrA\t10000\t30000\tp1\nchrA\t29990\t30100\tp2\nchrB\t5000\t5050\tp3\n"
+        "chrB\t1000\t9000\tp4\nchrC\t2000\t12000\tp5\n"
+    )
+    table = tmp_path / "targets.txt"
+    table.write_text(
+        "index\tidentifier\tfile\tclip\tscale\tsum_stat\tdescription\n"
+        f"0\tP\t{peaks}\t32\t1\tsum\tpeaks\n"
+    )
+    out = tmp_path / "out"
+    args = ["--peaks", "--st", "-l", "4096", "-w", "128", "--crop", "256",
+            "--break", "100000", "-v", "chrB", "-t", "chrC", "-o", str(out),
+            str(small / "inputs" / "genome.fa"), str(table)]  # fmt: skip
+    assert main(args) == 0
+    # chrB's short peak (640 bp with the crop) is too short for a window
+    assert _rows(out / "contigs.bed") == [
+        ("chrA", "9750", "30358", "train"),
+        ("chrB", "776", "9224", "valid"),
+        ("chrC", "1752", "12248", "test"),
+    ]

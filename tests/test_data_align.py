@@ -183,3 +183,29 @@ def test_chromosome_lists_are_refused(aligned, capsys):
         "(names like h1, h2, h3 and m1, m2, m3)" in err
     )
     assert not (aligned / "x").exists()
+
+
+def test_original_two_argument_form_writes_the_same_split(aligned):
+    """``<net> <fa0,fa1>`` alone, as the original: contigs.bed and sequences.bed per genome."""
+    fastas = f"{aligned / 'human.fa'},{aligned / 'mouse.fa'}"
+    options = ["-l", "4096", "-w", "64", "--crop", "512", "--break", "10000",
+               "--stride", "2048", "-t", "0.25", "-v", "0.25", "-r", "16", "--nf", "0",
+               "--no", "0"]  # fmt: skip
+    out = aligned / "two"
+    net = str(aligned / "human_mouse.net")
+    assert main([*options, "-a", "human,mouse", "-o", str(out), net, fastas]) == 0
+    for genome in ("human", "mouse"):
+        assert sorted(p.name for p in (out / genome).iterdir()) == ["contigs.bed", "sequences.bed"]
+        for name in ("contigs.bed", "sequences.bed"):
+            full = aligned / "out" / genome / name
+            assert (out / genome / name).read_text() == full.read_text(), (genome, name)
+        # the original's windows: seq_length - 2 * crop bp, inside a contig of their split
+        contigs = _contig_labels(out / genome / "contigs.bed")
+        for chrom, start, end, label in _contig_labels(out / genome / "sequences.bed"):
+            assert end - start == 4096 - 2 * 512
+            assert any(
+                c == chrom and s <= start and end <= e and lab == label for c, s, e, lab in contigs
+            )
+    # the original's default labels
+    assert main([*options, "-o", str(aligned / "default"), net, fastas]) == 0
+    assert sorted(p.name for p in (aligned / "default").iterdir()) == ["genome1", "genome2"]
