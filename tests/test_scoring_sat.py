@@ -103,7 +103,7 @@ def test_sat_vcf_cli(tmp_path, reference_dir):
     vcf = tmp_path / "v.vcf"
     vcf.write_text("chrG\t74453\tsnv2\tA\tC,GTTTTTT\n")
     argv = [
-        "-f",
+        "--f1",
         str(sad_dir / "gata4_locus.fa"),
         "-l",
         "3",
@@ -119,3 +119,31 @@ def test_sat_vcf_cli(tmp_path, reference_dir):
         assert h5["sum"].shape == (3, 3, 4, 8)
         # REF and ALT windows differ exactly at the variant (index L/2 - 1 = region[0])
         assert h5["seqs"][0, 0, 0] and h5["seqs"][1, 0, 1]
+
+
+def test_sat_bed_original_options_parse():
+    args = basenji_sat_bed.build_parser().parse_args(["-f", "a.fa", "-p", "4", "p", "m", "b.bed"])
+    assert (args.processes, args.out_dir, args.mut_len, args.stats) == (4, "sat_mut", 0, "sum")
+    assert (args.scheduler, args.keep_shards) == (None, False)
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_sat_bed_shards_equal_a_single_run_byte_for_byte(tmp_path, small_model):
+    bed = tmp_path / "r.bed"
+    bed.write_text(
+        "chrG\t60000\t60010\ta\t0\t+\nchrG\t80000\t80011\tb\t0\t-\n"
+        "chrG\t3000\t3010\tc\t0\t+\nchrG\t95000\t95020\td\t0\t-\n"
+    )
+    common = ["-f", small_model["fasta"], "-l", "3", "--stats", "sum,scd", "--plots"]
+    model = [small_model["params"], small_model["model"], str(bed)]
+    assert basenji_sat_bed.main([*common, "-o", str(tmp_path / "one"), *model]) == 0
+    two = ["-o", str(tmp_path / "two"), "-p", "2", "--keep_shards"]
+    assert basenji_sat_bed.main([*common, *two, *model]) == 0
+    one_h5, two_h5 = tmp_path / "one" / "scores.h5", tmp_path / "two" / "scores.h5"
+    assert one_h5.read_bytes() == two_h5.read_bytes()
+    assert (tmp_path / "two" / "job1" / "scores.h5").is_file()  # kept
+    with h5py.File(tmp_path / "two" / "job1" / "scores.h5") as h5:
+        assert h5["sum"].shape[0] == 2  # regions c and d
+    # figures are numbered over the whole BED file
+    assert (tmp_path / "two" / "seq3_t0_logo.png").is_file()

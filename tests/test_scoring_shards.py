@@ -20,7 +20,7 @@ def test_shard_ranges_are_batch_aligned_and_non_empty():
 
 
 def _write_then_maybe_fail(task):
-    path, fail = task
+    path, fail = task  # fail: the shard's range starts at 10
     os.makedirs(path, exist_ok=True)
     with open(os.path.join(path, "part.txt"), "w") as handle:
         handle.write(path)
@@ -33,12 +33,17 @@ def _write_then_maybe_fail(task):
 def test_directories_go_after_a_merge_unless_kept(tmp_path, keep):
     dirs = job_dirs(str(tmp_path), 2)
     assert dirs == [str(tmp_path / "job0"), str(tmp_path / "job1")]
-    tasks = [(d, False) for d in dirs]
 
     def merge(files):
         return "".join(open(f).read() for f in files)
 
-    merged = run_shards(_write_then_maybe_fail, tasks, InProcess(), merge, dirs, keep)
+    def task(job_dir, shard):
+        return (job_dir, shard[0] == 10)
+
+    ranges = [(0, 5), (5, 9)]
+    merged = run_shards(
+        _write_then_maybe_fail, task, ranges, str(tmp_path), merge, InProcess(), keep
+    )
     assert merged == "".join(dirs)
     assert [os.path.isdir(d) for d in dirs] == [keep, keep]
 
@@ -46,9 +51,13 @@ def test_directories_go_after_a_merge_unless_kept(tmp_path, keep):
 @pytest.mark.parametrize("keep", [False, True])
 def test_a_failed_run_raises_the_shards_error_and_cleans_up(tmp_path, keep):
     dirs = job_dirs(str(tmp_path), 3)
-    tasks = [(dirs[0], False), (dirs[1], True), (dirs[2], False)]
+
+    def task(job_dir, shard):
+        return (job_dir, shard[0] == 10)
+
+    ranges = [(0, 10), (10, 20), (20, 30)]
     with pytest.raises(InputError) as caught:
-        run_shards(_write_then_maybe_fail, tasks, InProcess(), list, dirs, keep)
+        run_shards(_write_then_maybe_fail, task, ranges, str(tmp_path), list, InProcess(), keep)
     assert str(caught.value) == f"{dirs[1]}: bad record; fix it"
     assert [os.path.isdir(d) for d in dirs] == [keep, keep, False]
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import TypeVar
 
-from basenji_tf.cli._common import add_scheduler_options
+from basenji_tf.cli._common import add_scheduler_options, executor_from_args
 from basenji_tf.cli._types import positive_int
 from basenji_tf.scoring.ensemble import ModelSpec
+
+Result = TypeVar("Result")
 
 
 def model_spec(args: argparse.Namespace) -> ModelSpec:
@@ -54,3 +58,21 @@ def add_shard_options(parser: argparse.ArgumentParser, what: str) -> None:
     )
     add_scheduler_options(parser)
     add_keep_shards_option(parser)
+
+
+def shard_count(args: argparse.Namespace, parallelism: int) -> int | None:
+    """Shard tasks: ``-p``, or one per worker thread of a Dask cluster; None: no shards."""
+    if args.scheduler or args.scheduler_file:
+        return max(args.processes or 1, parallelism)
+    return args.processes if args.processes and args.processes > 1 else None
+
+
+def run_sharded(args: argparse.Namespace, run: Callable[..., Result], *run_args) -> Result:
+    """``run(*run_args, shards=..., executor=..., keep_shards=...)`` from the shard options.
+
+    Shards: ``-p`` when above 1, or at least one per worker thread with a scheduler
+    (:func:`shard_count`); None runs in this process.
+    """
+    with executor_from_args(args) as executor:
+        shards = shard_count(args, executor.parallelism)
+        return run(*run_args, shards=shards, executor=executor, keep_shards=args.keep_shards)

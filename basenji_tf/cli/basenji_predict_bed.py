@@ -7,13 +7,11 @@ from collections.abc import Sequence
 
 from basenji_tf.cli._common import (
     comma_ints,
-    executor_from_args,
     make_parser,
     parse_args,
     run_main,
 )
-from basenji_tf.cli._scoring import add_shard_options, model_spec
-from basenji_tf.cli.basenji_sad import shard_count
+from basenji_tf.cli._scoring import add_shard_options, model_spec, run_sharded
 from basenji_tf.scoring.predict import PredictOptions, run_predict_bed
 
 PROG = "basenji_predict_bed.py"
@@ -79,17 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.genome_file,
             args.embed_layer,
         )
-        with executor_from_args(args) as executor:
-            run_predict_bed(
-                model,
-                args.genome_fasta,
-                args.bed_file,
-                args.out_dir,
-                options,
-                shards=shard_count(args, executor.parallelism),
-                executor=executor,
-                keep_shards=args.keep_shards,
-            )
+        run_sharded(
+            args, run_predict_bed, model, args.genome_fasta, args.bed_file, args.out_dir, options
+        )
 
     return run_main(PROG, body)
 

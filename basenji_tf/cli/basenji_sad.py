@@ -14,7 +14,7 @@ from basenji_tf.cli._common import (
     parse_args,
     run_main,
 )
-from basenji_tf.cli._scoring import add_keep_shards_option, model_spec
+from basenji_tf.cli._scoring import add_keep_shards_option, model_spec, shard_count
 from basenji_tf.cli._types import nonnegative_int, positive_int
 from basenji_tf.errors import InputError
 from basenji_tf.scoring.sad import SadOptions, check_stats, run_sad
@@ -131,13 +131,6 @@ def parse_shard(text: str) -> tuple[int, int]:
     if not 0 <= shard_i < num_shards:
         raise InputError(f"--shard {text!r}: expected i/N with 0 <= i < N")
     return shard_i, num_shards
-
-
-def shard_count(args: argparse.Namespace, parallelism: int) -> int | None:
-    """Shard tasks: ``-p``, or one per worker thread of a Dask cluster; None: no shards."""
-    if args.scheduler or args.scheduler_file:
-        return max(args.processes or 1, parallelism)
-    return args.processes if args.processes and args.processes > 1 else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,14 +7,12 @@ from collections.abc import Sequence
 
 from basenji_tf.cli._common import (
     comma_ints,
-    executor_from_args,
     make_parser,
     parse_args,
     run_main,
 )
-from basenji_tf.cli._scoring import add_shard_options, model_spec
+from basenji_tf.cli._scoring import add_shard_options, model_spec, run_sharded
 from basenji_tf.cli._types import comma_strs, positive_int
-from basenji_tf.cli.basenji_sad import shard_count
 from basenji_tf.errors import InputError
 from basenji_tf.scoring.sed import SedOptions, run_sed
 
@@ -125,19 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             stats=tuple(args.stats), pseudo=args.log_pseudo, norm_file=args.norm_file,
             batch_variants=args.batch_variants,
         )  # fmt: skip
-        with executor_from_args(args) as executor:
-            rows = run_sed(
-                model_spec(args),
-                args.genome_fasta,
-                args.vcf_file,
-                genes_file,
-                args.out_dir,
-                options,
-                tss_bed=tss_bed,
-                shards=shard_count(args, executor.parallelism),
-                executor=executor,
-                keep_shards=args.keep_shards,
-            )
+        rows = run_sharded(
+            args, run_sed, model_spec(args), args.genome_fasta, args.vcf_file, genes_file,
+            args.out_dir, options, tss_bed,
+        )  # fmt: skip
         print(f"{PROG}: {rows} variant-gene pairs written to {args.out_dir}/sed.h5")
 
     return run_main(PROG, body)

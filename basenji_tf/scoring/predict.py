@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from basenji_tf import seqnn
 from basenji_tf.errors import InputError
-from basenji_tf.execute import Executor, LocalProcesses
+from basenji_tf.execute import Executor
 from basenji_tf.files import atomic_path
 from basenji_tf.genome import Genome, read_chrom_sizes
 from basenji_tf.scoring.bed import Region, read_bed_windows, region_1hot
@@ -35,7 +35,6 @@ from basenji_tf.scoring.shards import (
     absolute_model,
     bed_regions,
     check_shardable,
-    job_dirs,
     run_shards,
     shard_ranges,
 )
@@ -279,17 +278,16 @@ def run_predict_bed(
         return out_file
     model = absolute_model(model)
     fasta, bed_file = os.path.abspath(fasta), os.path.abspath(bed_file)
-    dirs = job_dirs(out_dir, len(ranges))
-    tasks = [PredictTask(model, fasta, bed_file, d, options, r) for d, r in zip(dirs, ranges)]
+
+    def task(job_dir: str, shard: tuple[int, int]) -> PredictTask:
+        return PredictTask(model, fasta, bed_file, job_dir, options, shard)
 
     def merge(job_files: list[str]) -> str:
         _merge(job_files, out_file, regions, fasta, options)
         log.info("merged %d shards into %s", len(job_files), out_file)
         return out_file
 
-    return run_shards(
-        predict_task, tasks, executor or LocalProcesses(len(tasks)), merge, dirs, keep_shards
-    )
+    return run_shards(predict_task, task, ranges, out_dir, merge, executor, keep_shards)
 
 
 def _merge(

@@ -24,12 +24,12 @@ from tqdm import tqdm
 
 from basenji_tf.dna import dna_1hot
 from basenji_tf.errors import InputError
-from basenji_tf.execute import Executor, LocalProcesses, shard_range
+from basenji_tf.execute import Executor, shard_range
 from basenji_tf.files import atomic_path
 from basenji_tf.genome import Genome
 from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec, load_predictor
 from basenji_tf.scoring.outputs import SAD_STATS, SadWriter, clip_float16, merge_sad
-from basenji_tf.scoring.shards import absolute_model, check_shardable, job_dirs, run_shards
+from basenji_tf.scoring.shards import absolute_model, check_shardable, run_shards
 from basenji_tf.scoring.target_set import TargetSet
 from basenji_tf.scoring.vcf import (
     Variant,
@@ -395,21 +395,18 @@ def run_sad(
     # Shard tasks may run in other processes with another working directory (Dask).
     model = absolute_model(model)
     fasta, vcf_file = os.path.abspath(fasta), os.path.abspath(vcf_file)
-    dirs = job_dirs(out_dir, shards)
-    tasks = [
-        SadTask(model, fasta, vcf_file, os.path.join(dirs[i], "sad.h5"),
-                _shard_options(options, total, i, shards))
-        for i in range(shards)
-    ]  # fmt: skip
+    ranges = [shard_range(total, i, shards, options.batch_variants) for i in range(shards)]
+
+    def task(job_dir: str, records: tuple[int, int]) -> SadTask:
+        shard_options = dataclasses.replace(options, record_range=records)
+        return SadTask(model, fasta, vcf_file, os.path.join(job_dir, "sad.h5"), shard_options)
 
     def merge(job_files: list[str]) -> str:
         rows = merge_sad(job_files, out_file)
         log.info("merged %d shards, %d rows into %s", shards, rows, out_file)
         return out_file
 
-    return run_shards(
-        score_task, tasks, executor or LocalProcesses(shards), merge, dirs, keep_shards
-    )
+    return run_shards(score_task, task, ranges, out_dir, merge, executor, keep_shards)
 
 
 def _shard_options(options: SadOptions, records: int, shard_i: int, shards: int) -> SadOptions:

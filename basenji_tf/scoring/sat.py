@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from basenji_tf import plots
 from basenji_tf.errors import InputError
-from basenji_tf.execute import Executor, LocalProcesses
+from basenji_tf.execute import Executor
 from basenji_tf.genome import Genome
 from basenji_tf.scoring.bed import Region, read_bed_windows, region_1hot
 from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec, load_predictor
@@ -37,7 +37,6 @@ from basenji_tf.scoring.shards import (
     absolute_model,
     bed_regions,
     check_shardable,
-    job_dirs,
     run_shards,
     shard_ranges,
 )
@@ -303,20 +302,17 @@ def run_sat_bed(
         return sat_bed_task(SatBedTask(model, fasta, bed_file, out_dir, out_file, options))
     model = absolute_model(model)
     fasta, bed_file, plot_dir = (os.path.abspath(p) for p in (fasta, bed_file, out_dir))
-    dirs = job_dirs(out_dir, len(ranges))
-    tasks = [
-        SatBedTask(model, fasta, bed_file, plot_dir, os.path.join(d, "scores.h5"), options, r)
-        for d, r in zip(dirs, ranges)
-    ]
+
+    def task(job_dir: str, regions: tuple[int, int]) -> SatBedTask:
+        out = os.path.join(job_dir, "scores.h5")
+        return SatBedTask(model, fasta, bed_file, plot_dir, out, options, regions)
 
     def merge(job_files: list[str]) -> str:
         merge_sat_h5(job_files, out_file, options.stats)
         log.info("merged %d shards into %s", len(job_files), out_file)
         return out_file
 
-    return run_shards(
-        sat_bed_task, tasks, executor or LocalProcesses(len(tasks)), merge, dirs, keep_shards
-    )
+    return run_shards(sat_bed_task, task, ranges, out_dir, merge, executor, keep_shards)
 
 
 def merge_sat_h5(job_files: Sequence[str], out_file: str, stats: Sequence[str]) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from basenji_tf.errors import InputError
-from basenji_tf.execute import Executor, LocalProcesses
+from basenji_tf.execute import Executor
 from basenji_tf.genome import Genome, read_gtf_tss
 from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec, load_predictor
 from basenji_tf.scoring.sed_output import check_sed_stats, merge_sed, scored_blocks, write_sed_h5
@@ -364,18 +364,16 @@ def run_sed(
     fasta, vcf_file, genes_file = (os.path.abspath(p) for p in (fasta, vcf_file, genes_file))
     if options.norm_file:
         options = dataclasses.replace(options, norm_file=os.path.abspath(options.norm_file))
-    dirs = job_dirs(out_dir, len(ranges))
-    tasks = [
-        SedTask(model, fasta, vcf_file, genes_file, tss_bed, os.path.join(d, "sed.h5"),
-                dataclasses.replace(options, record_range=r))
-        for d, r in zip(dirs, ranges)
-    ]  # fmt: skip
+
+    def task(job_dir: str, records: tuple[int, int]) -> SedTask:
+        shard_options = dataclasses.replace(options, record_range=records)
+        out = os.path.join(job_dir, "sed.h5")
+        return SedTask(model, fasta, vcf_file, genes_file, tss_bed, out, shard_options)
 
     def merge(_: list[int]) -> int:
-        rows = merge_sed([task.out_file for task in tasks], out_file)
-        log.info("merged %d shards, %d rows into %s", len(tasks), rows, out_file)
+        job_files = [os.path.join(d, "sed.h5") for d in job_dirs(out_dir, len(ranges))]
+        rows = merge_sed(job_files, out_file)
+        log.info("merged %d shards, %d rows into %s", len(ranges), rows, out_file)
         return rows
 
-    return run_shards(
-        sed_task, tasks, executor or LocalProcesses(len(tasks)), merge, dirs, keep_shards
-    )
+    return run_shards(sed_task, task, ranges, out_dir, merge, executor, keep_shards)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from basenji_tf.errors import InputError
-from basenji_tf.execute import Executor, shard_range
+from basenji_tf.execute import Executor, LocalProcesses, shard_range
 from basenji_tf.genome import Genome
 from basenji_tf.params import read_params
 from basenji_tf.scoring.bed import Region, read_bed_windows
@@ -87,21 +87,23 @@ def check_shardable(path: str, option: str) -> None:
 
 def run_shards(
     function: Callable[[Task], object],
-    tasks: Sequence[Task],
-    executor: Executor,
+    make_task: Callable[[str, tuple[int, int]], Task],
+    ranges: Sequence[tuple[int, int]],
+    out_dir: str,
     merge: Callable[[list], Merged],
-    dirs: Sequence[str],
+    executor: Executor | None = None,
     keep_shards: bool = False,
 ) -> Merged:
-    """Run shard tasks, merge their results, and remove their directories.
+    """Run one task per shard, merge their results, and remove their directories.
 
     Args:
         function: module-level function run on each task (it writes into its directory).
-        tasks: one per shard, in input order.
-        executor: where the tasks run.
+        make_task: (the shard's ``job{i}`` directory, its item range) -> its task.
+        ranges: the shards' item ranges, in input order (:func:`shard_ranges`).
+        out_dir: the command's output directory.
         merge: turns the tasks' results (in task order) into the command's output.
-        dirs: the tasks' ``job{i}`` directories.
-        keep_shards: keep ``dirs`` after the run (successful or not).
+        executor: where the tasks run (default: one local process per task).
+        keep_shards: keep the ``job{i}`` directories after the run (successful or not).
 
     Returns:
         what ``merge`` returns.
@@ -110,8 +112,10 @@ def run_shards(
         Exception: the first failing task's own exception (the directories are removed
             first unless ``keep_shards``).
     """
+    dirs = job_dirs(out_dir, len(ranges))
+    tasks = [make_task(d, r) for d, r in zip(dirs, ranges)]
     try:
-        return merge(executor.map(function, tasks))
+        return merge((executor or LocalProcesses(len(tasks))).map(function, tasks))
     finally:
         if not keep_shards:
             for path in dirs:
