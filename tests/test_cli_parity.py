@@ -37,6 +37,7 @@ RENAMED = {
     ("basenji_test", "rank_corr"): "rank",
     ("basenji_test", "split_label"): "split",
     ("basenji_sat_vcf", "genome1_fasta"): "genome_fasta",
+    ("basenji_sat_vcf", "sad_stats"): "stats",
     ("basenji_train", "tfr_train_pattern"): "tfr_train",
     ("basenji_train", "tfr_eval_pattern"): "tfr_eval",
     ("basenji_sad", "sad_stats"): "stats",
@@ -52,11 +53,7 @@ DIFFERS = {
 }
 
 # (script, option) -> what is not there yet (reported to the lead).
-NOT_YET = {
-    ("basenji_sat_vcf", "-f"): "figure width; -f is still the genome (shared sat options)",
-    ("basenji_sat_vcf", "--f2"): "second genome for ALT windows",
-    ("basenji_sat_vcf", "--stats"): "shared sat options",
-}
+NOT_YET: dict[tuple[str, str], str] = {}
 
 INT_TYPES = {"int", "positive_int", "nonnegative_int"}
 FLOAT_TYPES = {
@@ -151,3 +148,19 @@ def test_bad_number_is_one_line_naming_the_option(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["-p", "0", "x.fa", "t.txt"])
     assert "argument -p: expected an integer >= 1, got '0'" in capsys.readouterr().err
+
+
+def test_sat_vcf_figure_width_and_second_genome(capsys):
+    parser = importlib.import_module("basenji_tf.cli.basenji_sat_vcf").build_parser()
+    args = parser.parse_args(["--f1", "g.fa", "-f", "12", "p.json", "m.h5", "v.vcf"])
+    assert (args.genome_fasta, args.figure_width, args.genome2_fasta) == ("g.fa", 12.0, None)
+    with pytest.raises(SystemExit):  # -f is the figure width, as in the original
+        parser.parse_args(["-f", "g.fa", "p.json", "m.h5", "v.vcf"])
+    assert "argument -f: expected a number > 0, got 'g.fa'" in capsys.readouterr().err
+    main = importlib.import_module("basenji_tf.cli.basenji_sat_vcf").main
+    assert main(["--f1", "g.fa", "--f2", "h.fa", "p.json", "m.h5", "v.vcf"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "basenji_sat_vcf.py: error: --f2 h.fa: ALT windows from a second genome are not "
+        "supported; leave out --f2 to score each ALT allele put into the --f1 window"
+    ]
