@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 import os
 from typing import Any
 
 from natsort import natsorted
 
+from basenji_tf.blocks import KERAS_BLOCKS
 from basenji_tf.errors import InputError
 from basenji_tf.layers import resolve_activation_name
 
@@ -99,6 +101,15 @@ def parse_model_params(model: dict[str, Any], source: str = "params") -> ModelPa
     head_keys = natsorted(k for k in model if k.startswith("head"))
     if not head_keys:
         raise InputError(f"{source}: model section needs at least one head* key")
+    for key, rule in _MODEL_RULES.items():
+        if key in model:
+            _check_value(model[key], rule, f"{source}: model.{key}")
+    _check_kinds(model, source)
+    trunk = _block_dicts(model["trunk"], f"{source}: model.trunk", allow_one=False)
+    heads = {k: _block_dicts(model[k], f"{source}: model.{k}") for k in head_keys}
+    trunk_bins = _output_length(model["seq_length"], trunk, f"{source}: model.trunk")
+    for key, head in heads.items():
+        _output_length(trunk_bins, head, f"{source}: model.{key}")
     try:
         activation = model.get("activation")
         resolve_activation_name(activation)
@@ -108,8 +119,8 @@ def parse_model_params(model: dict[str, Any], source: str = "params") -> ModelPa
     return ModelParams(
         seq_length=int(model["seq_length"]),
         seq_depth=int(model.get("seq_depth", 4)),
-        trunk=tuple(model["trunk"]),
-        heads={k: _as_block_list(model[k]) for k in head_keys},
+        trunk=tuple(trunk),
+        heads=heads,
         activation=activation,
         augment_rc=bool(model.get("augment_rc", False)),
         augment_shift=_parse_shift(model.get("augment_shift", 0), source),
@@ -120,8 +131,86 @@ def parse_model_params(model: dict[str, Any], source: str = "params") -> ModelPa
     )
 
 
-def _as_block_list(head) -> list[dict]:
-    return [head] if isinstance(head, dict) else list(head)
+def _check_kinds(model: dict, source: str) -> None:
+    """Model keys whose value is not a number: booleans, strings and strand pairs."""
+    for key in ("augment_rc", "batch_norm"):
+        if not isinstance(model.get(key, False), bool):
+            raise InputError(f"{source}: model.{key}: must be true or false")
+    for key in ("activation", "norm_type", "padding", "kernel_initializer"):
+        if not isinstance(model.get(key), str | None):
+            raise InputError(f"{source}: model.{key}: must be a string or null")
+    pairs = model.get("strand_pair") or []
+    if not isinstance(pairs, list) or not all(
+        sp is None or (isinstance(sp, list) and all(_INDEX.accepts(i) for i in sp)) for sp in pairs
+    ):
+        raise InputError(
+            f"{source}: model.strand_pair: must be a list with, per head, a list of target "
+            "indexes (integers >= 0) or null"
+        )
+
+
+def _block_dicts(value, where: str, allow_one: bool = True) -> list[dict]:
+    """A list of block dicts (a head may be one dict), each with a name and valid values.
+
+    Raises:
+        InputError: not a list of objects, a block without a name, or a keyword value out
+            of its range (:data:`_BLOCK_RULES`; Keras passthrough blocks are Keras's).
+    """
+    if allow_one and isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(b, dict) for b in value):
+        raise InputError(f'{where}: must be a list of block objects like {{"name": ...}}')
+    if allow_one and not value:
+        raise InputError(f"{where}: a head needs at least one block")
+    for bi, block in enumerate(value):
+        if not isinstance(block.get("name"), str):
+            raise InputError(f'{where}[{bi}]: block without a "name" string')
+        if block["name"] in KERAS_BLOCKS:
+            continue
+        for key, rule in _BLOCK_RULES.items():
+            if key in block:
+                _check_value(block[key], rule, f"{where}[{bi}] ({block['name']}).{key}")
+    return value
+
+
+def _output_length(length: int, blocks: list[dict], where: str) -> int:
+    """Positions after ``blocks`` (bins), checking that each pooling divides the length.
+
+    Pooling and strides of conv_block / conv_tower divide the length; Cropping1D removes
+    bins. Requiring exact division keeps the bin <-> bp mapping exact (with 'same' padding
+    Keras would round up and shift every bin).
+
+    Raises:
+        InputError: a pooling step that does not divide the length, or a crop that
+            leaves no bins.
+    """
+    for bi, block in enumerate(blocks):
+        at = f"{where}[{bi}] ({block['name']})"
+        if block["name"] in ("conv_block", "conv_tower"):
+            step = block.get("pool_size", 1) * block.get("stride", block.get("strides", 1))
+            repeat = block.get("repeat", 1) if block["name"] == "conv_tower" else 1
+            for _ in range(repeat):
+                if length % step:
+                    raise InputError(
+                        f"{at}: {length} positions do not divide by its pool_size x stride "
+                        f"{step}; make seq_length a multiple of the model's total pooling"
+                    )
+                length //= step
+        elif block["name"] == "Cropping1D":
+            length -= _crop_total(block.get("cropping", 1), at)
+            if length < 1:
+                raise InputError(
+                    f"{at}: cropping leaves no bins; crop less, or lengthen seq_length"
+                )
+    return length
+
+
+def _crop_total(cropping, where: str) -> int:
+    """Bins a Cropping1D removes: ``n`` on each side, or ``[left, right]``."""
+    sides = cropping if isinstance(cropping, list) else [cropping, cropping]
+    if len(sides) != 2 or not all(_INDEX.accepts(c) for c in sides):
+        raise InputError(f"{where}: cropping {cropping!r} is not an integer >= 0 or a pair of them")
+    return sum(sides)
 
 
 def _parse_shift(value, source: str) -> int:
@@ -131,20 +220,37 @@ def _parse_shift(value, source: str) -> int:
             value = value[0]
         else:
             raise InputError(f"{source}: augment_shift must be an integer, got {value}")
-    if not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InputError(f"{source}: augment_shift must be a non-negative integer")
     return value
 
 
 def read_params(path: str | os.PathLike) -> dict:
-    """Read a params JSON file (both sections, unvalidated)."""
+    """Read a params JSON file: an object with a ``model`` object (and ``train`` object).
+
+    The sections' keys are checked by :func:`parse_model_params` and
+    :func:`parse_train_params`.
+
+    Raises:
+        InputError: not UTF-8 JSON, not an object, or a section that is not an object.
+    """
     try:
-        with open(path) as handle:
-            params = json.load(handle)
+        with open(path, "rb") as handle:
+            params = json.loads(handle.read().decode())
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text; a params file is JSON") from None
     except json.JSONDecodeError as err:
         raise InputError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(params, dict):
+        raise InputError(
+            f"{path}: holds a JSON {type(params).__name__}, not an object; a params file is "
+            '{"train": {...}, "model": {...}}'
+        )
     if "model" not in params:
         raise InputError(f"{path}: params file needs a 'model' section")
+    for section in ("model", "train"):
+        if section in params and not isinstance(params[section], dict):
+            raise InputError(f"{path}: {section}: must be a JSON object of keys and values")
     return params
 
 
@@ -197,6 +303,103 @@ class TrainParams:
     num_gpu: int = 1
 
 
+# ---------------------------------------------------------------------------------------
+# Value rules: (type, low, low allowed, high, high allowed); None = no bound. "int" takes
+# JSON integers only, "float" any JSON number; None values are allowed where the default
+# is None (unset).
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rule:
+    kind: str
+    low: float | None = None
+    low_ok: bool = True
+    high: float | None = None
+    high_ok: bool = True
+    optional: bool = False
+
+    def describe(self) -> str:
+        text = "an integer" if self.kind == "int" else "a number"
+        if self.low is not None:
+            text += f" {'>=' if self.low_ok else '>'} {self.low:g}"
+        if self.high is not None:
+            text += f" and {'<=' if self.high_ok else '<'} {self.high:g}"
+        return text + (" (or null)" if self.optional else "")
+
+    def accepts(self, value) -> bool:
+        if value is None:
+            return self.optional
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return False
+        if self.kind == "int" and not isinstance(value, numbers.Integral):
+            return False
+        if value != value:  # NaN
+            return False
+        if self.low is not None and not (value >= self.low if self.low_ok else value > self.low):
+            return False
+        return self.high is None or (value <= self.high if self.high_ok else value < self.high)
+
+
+def _check_value(value, rule: _Rule, where: str) -> None:
+    if not rule.accepts(value):
+        raise InputError(f"{where}: {value!r} is not {rule.describe()}; fix the value")
+
+
+_POSITIVE = _Rule("float", 0, False)
+_INDEX = _Rule("int", 0)
+_FRACTION = _Rule("float", 0, True, 1, False)  # [0, 1)
+_TRAIN_RULES = {
+    "batch_size": _Rule("int", 1),
+    "shuffle_buffer": _Rule("int", 1),
+    "total_weight": _Rule("float", 0),
+    "learning_rate": _POSITIVE,
+    "momentum": _FRACTION,
+    "adam_beta1": _FRACTION,
+    "adam_beta2": _FRACTION,
+    "weight_decay": _Rule("float", 0),
+    "clip_norm": _Rule("float", 0, False, optional=True),
+    "global_clipnorm": _Rule("float", 0, False, optional=True),
+    "warmup_steps": _Rule("int", 0),
+    "initial_learning_rate": _Rule("float", 0, False, optional=True),
+    "maximal_learning_rate": _Rule("float", 0, False, optional=True),
+    "final_learning_rate": _Rule("float", 0, False, optional=True),
+    "train_epochs_cycle1": _Rule("int", 1, optional=True),
+    "patience": _Rule("int", 0),
+    "train_epochs_min": _Rule("int", 1),
+    "train_epochs_max": _Rule("int", 1),
+    "num_gpu": _Rule("int", 1),
+}
+_MODEL_RULES = {
+    "seq_length": _Rule("int", 1),
+    "seq_depth": _Rule("int", 1),
+    "l2_scale": _Rule("float", 0),
+    "l1_scale": _Rule("float", 0),
+    "bn_momentum": _Rule("float", 0, True, 1, True),
+    "target_length": _Rule("int", 1, optional=True),
+}
+# Block keywords with a range, whatever the block (blocks.py checks the names).
+_BLOCK_RULES = {
+    "filters": _Rule("int", 1),
+    "filters_init": _Rule("int", 1),
+    "filters_end": _Rule("int", 1),
+    "filters_mult": _POSITIVE,
+    "units": _Rule("int", 1),
+    "kernel_size": _Rule("int", 1),
+    "repeat": _Rule("int", 1),
+    "pool_size": _Rule("int", 1),
+    "stride": _Rule("int", 1),
+    "strides": _Rule("int", 1),
+    "dilation_rate": _Rule("int", 1),
+    "divisible_by": _Rule("int", 1),
+    "rate_mult": _POSITIVE,
+    "rate_init": _POSITIVE,
+    "dropout": _FRACTION,
+    "l2_scale": _Rule("float", 0),
+    "l1_scale": _Rule("float", 0),
+    "bn_momentum": _Rule("float", 0, True, 1, True),
+}
+
+
 # Keys the original accepts but never reads (``train_epochs`` appears in published params).
 _IGNORED_TRAIN_KEYS = ("train_epochs",)
 
@@ -205,7 +408,8 @@ def parse_train_params(train: dict, source: str = "params") -> TrainParams:
     """Validate the ``train`` dict of a params file.
 
     Raises:
-        InputError: unknown key, unknown loss or optimizer, or a non-positive batch size.
+        InputError: unknown key, unknown loss or optimizer, or a value of the wrong type or
+            out of its range (:data:`_TRAIN_RULES`, docs/params.md).
     """
     train = dict(train)
     if "clipnorm" in train:
@@ -218,6 +422,9 @@ def parse_train_params(train: dict, source: str = "params") -> TrainParams:
             f"{', '.join(sorted(fields))}, clipnorm"
         )
     values = {k: v for k, v in train.items() if k in fields}
+    for key, value in values.items():
+        if key not in ("loss", "optimizer"):
+            _check_value(value, _TRAIN_RULES[key], f"{source}: train.{key}")
     if "loss" in values:
         values["loss"] = str(values["loss"]).lower()
     if "optimizer" in values:
@@ -232,6 +439,9 @@ def parse_train_params(train: dict, source: str = "params") -> TrainParams:
             f"{source}: train optimizer {settings.optimizer!r} is not one of "
             f"{', '.join(OPTIMIZERS)}"
         )
-    if settings.batch_size < 1:
-        raise InputError(f"{source}: train batch_size must be positive")
+    if settings.train_epochs_max < settings.train_epochs_min:
+        raise InputError(
+            f"{source}: train.train_epochs_max {settings.train_epochs_max} is below "
+            f"train_epochs_min {settings.train_epochs_min}; raise the maximum"
+        )
     return settings

@@ -76,8 +76,9 @@ def read_targets(path: str | os.PathLike) -> pd.DataFrame:
     try:
         table = pd.read_csv(io.StringIO(text), sep="\t", index_col=0)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
+        reason = " ".join(str(err).split())  # pandas' messages span lines
         raise InputError(
-            f"{name}: cannot parse as a tab-separated targets table ({err}); "
+            f"{name}: cannot parse as a tab-separated targets table ({reason}); "
             "the first line must be a header such as 'index<TAB>identifier<TAB>file...'"
         ) from None
     for column in REQUIRED_COLUMNS:
