@@ -81,4 +81,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = demo.run_demo(args.out_dir, args.seed, args.size, params_file, run_step)
         print_summary(summary, Path(args.out_dir))
 
-    return run_main(PROG, body)
+    return run_main(PROG, body, out_dir=args.out_dir)

@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         print(f"{len(paths)} BigWigs in {args.out_dir}/bigwig")
 
-    return run_main(PROG, body)
+    return run_main(PROG, body, out_dir=args.out_dir)
 
 
 if __name__ == "__main__":
