@@ -183,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if stats:
             print(wrote_line(PROG, args.out_dir, stats))
 
-    return run_main(PROG, body)
+    return run_main(PROG, body, out_dir=args.out_dir if args.restart else None)
 
 
 if __name__ == "__main__":

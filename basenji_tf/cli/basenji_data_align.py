@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for out_dir, st in zip(out_dirs, stats):
             print(wrote_line(PROG, out_dir, st))
 
-    return run_main(PROG, body)
+    return run_main(PROG, body, out_dir=args.out_dir if args.restart else None)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.batch_size,
         )
 
-    return run_main(PROG, body)
+    return run_main(PROG, body, out_dir=args.out_dir)
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if result["bigwigs"]:
             print(f"{len(result['bigwigs'])} BigWigs in {args.out_dir}/tracks")
 
-    return run_main(PROG, body)
+    return run_main(PROG, body, out_dir=args.out_dir)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model, options = sat_args(args)
         run_sat_vcf(model, args.genome_fasta, args.vcf_file, args.out_dir, options)
 
-    return run_main(PROG, body)
+    return run_main(PROG, body, out_dir=args.out_dir)
 
 
 if __name__ == "__main__":

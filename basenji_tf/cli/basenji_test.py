@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(table_text(result["acc"]))
         print_summary(result, sys.stderr if to_stdout else sys.stdout)
 
-    return run_main(PROG, body)
+    return run_main(PROG, body, out_dir=None if args.out_dir == "-" else args.out_dir)
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Genes:          {result['num_genes']}")
         print(f"Gene PearsonR:  {result['pearsonr']:7.5f}")
 
-    return run_main(PROG, body)
+    return run_main(PROG, body, out_dir=args.out_dir)
 
 
 if __name__ == "__main__":
