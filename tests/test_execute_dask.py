@@ -207,6 +207,7 @@ def test_a_task_failing_on_bad_input_stops_the_run_with_its_line(
     assert basenji_sad.main(argv) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [err[0]] and err[0].startswith("basenji_sad.py: error: line 4 bad: REF G")
+    assert not list(tmp_path.glob("job*")), "a failed run's shard directories are removed"
 
 
 def test_data_directory_through_the_scheduler_equals_a_local_run(
