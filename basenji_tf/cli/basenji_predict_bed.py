@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args, run_predict_bed, model, args.genome_fasta, args.bed_file, args.out_dir, options
         )
 
-    return run_main(PROG, body)
+    return run_main(PROG, body, out_dir=args.out_dir)
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 keep_shards=args.keep_shards,
             )
 
-    return run_main(PROG, body)
+    return run_main(PROG, body, out_dir=args.out_dir)
 
 
 if __name__ == "__main__":

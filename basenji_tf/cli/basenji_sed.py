@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )  # fmt: skip
         print(f"{PROG}: {rows} variant-gene pairs written to {args.out_dir}/sed.h5")
 
-    return run_main(PROG, body)
+    return run_main(PROG, body, out_dir=args.out_dir)
 
 
 if __name__ == "__main__":
