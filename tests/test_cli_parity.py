@@ -1,4 +1,4 @@
-"""Every option of the original's scripts (shared/reference/original_cli.tsv) parses here.
+"""Every option of the original's scripts (tests/data/reference/original_cli.tsv) parses here.
 
 For each (script, option) row: every option string is accepted, maps to the same
 destination (or the renamed one below), has the same action, a type of the same kind,
@@ -14,12 +14,6 @@ import csv
 import importlib
 
 import pytest
-
-# Scripts whose parity colleagues are building; the lead empties this set when it lands.
-PARITY_PENDING_SCRIPTS = {
-    "bam_cov", "basenji_sed", "basenji_sat_bed", "basenji_predict_bed", "basenji_motifs",
-    "basenji_sad_table", "tfr_bw", "tfr_qc", "basenji_map",
-}  # fmt: skip
 
 # (script, original dest) -> our dest, where we named it differently.
 RENAMED = {
@@ -42,6 +36,8 @@ RENAMED = {
     ("basenji_train", "tfr_eval_pattern"): "tfr_eval",
     ("basenji_sad", "sad_stats"): "stats",
     ("basenji_sad_multi", "sad_stats"): "stats",
+    ("basenji_sat_bed", "sad_stats"): "stats",
+    ("basenji_sed", "sed_stats"): "stats",
 }
 
 # (script, option) -> why our type or default differs on purpose (docs/cli.md lists them).
@@ -50,6 +46,11 @@ DIFFERS = {
     ("basenji_data_align", "-v"): "a string: fractions or chromosome names, as basenji_data",
     ("basenji_test", "--ai"): "an empty list instead of None (no plots)",
     ("basenji_test", "--bi"): "an empty list instead of None (no bedgraphs)",
+    ("basenji_predict_bed", "-b"): "an empty list instead of None (no BigWigs)",
+    ("tfr_bw", "-f"): "optional: $HG38 is not assumed; sizes come from -g, the FASTA or the data",
+    ("tfr_bw", "-g"): "optional: $HG38 is not assumed; sizes come from -g, the FASTA or the data",
+    ("tfr_bw", "-l"): "from the data directory's statistics.json (checked when given)",
+    ("basenji_motifs", "-m"): "optional: JASPAR CORE vertebrates (pyjaspar, offline) by default",
 }
 
 # (script, option) -> what is not there yet (reported to the lead).
@@ -72,8 +73,7 @@ def pytest_generate_tests(metafunc):
     if "row" in metafunc.fixturenames:
         from conftest import REPO
 
-        tsv = REPO.parent / "shared" / "reference" / "original_cli.tsv"
-        rows = list(_rows(tsv)) if tsv.is_file() else []
+        rows = list(_rows(REPO / "tests" / "data" / "reference" / "original_cli.tsv"))
         params = [
             pytest.param(
                 r,
@@ -87,8 +87,6 @@ def pytest_generate_tests(metafunc):
 
 def _marks(row):
     key = (row["script"], row["option"])
-    if row["script"] in PARITY_PENDING_SCRIPTS:
-        return pytest.mark.skip(reason="a colleague's script: parity pending")
     if key in NOT_YET:
         return pytest.mark.xfail(reason=NOT_YET[key] or "not yet", strict=True)
     return ()

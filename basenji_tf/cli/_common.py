@@ -61,10 +61,9 @@ def add_scheduler_options(parser: argparse.ArgumentParser) -> None:
 
 
 def executor_from_args(args: argparse.Namespace, processes: int | None = None) -> Executor:
-    """The executor of ``-p`` (or ``processes``) and the scheduler options."""
-    return make_executor(
-        args.processes if processes is None else processes, args.scheduler, args.scheduler_file
-    )
+    """The executor of ``-p`` (or ``processes``; None: 1) and the scheduler options."""
+    processes = args.processes if processes is None else processes
+    return make_executor(processes or 1, args.scheduler, args.scheduler_file)
 
 
 def comma_ints(text: str) -> list[int]:

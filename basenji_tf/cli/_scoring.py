@@ -52,9 +52,8 @@ def add_shard_options(parser: argparse.ArgumentParser, what: str) -> None:
         "-p",
         dest="processes",
         type=positive_int,
-        default=1,
-        help=f"split {what} over this many local processes and merge (1: in this "
-        "process; with --scheduler: at least this many shard tasks)",
+        help=f"split {what} over this many local processes and merge (default and 1: in "
+        "this process; with --scheduler: at least this many shard tasks)",
     )
     add_scheduler_options(parser)
     add_keep_shards_option(parser)
