@@ -127,7 +127,7 @@ def test_original_options_parse():
     assert (args.threads, args.processes, args.rc, args.shifts) == (True, 3, True, [1, 0])
     assert (args.tss_bed_file, args.gtf_file, args.out_dir) == ("tss.bed", None, "sed")
     defaults = basenji_sed.build_parser().parse_args(["-f", "a.fa", "p", "m", "v", "t"])
-    assert (defaults.log_pseudo, defaults.stats, defaults.processes) == (1.0, ["SED"], 1)
+    assert (defaults.log_pseudo, defaults.stats, defaults.processes) == (1.0, ["SED"], None)
     assert (defaults.norm_file, defaults.threads, defaults.keep_shards) == (None, False, False)
 
 
