@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )  # fmt: skip
         run_motifs(args.params_file, args.model_file, args.data_dir, args.out_dir, options)
 
-    return run_main(PROG, body)
+    return run_main(PROG, body, out_dir=args.out_dir)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )  # fmt: skip
         plot_sat_scores(args.scores_file, args.out_dir, options)
 
-    return run_main(PROG, body)
+    return run_main(PROG, body, out_dir=args.out_dir)
 
 
 if __name__ == "__main__":

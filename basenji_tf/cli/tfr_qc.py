@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> None:
         tfr_quality(args.tfr_data_dir, args.out_dir, split=args.split, processes=args.processes)
 
-    return run_main(PROG, body)
+    return run_main(PROG, body, out_dir=args.out_dir)
 
 
 if __name__ == "__main__":
