@@ -164,7 +164,8 @@ class SeqDataset:
             )
         return encoding
 
-    def _parser(self, path: tf.Tensor):
+    def _parse(self, path: tf.Tensor, raw: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """One serialized record of ``path`` -> (sequence [seq_length, 4], targets [bins, T])."""
         seq_bytes = (
             self.stored_seq_length if self.encoding == "index" else self.stored_seq_length * 4
         )
@@ -173,41 +174,41 @@ class SeqDataset:
             "sequence": tf.io.FixedLenFeature([], tf.string),
             "target": tf.io.FixedLenFeature([], tf.string),
         }
+        parsed = tf.io.parse_single_example(raw, features)
+        seq = tf.io.decode_raw(parsed["sequence"], tf.uint8)
+        targets = tf.io.decode_raw(parsed["target"], tf.float16)
+        checks = [
+            tf.debugging.assert_equal(
+                tf.size(seq),
+                seq_bytes,
+                message=tf.strings.join([path, ": sequence size disagrees with statistics.json"]),
+            ),
+            tf.debugging.assert_equal(
+                tf.size(targets) * 2,
+                target_bytes,
+                message=tf.strings.join([path, ": target size disagrees with statistics.json"]),
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            if self.encoding == "index":
+                seq = tf.one_hot(tf.cast(seq, tf.int32), 5, dtype=tf.float32)[:, :4]
+            else:
+                seq = tf.cast(tf.reshape(seq, [self.stored_seq_length, 4]), tf.float32)
+            targets = tf.reshape(targets, [self.target_length, self.num_targets])
+        if self.seq_length != self.stored_seq_length:
+            seq = seq[self._crop_left : self._crop_left + self.seq_length]
+        return seq, tf.cast(targets, tf.float32)
 
-        def parse(raw):
-            parsed = tf.io.parse_single_example(raw, features)
-            seq = tf.io.decode_raw(parsed["sequence"], tf.uint8)
-            targets = tf.io.decode_raw(parsed["target"], tf.float16)
-            checks = [
-                tf.debugging.assert_equal(
-                    tf.size(seq),
-                    seq_bytes,
-                    message=tf.strings.join(
-                        [path, ": sequence size disagrees with statistics.json"]
-                    ),
-                ),
-                tf.debugging.assert_equal(
-                    tf.size(targets) * 2,
-                    target_bytes,
-                    message=tf.strings.join([path, ": target size disagrees with statistics.json"]),
-                ),
-            ]
-            with tf.control_dependencies(checks):
-                if self.encoding == "index":
-                    seq = tf.one_hot(tf.cast(seq, tf.int32), 5, dtype=tf.float32)[:, :4]
-                else:
-                    seq = tf.cast(tf.reshape(seq, [self.stored_seq_length, 4]), tf.float32)
-                targets = tf.reshape(targets, [self.target_length, self.num_targets])
-            if self.seq_length != self.stored_seq_length:
-                seq = seq[self._crop_left : self._crop_left + self.seq_length]
-            return seq, tf.cast(targets, tf.float32)
-
-        return parse
-
-    def _file_records(self, path: tf.Tensor) -> tf.data.Dataset:
-        return tf.data.TFRecordDataset(path, compression_type="ZLIB").map(self._parser(path))
+    @staticmethod
+    def _file_records(path: tf.Tensor) -> tf.data.Dataset:
+        """(path, serialized record) pairs of one file; the path names it in errors."""
+        records = tf.data.TFRecordDataset(path, compression_type="ZLIB")
+        return records.map(lambda raw: (path, raw))
 
     def _make_dataset(self, mode: str) -> tf.data.Dataset:
+        # As the original, the shuffle buffer holds serialized records (~L bytes each), and
+        # they are decoded after it, in parallel and in order: a buffer of decoded float32
+        # one-hot sequences would be 16x larger and slower to refill each epoch.
         files = tf.data.Dataset.from_tensor_slices(self.files)
         if mode == "train":
             files = files.shuffle(len(self.files), seed=self.seed, reshuffle_each_iteration=True)
@@ -222,7 +223,8 @@ class SeqDataset:
             )
         else:
             records = files.flat_map(self._file_records)
-        return records.batch(self.batch_size).prefetch(tf.data.AUTOTUNE)
+        examples = records.map(self._parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return examples.batch(self.batch_size).prefetch(tf.data.AUTOTUNE)
 
     def batches(self) -> Iterator[tuple[tf.Tensor, tf.Tensor]]:
         """Iterate over :attr:`dataset`; a corrupt file is an ``InputError`` naming it."""
