@@ -1,4 +1,4 @@
-"""tf.distribute set-up for training: the strategy, the multi-worker cluster, the chief.
+"""Training's device set-up: strategy, multi-worker cluster, chief, mixed precision.
 
 Strategies: one device, MirroredStrategy over local GPUs (or logical CPUs), and
 MultiWorkerMirroredStrategy over a cluster from ``TF_CONFIG`` or a Slurm job step.
@@ -42,6 +42,16 @@ def make_strategy(
             cluster_resolver=cluster_resolver(port_base)
         )
     raise InputError(f"unknown strategy {name!r}; use default, mirrored or multiworker")
+
+
+def mixed_precision_policy() -> str:
+    """The Keras policy of ``basenji_train.py -m`` on this machine's devices.
+
+    ``mixed_float16`` with GPUs (tensor cores; the loop scales the loss), else
+    ``mixed_bfloat16``: CPUs with AVX-512 BF16 or AMX run bfloat16 matmuls natively, and
+    bfloat16 keeps float32's exponent range, so no loss scaling is needed.
+    """
+    return "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
 
 
 def cluster_resolver(port_base: int = 8888) -> tf.distribute.cluster_resolver.ClusterResolver:

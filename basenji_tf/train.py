@@ -41,7 +41,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import keras
@@ -52,7 +52,7 @@ from tqdm import tqdm
 from basenji_tf import metrics, optimizers, seqnn
 from basenji_tf.checkpoint import RESUME_FILE, Checkpointer
 from basenji_tf.dataset import SeqDataset, naming_corrupt_records
-from basenji_tf.distribute import is_chief, make_strategy
+from basenji_tf.distribute import is_chief, make_strategy, mixed_precision_policy
 from basenji_tf.errors import InputError
 from basenji_tf.files import claim_output_dir
 from basenji_tf.params import TrainParams, parse_train_params, read_params
@@ -172,6 +172,8 @@ class Trainer:
             kept in the resume state).
         params_text: the params JSON, written to ``out_dir/params.json`` once the run is
             accepted (None: not written).
+        jit_compile: compile each replica's training step with XLA (the iterator and the
+            cross-replica reductions stay outside).
     """
 
     def __init__(
@@ -184,6 +186,7 @@ class Trainer:
         strategy: tf.distribute.Strategy | None = None,
         seed: int | None = None,
         params_text: str | None = None,
+        jit_compile: bool = False,
     ):
         if len(models) != len(data):
             raise InputError(
@@ -217,6 +220,7 @@ class Trainer:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(trainable)
         self.optimizer = optimizer
+        self.jit_compile = jit_compile
         self._train_steps = [self._make_train_step(i) for i in range(len(models))]
         self._eval_steps = [self._make_eval_step(i) for i in range(len(models))]
 
@@ -290,10 +294,12 @@ class Trainer:
             optimizer.apply_gradients(zip(grads, [v for _, v in pairs]))
             return loss, metrics.batch_sums(y, pred, mask)
 
+        compiled = tf.function(replica_step, jit_compile=True) if self.jit_compile else replica_step
+
         @tf.function
         def step(iterator):
             x, y, mask = next(iterator)
-            loss, sums = self.strategy.run(replica_step, args=(x, y, mask))
+            loss, sums = self.strategy.run(compiled, args=(x, y, mask))
             return self._reduce(loss), self._reduce(sums)
 
         return step
@@ -464,6 +470,7 @@ def train_model(
     seed: int | None = None,
     strategy: str | None = None,
     port_base: int = 8888,
+    jit_compile: bool = False,
 ) -> list[dict]:
     """Everything ``basenji_train.py`` does: data dir ``i`` trains head ``i``.
 
@@ -473,12 +480,15 @@ def train_model(
         out_dir: where params.json, model files, resume.h5, history.tsv and logs/ go.
         restore: weights to start from (a full head-0 model file, or a trunk file).
         trunk: load ``restore`` into the trunk only.
-        mixed_precision: train under the mixed_float16 policy.
+        mixed_precision: train under :func:`mixed_precision_policy` (mixed_float16 with
+            dynamic loss scaling on GPUs, mixed_bfloat16 on CPUs); outputs, losses and
+            metrics stay float32. The previous global policy is restored afterwards.
         tfr_train: TFRecord glob under ``tfrecords/`` for the training set.
         tfr_eval: TFRecord glob under ``tfrecords/`` for the validation set.
         seed: seeds Keras, TensorFlow (with deterministic ops) and the data order.
         strategy: see :func:`make_strategy` (None: from ``train.num_gpu``).
         port_base: first worker port of a multi-worker cluster read from Slurm.
+        jit_compile: XLA-compile the training step (slower on CPU: see docs/train.md).
 
     Returns:
         the history rows (one per epoch and dataset).
@@ -489,6 +499,11 @@ def train_model(
         if section not in params:
             raise InputError(f"{params_file}: no {section!r} section")
     settings = parse_train_params(params["train"], str(params_file))
+    if jit_compile and seed is not None:
+        raise InputError(
+            "--xla with --seed: XLA has no deterministic MaxPool gradient, and --seed turns "
+            "deterministic ops on; drop one of them"
+        )
     if strategy == "multiworker" and seed is None:
         raise InputError(
             "--strategy multiworker needs --seed: every worker must draw the same batch "
@@ -499,9 +514,6 @@ def train_model(
     if seed is not None:
         keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()
-    if mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
-
     # Per head, the output each output becomes on the opposite strand (None: no swap).
     pairs = [_data_strand_pairs(data_dir) for data_dir in data_dirs]
     if all(pair is None for pair in pairs):
@@ -510,7 +522,8 @@ def train_model(
     # The chief holds out_dir for the whole run (other workers write nothing there); the
     # run writes to it only once accepted (Trainer.fit), so a refused run leaves it as it was.
     out = Path(out_dir)
-    with claim_output_dir(out) if is_chief(dist) else contextlib.nullcontext():
+    claim = claim_output_dir(out) if is_chief(dist) else contextlib.nullcontext()
+    with claim, _global_policy(mixed_precision_policy() if mixed_precision else None):
         if (out / RESUME_FILE).is_file():
             restore = None  # resume.h5 holds newer weights
         with dist.scope():
@@ -550,10 +563,23 @@ def train_model(
                 strategy=dist,
                 seed=seed,
                 params_text=params_text,
+                jit_compile=jit_compile,
             )
         files = [str(f) for d in data_dirs for f in sorted(Path(d, "tfrecords").glob("*.tfr"))]
         with naming_corrupt_records(files):
             return trainer.fit()
+
+
+@contextlib.contextmanager
+def _global_policy(name: str | None) -> Iterator[None]:
+    """Keras' global dtype policy set to ``name`` inside (None: left as it is)."""
+    previous = keras.mixed_precision.global_policy()
+    if name is not None:
+        keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def _data_strand_pairs(data_dir: str | os.PathLike) -> list[int] | None:

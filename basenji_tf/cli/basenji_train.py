@@ -25,7 +25,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--restore", help="start from the weights of this model file")
     parser.add_argument("--trunk", action="store_true", help="restore the trunk only")
     parser.add_argument(
-        "-m", dest="mixed_precision", action="store_true", help="mixed float16 precision"
+        "-m",
+        dest="mixed_precision",
+        action="store_true",
+        help="mixed precision: float16 with loss scaling on GPUs, bfloat16 on CPUs",
+    )
+    parser.add_argument(
+        "--xla",
+        dest="jit_compile",
+        action="store_true",
+        help="XLA-compile the training step (measured slower on CPU; try it on GPUs)",
     )
     parser.add_argument("--tfr_train", help="TFRecord glob under tfrecords/ for training")
     parser.add_argument("--tfr_eval", help="TFRecord glob under tfrecords/ for validation")
@@ -69,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             strategy=args.strategy,
             port_base=args.port_base,
+            jit_compile=args.jit_compile,
         )
 
     return run_main(PROG, body)
