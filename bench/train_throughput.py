@@ -1,87 +1,158 @@
-"""Training and evaluation throughput of the custom loop on CPU (one device).
+"""Training throughput of the custom loop on this machine (one device), as JSON lines.
 
-Builds the model of a params file (default: the two-head basenji2_small reference
-configuration, 16,384 bp in, 112 bins of 128 bp), feeds random sequences and Poisson
-targets from memory, and times optimizer steps after a warm-up (tracing) epoch.
+Each configuration builds head 0 of a params file's model, trains it on random sequences
+and Poisson targets, and times ``--steps`` optimizer steps per run (5 runs after a warm-up
+run that traces the step). Configurations:
 
-Usage: python bench/train_throughput.py [--params P] [--steps N] [--batch B]
-Prints one JSON object.
+* ``memory``: batches from arrays already in memory (the step alone);
+* ``pipeline``: the same number of records written as TFRecords and read through
+  ``seq_data_source`` (a new, seeded pipeline per epoch: shuffle-buffer fill, parallel
+  decoding, prefetch), so ``ratio_vs_memory`` shows whether the input pipeline starves
+  the step;
+* ``bfloat16``: ``-m`` on a CPU (mixed_bfloat16), data in memory;
+* ``xla``: the XLA-compiled step (``--xla``), data in memory.
+
+Models: the small Basenji2-shaped reference model (16,384 bp, batch 4) and, unless
+``--quick``, the full Basenji2 human model (131,072 bp, 5,313 targets, batch 2, as
+published; random weights) in float32 and bfloat16. ``fraction_of_matmul_peak`` counts
+3x the forward FLOPs per sequence against the same run's large float32 matmul
+(``_cpu`` variants: per CPU-second, steadier on a shared machine).
+
+Usage: python bench/train_throughput.py [--quick] [--steps N]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from _harness import emit, forward_gflops, matmul_peak, timed  # noqa: E402
 
 from basenji_tf import seqnn, train  # noqa: E402
 from basenji_tf.params import parse_train_params  # noqa: E402
+from basenji_tf.tfrecords import write_statistics, write_tfrecords  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_PARAMS = REPO / "tests" / "data" / "reference" / "basenji2_small" / "params.json"
+SMALL = REPO / "tests" / "data" / "reference" / "basenji2_small" / "params.json"
+FULL = REPO / "models" / "params_basenji2_human.json"
+
+
+def random_data(head: seqnn.Head, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 base codes [n, seq_length_bp], float32 Poisson targets [n, bins, targets])."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, (n, head.seq_length), dtype=np.uint8)
+    targets = rng.poisson(1.0, (n, head.target_length, head.num_targets)).astype(np.float32)
+    return codes, targets
+
+
+def write_data_dir(root: Path, head: seqnn.Head, codes: np.ndarray, y: np.ndarray) -> Path:
+    """A data directory whose train and valid splits hold these records."""
+    for split in ("train", "valid"):
+        write_tfrecords(root / "tfrecords" / f"{split}-0.tfr", codes, y.astype(np.float16))
+    write_statistics(
+        root,
+        {
+            "num_targets": head.num_targets,
+            "seq_length": head.seq_length,
+            "seq_1hot": True,
+            "pool_width": head.stride,
+            "crop_bp": head.crop * head.stride,
+            "target_length": head.target_length,
+            "train_seqs": len(codes),
+            "valid_seqs": len(codes),
+        },
+    )
+    return root
+
+
+def run_config(params_file: Path, source: str, precision: str, jit: bool, batch: int, steps: int):
+    """(timing of one epoch of ``steps`` steps, forward GFLOPs per sequence)."""
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        keras.utils.set_random_seed(0)
+        model = seqnn.load(params_file, augment=True)
+        head = model.head
+        settings = parse_train_params({**model.params_json["train"], "batch_size": batch})
+        codes, y = random_data(head, steps * batch)
+        if source == "memory":
+            x = np.eye(4, dtype=np.float32)[codes]
+            data = train.array_data_source(x, y, x[:batch], y[:batch], batch, seed=0)
+        else:
+            root = write_data_dir(Path(tempfile.mkdtemp(prefix="bench_train_")), head, codes, y)
+            data = train.seq_data_source(root, settings, seed=0)
+        trainer = train.Trainer(
+            model.models[:1],
+            [data],
+            settings,
+            tempfile.mkdtemp(prefix="bench_train_out_"),
+            save_model=lambda path, i: None,
+            seed=0,
+            jit_compile=jit,
+        )
+        epoch = iter(range(10**6))
+        timing = timed(lambda: trainer.train_epoch(next(epoch)))
+        return timing, forward_gflops(model.models[0])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default=str(DEFAULT_PARAMS))
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per dataset")
-    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--quick", action="store_true", help="the small model only")
+    parser.add_argument("--steps", type=int, default=4, help="steps per timed run (small)")
     args = parser.parse_args()
-
-    keras.utils.set_random_seed(0)
-    model = seqnn.load(args.params, augment=True)
-    settings = parse_train_params({**model.params_json["train"], "batch_size": args.batch})
-    rng = np.random.default_rng(0)
-    data = []
-    for head in model.heads:
-        n = args.steps * args.batch
-        x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, head.seq_length))]
-        y = rng.poisson(1.0, (n, head.target_length, head.num_targets)).astype(np.float32)
-        data.append(
-            train.array_data_source(x, y, x, y, args.batch, seed=0, name=f"head{head.index}")
-        )
-    out_dir = tempfile.mkdtemp(prefix="bench_train_throughput_")
-    trainer = train.Trainer(
-        model.models, data, settings, out_dir, save_model=lambda path, i: None, seed=0
-    )
-    trainer.train_epoch(0)  # traces every step function
-    start = time.perf_counter()
-    trainer.train_epoch(1)
-    train_s = time.perf_counter() - start
-    steps = sum(d.steps_per_epoch for d in data)
-    trainer.evaluate(0)
-    start = time.perf_counter()
-    trainer.evaluate(0)
-    eval_s = time.perf_counter() - start
-    print(
-        json.dumps(
-            {
-                "params": os.path.relpath(args.params, REPO),
-                "seq_length_bp": model.seq_length,
-                "heads": len(model.models),
-                "parameters": int(sum(np.prod(v.shape) for v in trainer.variables)),
-                "batch_size": args.batch,
-                "train_steps": steps,
-                "train_seconds": round(train_s, 2),
-                "train_seqs_per_s": round(steps * args.batch / train_s, 2),
-                "eval_seqs_per_s": round(args.steps * args.batch / eval_s, 2),
-                "tensorflow": tf.__version__,
-                "keras": keras.__version__,
-                "cpu_count": os.cpu_count(),
-                "machine": platform.machine(),
-            }
-        )
-    )
+    peak = matmul_peak()["float32"]
+    configs = [
+        ("basenji2_small", SMALL, "memory", "float32", False, 4, args.steps),
+        ("basenji2_small", SMALL, "pipeline", "float32", False, 4, args.steps),
+        ("basenji2_small", SMALL, "memory", "mixed_bfloat16", False, 4, args.steps),
+        ("basenji2_small", SMALL, "memory", "float32", True, 4, args.steps),
+    ]
+    if not args.quick:
+        configs += [
+            ("basenji2_human", FULL, "memory", "float32", False, 2, 1),
+            ("basenji2_human", FULL, "memory", "mixed_bfloat16", False, 2, 1),
+        ]
+    medians = {}
+    for name, params_file, source, precision, jit, batch, steps in configs:
+        timing, gflops = run_config(params_file, source, precision, jit, batch, steps)
+        seqs = steps * batch
+        key = (name, source, precision, jit)
+        medians[key] = timing["median_s"]
+        figures = {
+            "train_seqs_per_s": round(seqs / timing["median_s"], 3),
+            "step_s": round(timing["median_s"] / steps, 4),
+            "forward_gflops_per_seq": round(gflops, 2),
+            "fraction_of_matmul_peak": round(
+                3 * gflops * seqs / timing["median_s"] / peak["gflops"], 3
+            ),
+            "fraction_of_matmul_peak_cpu": round(
+                3 * gflops * seqs / timing["cpu_median_s"] / peak["gflops_cpu"], 3
+            ),
+            "matmul_peak_gflops": peak["gflops"],
+            "matmul_peak_gflops_cpu": peak["gflops_cpu"],
+        }
+        base = medians.get((name, "memory", "float32", False))
+        if key != (name, "memory", "float32", False) and base:
+            label = "ratio_vs_memory" if source == "pipeline" else "ratio_vs_float32"
+            figures[label] = round(base / timing["median_s"], 3)
+        config = {
+            "model": name,
+            "data": source,
+            "precision": precision,
+            "xla": jit,
+            "batch": batch,
+            "steps_per_run": steps,
+        }
+        emit("train_throughput", config, timing, **figures)
 
 
 if __name__ == "__main__":
