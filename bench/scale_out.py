@@ -4,7 +4,7 @@ A Dask LocalCluster (worker processes, one thread each) on this machine scores a
 random SNVs on the 131 kb GATA4 locus with the small Basenji2-shaped reference model
 (16,384 bp inputs, ``--rc``), through ``basenji_sad.py --scheduler`` with one shard per
 worker. Each configuration is warmed up once (TensorFlow import and model load in the
-workers), then timed ``--repeats`` times; the line gives the median, min and max wall time,
+workers), then timed ``--repeats`` (at least 5) times by bench/_harness.py; the line adds
 variants/s and, for 2 workers, ``ratio_vs_1_worker``.
 
 On a 2-core machine the ratio stays well under 2: one TensorFlow process already spreads
@@ -18,18 +18,18 @@ Usage: python bench/scale_out.py [--variants N] [--repeats N]
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 import pysam  # noqa: E402
+from _harness import emit, timed  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 
 from basenji_tf.cli import basenji_sad  # noqa: E402
@@ -88,24 +88,17 @@ def main() -> None:
             Client(cluster) as client,
         ):
             address = cluster.scheduler_address
-            time_run(address, vcf, tmp / f"warm{workers}")
-            times = [time_run(address, vcf, tmp / f"w{workers}_{r}") for r in range(args.repeats)]
+            outs = (tmp / f"w{workers}_{r}" for r in range(10**6))
+            timing = timed(
+                lambda address=address, outs=outs: time_run(address, vcf, next(outs)),
+                runs=args.repeats,
+            )
             client.close()
-        medians[workers] = statistics.median(times)
-        line = {
-            "name": "scale_out",
-            "workers": workers,
-            "variants": args.variants,
-            "median_s": round(medians[workers], 2),
-            "min_s": round(min(times), 2),
-            "max_s": round(max(times), 2),
-            "variants_per_s": round(args.variants / medians[workers], 1),
-            "cpu_count": os.cpu_count(),
-            "cpu": platform.processor() or platform.machine(),
-        }
+        medians[workers] = timing["median_s"]
+        figures = {"variants_per_s": round(args.variants / medians[workers], 1)}
         if workers == 2:
-            line["ratio_vs_1_worker"] = round(medians[1] / medians[2], 2)
-        print(json.dumps(line), flush=True)
+            figures["ratio_vs_1_worker"] = round(medians[1] / medians[2], 2)
+        emit("scale_out", {"workers": workers, "variants": args.variants}, timing, **figures)
 
 
 if __name__ == "__main__":
