@@ -352,6 +352,7 @@ def evaluate_model(
     bedgraph_targets: Sequence[int] = (),
     targets_file: str | os.PathLike | None = None,
     tfr_pattern: str | None = None,
+    precision: str = "float32",
 ) -> dict:
     """Everything ``basenji_test.py`` does.
 
@@ -375,6 +376,7 @@ def evaluate_model(
         targets_file: labels (default ``data_dir/targets.txt``); its index column selects
             the output channels.
         tfr_pattern: TFRecord glob under ``tfrecords/`` instead of ``{split}-*.tfr``.
+        precision: compute precision of the model (:data:`basenji_tf.seqnn.PRECISIONS`).
 
     Returns:
         dict with ``acc`` (the acc.txt table), ``loss``, ``pearsonr``, ``r2`` (means),
@@ -391,7 +393,7 @@ def evaluate_model(
     targets_file = targets_file or Path(data_dir) / "targets.txt"
     targets_df = read_targets(targets_file)
     channels = _channels(targets_df, str(targets_file))
-    model = seqnn.load(params_file, model_file, head_i)
+    model = seqnn.load(params_file, model_file, head_i, precision=precision)
     predict = _ensembled(model.head, _full_table(data_dir, targets_df), rc, shifts)
     settings = parse_train_params(model.params_json.get("train", {}), str(params_file))
     data = SeqDataset(data_dir, split, settings.batch_size, mode="eval", tfr_pattern=tfr_pattern)

@@ -23,12 +23,14 @@ The original's API works too::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import keras
 import numpy as np
@@ -40,6 +42,34 @@ from basenji_tf.params import ModelParams, parse_model_params, read_params
 from basenji_tf.weights import check_and_assign, read_weight_file, save_legacy_h5, weighted_layers
 
 log = logging.getLogger(__name__)
+
+# --precision -> the Keras dtype policy the model is built under: reduced types compute in
+# that type, keep float32 variables (weights load unchanged) and cast outputs to float32.
+PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+
+
+def check_precision(precision: str) -> str:
+    """Return ``precision`` if it is one of :data:`PRECISIONS`.
+
+    Raises:
+        InputError: naming ``--precision`` and the valid choices.
+    """
+    if precision not in PRECISIONS:
+        raise InputError(
+            f"--precision {precision!r}: unknown precision; choose from {', '.join(PRECISIONS)}"
+        )
+    return precision
+
+
+@contextlib.contextmanager
+def _dtype_policy(precision: str) -> Iterator[None]:
+    """Build layers under the dtype policy of ``precision``, then restore the global one."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(PRECISIONS[precision])
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -145,6 +175,10 @@ class SeqNN:
         augment: build the training augmentation layers the params ask for (False: none;
             they are the identity at inference).
         params_json: the whole params file (default: ``{"model": params_model}``).
+        precision: one of :data:`PRECISIONS`. ``bfloat16`` and ``float16`` build every
+            layer under Keras' mixed policy: computations in that type, variables float32
+            (weight files load unchanged), each head's output cast back to float32 by a
+            last layer without weights (``{head}_float32``). For inference.
 
     Attributes:
         seq_length: input length in bp.
@@ -158,6 +192,7 @@ class SeqNN:
         target_crops: bins cropped from each side relative to seq_length / stride.
         ensemble: the ensembling model once :meth:`build_ensemble` made one, else None.
         params_json: the params file as read ("train" and "model" sections).
+        precision: the compute precision the model was built with.
     """
 
     def __init__(
@@ -167,7 +202,9 @@ class SeqNN:
         *,
         augment: bool = True,
         params_json: dict | None = None,
+        precision: str = "float32",
     ):
+        self.precision = check_precision(precision)
         if isinstance(params_model, ModelParams):
             self.params = params_model
             self._raw_params = None
@@ -183,7 +220,8 @@ class SeqNN:
         self.ensemble = None
         self.head_i = 0
         try:
-            self._build()
+            with _dtype_policy(self.precision):
+                self._build()
         except ValueError as err:
             raise InputError(f"{source}: {err}") from None
 
@@ -217,6 +255,10 @@ class SeqNN:
                 head = layers.SwitchReverse(
                     self._head_strand_pair(hi), name=f"{key}_switch_reverse"
                 )([head, reverse_bool])
+            if self.precision != "float32":
+                head = keras.layers.Activation("linear", dtype="float32", name=f"{key}_float32")(
+                    head
+                )
             self.models.append(keras.Model(sequence, head, name=f"model_{key}"))
         self.model = self.models[0]
 
@@ -361,6 +403,7 @@ def load(
     trunk: bool = False,
     augment: bool = False,
     strand_pair: Sequence[Sequence[int] | None] | None = None,
+    precision: str = "float32",
 ) -> SeqNN:
     """Build the SeqNN of a params file, restore its weights, select a head.
 
@@ -375,6 +418,7 @@ def load(
             splicing; predictions are the same.
         strand_pair: per head, the opposite-strand output of each output, replacing the
             params' ``strand_pair`` (training takes them from the data's targets tables).
+        precision: compute precision of the model (:data:`PRECISIONS`; see :class:`SeqNN`).
 
     Returns:
         the SeqNN, with ``params_json`` the whole params file.
@@ -386,7 +430,13 @@ def load(
     params_model = params["model"]
     if strand_pair is not None:
         params_model = {**params_model, "strand_pair": list(strand_pair)}
-    model = SeqNN(params_model, source=os.fspath(params_file), augment=augment, params_json=params)
+    model = SeqNN(
+        params_model,
+        source=os.fspath(params_file),
+        augment=augment,
+        params_json=params,
+        precision=precision,
+    )
     if model_file is not None:
         model.restore(model_file, head_i=head, trunk=trunk)
     model._use_head(head)
@@ -406,10 +456,16 @@ def traced_inference(model: keras.Model):
     """
     function = _TRACED.get(model)
     if function is None:
+        # A partial, not a closure: TensorFlow counts traces per code object, so closures
+        # of several models would add up to "triggered tf.function retracing" warnings.
         function = _TRACED[model] = tf.function(
-            lambda batch: model(batch, training=False), autograph=False, reduce_retracing=True
+            functools.partial(_infer, model), autograph=False, reduce_retracing=True
         )
     return function
+
+
+def _infer(model: keras.Model, batch):
+    return model(batch, training=False)
 
 
 def predict_model(model: keras.Model, x, batch_size: int | None = None) -> np.ndarray:

@@ -1,24 +1,69 @@
-"""What the scoring commands share: model options -> a :class:`ModelSpec`, shard options."""
+"""What the scoring commands share: model options -> a :class:`ModelSpec`, shard options.
+
+Like every command module, this one imports no TensorFlow at module level (``--help``
+and usage errors answer at once): the library modules are imported where they are used.
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from basenji_tf.cli._common import add_scheduler_options, executor_from_args
 from basenji_tf.cli._types import positive_int
-from basenji_tf.scoring.ensemble import ModelSpec
+
+if TYPE_CHECKING:
+    from basenji_tf.scoring.ensemble import ModelSpec
 
 Result = TypeVar("Result")
+
+# basenji_tf.seqnn.PRECISIONS, named here to check --precision without importing
+# TensorFlow (tests/test_precision.py holds the two equal)
+PRECISION_CHOICES = ("float32", "bfloat16", "float16")
+
+
+def add_precision_option(parser: argparse.ArgumentParser) -> None:
+    """``--precision`` (and ``--float16``, baskerville's spelling of ``--precision float16``)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--precision",
+        choices=PRECISION_CHOICES,
+        default="float32",
+        help="compute precision of the model (variables and outputs stay float32; "
+        "bfloat16 is fast on CPUs with AVX-512 BF16, float16 on GPUs; accuracy and "
+        "speed in docs/precision.md)",
+    )
+    group.add_argument(
+        "--float16",
+        dest="precision",
+        action="store_const",
+        const="float16",
+        help="the same as --precision float16 (baskerville's option)",
+    )
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """``--precision``/``--float16`` and ``--max_call_bp``: what :func:`model_spec` reads."""
+    add_precision_option(parser)
+    parser.add_argument(
+        "--max_call_bp",
+        type=positive_int,
+        help="most input bp per model call: full windows go min(--batch_size, this / "
+        "window bp) at a time; peak memory grows with it, results do not change "
+        "(docs/precision.md; default: 131072, one Basenji2 window)",
+    )
 
 
 def model_spec(args: argparse.Namespace) -> ModelSpec:
     """The model, head, targets table and ensemble of a scoring command's options.
 
     Reads ``params_file``, ``model_file``, ``head_i``, ``targets_file``, ``rc``, ``shifts``,
-    ``batch_size`` and, where the command has it, ``no_splice``.
+    ``batch_size``, ``precision``, ``max_call_bp`` and, where the command has it,
+    ``no_splice``.
     """
+    from basenji_tf.scoring.ensemble import ModelSpec
+
     return ModelSpec(
         args.params_file,
         args.model_file,
@@ -28,6 +73,8 @@ def model_spec(args: argparse.Namespace) -> ModelSpec:
         tuple(args.shifts),
         args.batch_size,
         splice=not getattr(args, "no_splice", False),
+        precision=args.precision,
+        max_call_bp=args.max_call_bp,
     )
 
 

@@ -6,8 +6,8 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
+from basenji_tf.cli._scoring import add_precision_option
 from basenji_tf.cli._types import nonnegative_int, positive_int
-from basenji_tf.scoring.grad import run_grad_bed
 
 PROG = "basenji_grad_bed.py"
 
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--batch_size", type=positive_int, default=4, help="sequences per gradient call"
     )
+    add_precision_option(parser)
     return parser
 
 
@@ -44,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        # TensorFlow loads here, not at module level: --help and usage errors answer at once
+        from basenji_tf.scoring.grad import run_grad_bed
+
         run_grad_bed(
             args.params_file,
             args.model_file,
@@ -54,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.target_indexes,
             args.rc,
             args.batch_size,
+            args.precision,
         )
 
     return run_main(PROG, body, out_dir=args.out_dir)

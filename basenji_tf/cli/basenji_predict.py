@@ -6,9 +6,9 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
+from basenji_tf.cli._scoring import add_precision_option
 from basenji_tf.cli._types import nonnegative_int
 from basenji_tf.cli.basenji_test import add_mc_option, warn_mc
-from basenji_tf.scoring.split_tracks import predict_data_dir
 
 PROG = "basenji_predict.py"
 
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--split", dest="split_label", default="test", help="split label of the data directory"
     )
     parser.add_argument("--tfr", dest="tfr_pattern", help="TFRecord glob under tfrecords/")
+    add_precision_option(parser)
     return parser
 
 
@@ -60,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        # TensorFlow loads here, not at module level: --help and usage errors answer at once
+        from basenji_tf.scoring.split_tracks import predict_data_dir
+
         warn_mc(args.mc_n)
         result = predict_data_dir(
             args.params_file,
@@ -75,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.track_bed,
             args.genome_file,
             args.track_indexes,
+            args.precision,
         )
         print(f"predictions: {result['preds']}")
         if result["bigwigs"]:

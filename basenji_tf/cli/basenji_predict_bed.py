@@ -11,8 +11,7 @@ from basenji_tf.cli._common import (
     parse_args,
     run_main,
 )
-from basenji_tf.cli._scoring import add_shard_options, model_spec, run_sharded
-from basenji_tf.scoring.predict import PredictOptions, run_predict_bed
+from basenji_tf.cli._scoring import add_model_options, add_shard_options, model_spec, run_sharded
 
 PROG = "basenji_predict_bed.py"
 
@@ -61,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-t", dest="targets_file", help="targets table (output channels to keep)")
     parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
     parser.add_argument("--batch_size", type=int, default=8, help="sequences per model call")
+    add_model_options(parser)
     add_shard_options(parser, "the BED regions (at multiples of --batch_size)")
     return parser
 
@@ -69,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        # TensorFlow loads here, not at module level: --help and usage errors answer at once
+        from basenji_tf.scoring.predict import PredictOptions, run_predict_bed
+
         model = model_spec(args)
         options = PredictOptions(
             args.site_length,

@@ -13,8 +13,8 @@ from basenji_tf.cli._common import (
     parse_args,
     run_main,
 )
+from basenji_tf.cli._scoring import add_precision_option
 from basenji_tf.genome import read_bed_rows
-from basenji_tf.scoring import genome_tracks
 
 PROG = "basenji_predict_genome.py"
 
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--restart", action="store_true", help="resume an interrupted run of the same command"
     )
+    add_precision_option(parser)
     return parser
 
 
@@ -67,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        # TensorFlow loads here, not at module level: --help and usage errors answer at once
+        from basenji_tf.scoring import genome_tracks
+
         spec = genome_tracks.HeadSpec(
             args.params_file,
             args.model_file,
@@ -74,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.rc,
             tuple(args.shifts),
             args.batch_size,
+            precision=args.precision,
         )
         selection = genome_tracks.TrackSelection(
             None if args.target_indexes is None else tuple(args.target_indexes),

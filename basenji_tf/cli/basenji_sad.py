@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from basenji_tf.cli._common import (
     add_scheduler_options,
@@ -14,10 +15,17 @@ from basenji_tf.cli._common import (
     parse_args,
     run_main,
 )
-from basenji_tf.cli._scoring import add_keep_shards_option, model_spec, shard_count
+from basenji_tf.cli._scoring import (
+    add_keep_shards_option,
+    add_model_options,
+    model_spec,
+    shard_count,
+)
 from basenji_tf.cli._types import nonnegative_int, positive_int
 from basenji_tf.errors import InputError
-from basenji_tf.scoring.sad import SadOptions, check_stats, run_sad
+
+if TYPE_CHECKING:
+    from basenji_tf.scoring.sad import SadOptions
 
 PROG = "basenji_sad.py"
 
@@ -54,6 +62,7 @@ def add_sad_options(parser: argparse.ArgumentParser) -> None:
         default=8,
         help="sequences per model call (ensemble members included)",
     )
+    add_model_options(parser)
     parser.add_argument(
         "--batch_variants", type=positive_int, default=32, help="variants read and scored together"
     )
@@ -115,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def sad_options(args: argparse.Namespace) -> SadOptions:
     """The scoring options of basenji_sad.py and basenji_sad_multi.py (no shard)."""
+    from basenji_tf.scoring.sad import SadOptions, check_stats
+
     return SadOptions(
         stats=tuple(check_stats([s for s in args.stats.split(",") if s])),
         batch_variants=args.batch_variants, cluster_bp=args.cluster_bp,
@@ -137,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        # TensorFlow loads here, not at module level: --help and usage errors answer at once
+        from basenji_tf.scoring.sad import run_sad
+
         options = sad_options(args)
         if args.untransform_old:
             logging.warning("-u is ignored: the targets table (-t) decides the un-transformation")

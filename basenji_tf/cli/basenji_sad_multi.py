@@ -16,7 +16,6 @@ from basenji_tf.cli._common import (
 from basenji_tf.cli._scoring import add_keep_shards_option, model_spec
 from basenji_tf.cli._types import positive_int
 from basenji_tf.cli.basenji_sad import add_sad_options, sad_options, shard_count
-from basenji_tf.scoring.sad import run_sad
 
 PROG = "basenji_sad_multi.py"
 
@@ -70,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        # TensorFlow loads here, not at module level: --help and usage errors answer at once
+        from basenji_tf.scoring.sad import run_sad
+
         warn_ignored(args)
         args.processes = args.processes or 2
         with executor_from_args(args, args.max_proc or args.processes) as executor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from basenji_tf.cli._common import (
     comma_ints,
@@ -11,9 +12,11 @@ from basenji_tf.cli._common import (
     parse_args,
     run_main,
 )
-from basenji_tf.cli._scoring import add_shard_options, model_spec, run_sharded
-from basenji_tf.scoring.ensemble import ModelSpec
-from basenji_tf.scoring.sat import SatOptions, run_sat_bed
+from basenji_tf.cli._scoring import add_model_options, add_shard_options, model_spec, run_sharded
+
+if TYPE_CHECKING:
+    from basenji_tf.scoring.ensemble import ModelSpec
+    from basenji_tf.scoring.sat import SatOptions
 
 PROG = "basenji_sat_bed.py"
 
@@ -55,10 +58,13 @@ def add_sat_options(parser: argparse.ArgumentParser, default_len: int, default_o
     parser.add_argument("-t", dest="targets_file", help="targets table (output channels to keep)")
     parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
     parser.add_argument("--batch_size", type=int, default=8, help="sequences per model call")
+    add_model_options(parser)
 
 
 def sat_args(args: argparse.Namespace) -> tuple[ModelSpec, SatOptions]:
     """The model and mutagenesis options of basenji_sat_bed.py and basenji_sat_vcf.py."""
+    from basenji_tf.scoring.sat import SatOptions
+
     model = model_spec(args)
     options = SatOptions(
         args.mut_len,
@@ -90,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        # TensorFlow loads here, not at module level: --help and usage errors answer at once
+        from basenji_tf.scoring.sat import run_sat_bed
+
         model, options = sat_args(args)
         run_sharded(
             args, run_sat_bed, model, args.genome_fasta, args.bed_file, args.out_dir, options

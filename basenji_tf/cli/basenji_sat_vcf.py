@@ -10,7 +10,6 @@ from basenji_tf.cli._common import make_parser, parse_args, run_main
 from basenji_tf.cli._types import positive_float
 from basenji_tf.cli.basenji_sat_bed import add_sat_options, sat_args
 from basenji_tf.errors import InputError
-from basenji_tf.scoring.sat import run_sat_vcf
 
 PROG = "basenji_sat_vcf.py"
 FIGURE_WIDTH = 20.0  # the original's -f default, which it never used
@@ -53,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        # TensorFlow loads here, not at module level: --help and usage errors answer at once
+        from basenji_tf.scoring.sat import run_sat_vcf
+
         if args.genome2_fasta:
             raise InputError(
                 f"--f2 {args.genome2_fasta}: ALT windows from a second genome are not "

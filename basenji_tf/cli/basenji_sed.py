@@ -11,10 +11,9 @@ from basenji_tf.cli._common import (
     parse_args,
     run_main,
 )
-from basenji_tf.cli._scoring import add_shard_options, model_spec, run_sharded
+from basenji_tf.cli._scoring import add_model_options, add_shard_options, model_spec, run_sharded
 from basenji_tf.cli._types import comma_strs, positive_int
 from basenji_tf.errors import InputError
-from basenji_tf.scoring.sed import SedOptions, run_sed
 
 PROG = "basenji_sed.py"
 
@@ -97,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="accepted for the original's command lines and ignored: statistics are "
         "computed as the predictions arrive",
     )
+    add_model_options(parser)
     add_shard_options(parser, "the VCF's records")
     return parser
 
@@ -117,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        # TensorFlow loads here, not at module level: --help and usage errors answer at once
+        from basenji_tf.scoring.sed import SedOptions, run_sed
+
         genes_file, tss_bed = genes_source(args)
         options = SedOptions(
             feature=args.feature, tss_bins=args.tss_bins, strict=args.strict,

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
+from basenji_tf.cli._scoring import add_precision_option
 from basenji_tf.cli._types import nonnegative_int, positive_int
-from basenji_tf.evaluate import evaluate_model, table_text
 
 PROG = "basenji_test.py"
 
@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-t", dest="targets_file", help="targets table (default: data_dir/targets.txt)"
     )
     parser.add_argument("--tfr", dest="tfr_pattern", help="TFRecord glob under tfrecords/")
+    add_precision_option(parser)
     return parser
 
 
@@ -109,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        # TensorFlow loads here, not at module level: --help and usage errors answer at once
+        from basenji_tf.evaluate import evaluate_model, table_text
+
         warn_mc(args.mc_n)
         to_stdout = args.out_dir == "-"
         result = evaluate_model(
@@ -128,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bedgraph_targets=args.bedgraph_targets,
             targets_file=args.targets_file,
             tfr_pattern=args.tfr_pattern,
+            precision=args.precision,
         )
         if to_stdout:
             sys.stdout.write(table_text(result["acc"]))

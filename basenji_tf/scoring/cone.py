@@ -14,6 +14,8 @@ model's stride) and of every later layer.
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -117,9 +119,14 @@ class ConeSplice:
         self.reach_bp, self.stride_bp = _tower_reach(model.layers[1 : split_i + 1])
         split = model.layers[split_i].output
         self.tower = keras.Model(model.input, split)
+        # The dtype of every activation after the input (bfloat16 or float16 under a
+        # reduced precision; see basenji_tf.seqnn.PRECISIONS).
+        self.compute_dtype = split.dtype
+        # Partials, not closures or bound methods: TensorFlow counts traces per code
+        # object, and the functions of several models would add up to retracing warnings.
         # The tower on windows of any length (local windows of ALT bands and edges).
         self.local_tower = tf.function(
-            lambda x: self.tower(x, training=False),
+            functools.partial(_run_tower, self.tower),
             input_signature=[tf.TensorSpec([None, None, 4], tf.float32)],
             autograph=False,
         )
@@ -137,13 +144,13 @@ class ConeSplice:
         self._saved_keys = self._keys_bands_read()
         channels = int(split.shape[-1])
         self._ref_pass = tf.function(
-            self._ref_graph,
+            functools.partial(ConeSplice._ref_graph, self),
             input_signature=[tf.TensorSpec([None, self.tower_bins, channels], tf.float32)],
         )
         self._band_pass = tf.function(
-            self._band_graph,
+            functools.partial(ConeSplice._band_graph, self),
             input_signature=[
-                [tf.TensorSpec(shape, tf.float32) for shape in self._saved_shapes()],
+                [tf.TensorSpec(shape, dtype) for shape, dtype in self._saved_specs()],
                 tf.TensorSpec([None, self.patch_bins, channels], tf.float32),
                 tf.TensorSpec([None], tf.int32),
                 tf.TensorSpec([None], tf.int32),
@@ -214,11 +221,12 @@ class ConeSplice:
                 keys += [k for k in in_keys if k not in keys]
         return keys + [self._out_key]
 
-    def _saved_shapes(self) -> list[list]:
-        shapes = {self._split_key: self.tower.output.shape}
+    def _saved_specs(self) -> list[tuple[list, str]]:
+        """(shape, dtype) of each tensor the band pass reads, batch size left open."""
+        tensors = {self._split_key: self.tower.output}
         for layer, _, out_key, _ in self._steps:
-            shapes[out_key] = layer.output.shape
-        return [[None, *shapes[k][1:]] for k in self._saved_keys]
+            tensors[out_key] = layer.output
+        return [([None, *tensors[k].shape[1:]], tensors[k].dtype) for k in self._saved_keys]
 
     def ref_pass(self, rows: np.ndarray) -> list:
         """Run the layers after the tower on REF rows [R, tower_bins, C].
@@ -252,7 +260,7 @@ class ConeSplice:
         return out.numpy()
 
     def _ref_graph(self, rows):
-        values = {self._split_key: rows}
+        values = {self._split_key: tf.cast(rows, self.compute_dtype)}
         for layer, in_keys, out_key, _ in self._steps:
             args = [values[k] for k in in_keys]
             values[out_key] = layer(args if len(args) > 1 else args[0], training=False)
@@ -261,7 +269,7 @@ class ConeSplice:
     def _band_graph(self, saved, patch, alt_ref, start):
         refs = dict(zip(self._saved_keys, saved))
         # Each tensor's ALT band and its offset from `start` (None: the whole length).
-        bands = {self._split_key: (patch, 0)}
+        bands = {self._split_key: (tf.cast(patch, self.compute_dtype), 0)}
         for layer, in_keys, out_key, kind in self._steps:
             args = [(refs.get(k), *bands[k]) for k in in_keys]
             if kind in ("merge", "whole"):
@@ -280,6 +288,10 @@ class ConeSplice:
         if off is None:
             return band
         return _paste(band, tf.gather(refs[self._out_key], alt_ref), start + off)
+
+
+def _run_tower(tower: keras.Model, x):
+    return tower(x, training=False)
 
 
 def _ref_at(ref, alt_ref, positions):
@@ -303,11 +315,11 @@ def _conv_band(layer, ref, band, off, alt_ref, start):
     positions = s[:, None] + tf.range(width)
     inside = (positions >= 0) & (positions < tf.shape(ref)[1])
     window = tf.concat([left, band * tf.cast(inside, band.dtype)[..., None], right], axis=1)
-    out = tf.nn.convolution(
-        window, layer.kernel, padding="VALID", dilations=int_arg(layer.dilation_rate)
-    )
+    # Variables stay float32 under a reduced precision: compute in the band's type.
+    kernel = tf.cast(layer.kernel, band.dtype)
+    out = tf.nn.convolution(window, kernel, padding="VALID", dilations=int_arg(layer.dilation_rate))
     if layer.use_bias:
-        out = out + layer.bias
+        out = out + tf.cast(layer.bias, band.dtype)
     out = layer.activation(out)
     return out, off - (total - total // 2)
 

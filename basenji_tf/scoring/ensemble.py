@@ -16,6 +16,7 @@ carry it to other processes); :func:`load_predictor` builds the predictor from i
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -54,7 +55,16 @@ class EnsemblePredictor:
             together (see :class:`~basenji_tf.scoring.shared_tower.SharedTower`); None:
             when the model's tower is costly enough to gain from it (Basenji2, not small
             test models).
+        max_call_bp: most input bp per model call: calls on full windows take
+            ``min(batch_size, max_call_bp // window bp)`` sequences (at least one), and
+            shared towers stack at most this many bp. Peak memory grows with it (the
+            first conv layer's activations: bp x channels x 4 bytes each); on this CPU
+            results and speed do not depend on it (docs/precision.md).
     """
+
+    # One Basenji2 window (131,072 bp): its conv tower takes ~0.15 GB per activation
+    # per sequence, and more sequences per call are no faster on a CPU.
+    MAX_CALL_BP = 131_072
 
     def __init__(
         self,
@@ -66,6 +76,7 @@ class EnsemblePredictor:
         batch_size: int = 8,
         splice: ConeSplice | None = None,
         share_towers: bool | None = None,
+        max_call_bp: int | None = None,
     ):
         self.model = model
         self.members = ensemble_members(shifts, rc)
@@ -73,11 +84,12 @@ class EnsemblePredictor:
         self.strand_pair = [int(c) for c in strand_pair] if has_pairs else None
         self.target_slice = None if target_slice is None else np.asarray(target_slice)
         self.batch_size = max(1, batch_size)
+        self.max_call_bp = max_call_bp or self.MAX_CALL_BP
         self.splice = splice
         self.shared = None
         if splice is not None and share_towers is not False:
             try:
-                shared = SharedTower(splice)
+                shared = SharedTower(splice, max_call_bp=self.max_call_bp)
             except ValueError as err:
                 log.info("REF towers computed window by window: %s", err)
             else:
@@ -92,13 +104,16 @@ class EnsemblePredictor:
     def _call(self, fn: Callable, x: np.ndarray) -> np.ndarray:
         if hasattr(fn, "predict_on_batch"):  # a Keras model
             fn = seqnn.traced_inference(fn)
+        rows = max(1, min(self.batch_size, self.max_call_bp // x.shape[1]))
         outs = []
-        for b0 in range(0, len(x), self.batch_size):
-            # One input shape per model: no retracing, and a sequence's outputs do not
-            # depend on which sequences share its batch (sharded runs equal single ones).
-            n = min(self.batch_size, len(x) - b0)
-            batch = _pad_rows(x[b0 : b0 + n], self.batch_size)
-            outs.append(np.asarray(fn(batch))[:n])
+        for b0 in range(0, len(x), rows):
+            # One input shape per model and length: no retracing, and a sequence's outputs
+            # do not depend on which sequences share its batch (sharded runs equal single
+            # ones).
+            n = min(rows, len(x) - b0)
+            batch = _pad_rows(x[b0 : b0 + n], rows)
+            # float32 whatever the model's compute precision (seqnn.PRECISIONS)
+            outs.append(np.asarray(fn(batch), np.float32)[:n])
         return np.concatenate(outs)
 
     def _member_inputs(self, seqs: np.ndarray) -> np.ndarray:
@@ -263,6 +278,9 @@ class ModelSpec:
         shifts: ensemble shifts, bp.
         batch_size: sequences (members included) per model call.
         splice: cone splicing and shared REF towers (:class:`EnsemblePredictor`).
+        precision: compute precision (:data:`basenji_tf.seqnn.PRECISIONS`).
+        max_call_bp: most input bp per model call (:class:`EnsemblePredictor`; None: its
+            default).
     """
 
     params_file: str
@@ -273,14 +291,20 @@ class ModelSpec:
     shifts: tuple[int, ...] = (0,)
     batch_size: int = 8
     splice: bool = True
+    precision: str = "float32"
+    max_call_bp: int | None = None
 
 
 def load_predictor(spec: ModelSpec) -> tuple[seqnn.Head, EnsemblePredictor, TargetSet]:
     """Load a head for inference and its ensemble predictor and reported targets.
 
     Training augmentation is left out of the graph (:func:`basenji_tf.seqnn.load` with
-    ``augment=False``): it is the identity at inference, and without it the graph can be
+    ``augment=False`): it is the identity at inference, and without it the graph can be
     cut for :class:`~basenji_tf.scoring.cone.ConeSplice`.
+
+    The last result is kept: a worker process (``-p``, Dask) running several shard tasks
+    of one spec loads, builds and traces the model once. The key is the spec and the
+    size and modification time of its files, so a rewritten file is loaded again.
 
     Returns:
         (the head, its :class:`EnsemblePredictor`, the :class:`TargetSet`); the predictor
@@ -288,9 +312,29 @@ def load_predictor(spec: ModelSpec) -> tuple[seqnn.Head, EnsemblePredictor, Targ
 
     Raises:
         InputError: bad params or weights, a targets table naming outputs the head does
-            not have, or a shift not shorter than the head's input.
+            not have, a shift not shorter than the head's input, or an unknown precision.
     """
-    head = seqnn.load(spec.params_file, spec.model_file, spec.head, augment=False).head
+    key = (spec, *(_file_stamp(f) for f in (spec.params_file, spec.model_file, spec.targets_file)))
+    if key not in _LOADED:
+        _LOADED.clear()  # one model at a time: a Basenji2 head holds ~1 GB
+        _LOADED[key] = _load_predictor(spec)
+    return _LOADED[key]
+
+
+_LOADED: dict[tuple, tuple[seqnn.Head, EnsemblePredictor, TargetSet]] = {}
+
+
+def _file_stamp(path: str | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _load_predictor(spec: ModelSpec) -> tuple[seqnn.Head, EnsemblePredictor, TargetSet]:
+    head = seqnn.load(
+        spec.params_file, spec.model_file, spec.head, augment=False, precision=spec.precision
+    ).head
     check_shifts(spec.shifts, head.seq_length)
     strand_pair = head.strand_pair
     if spec.targets_file:
@@ -306,6 +350,7 @@ def load_predictor(spec: ModelSpec) -> tuple[seqnn.Head, EnsemblePredictor, Targ
         except ValueError as err:
             log.info("no cone splicing (%s)", err)
     predictor = EnsemblePredictor(
-        head.model, spec.rc, spec.shifts, strand_pair, targets.slice, spec.batch_size, cone
-    )
+        head.model, spec.rc, spec.shifts, strand_pair, targets.slice, spec.batch_size, cone,
+        max_call_bp=spec.max_call_bp,
+    )  # fmt: skip
     return head, predictor, targets

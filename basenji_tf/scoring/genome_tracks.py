@@ -157,6 +157,7 @@ class HeadSpec:
         batch_size: sequences per model call (fixed; the last batch is padded).
         strand_pair: per output, the output of the other strand, swapped in reverse
             complement members (None: the head's own from the params).
+        precision: compute precision (:data:`basenji_tf.seqnn.PRECISIONS`).
     """
 
     params_file: str
@@ -166,6 +167,7 @@ class HeadSpec:
     shifts: tuple[int, ...] = (0,)
     batch_size: int = 4
     strand_pair: tuple[int, ...] | None = None
+    precision: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -188,9 +190,11 @@ class ChunkTask:
 
 
 @functools.lru_cache(maxsize=1)
-def load_head(params_file: str, model_file: str, head: int) -> seqnn.Head:
+def load_head(
+    params_file: str, model_file: str, head: int, precision: str = "float32"
+) -> seqnn.Head:
     """A trained model head, loaded once per process (the last one asked for is kept)."""
-    return seqnn.load(params_file, model_file, head).head
+    return seqnn.load(params_file, model_file, head, precision=precision).head
 
 
 def head_tiling(head: seqnn.Head) -> Tiling:
@@ -209,7 +213,7 @@ def predict_chunk(task: ChunkTask) -> str:
     if Path(task.path).exists():
         return task.path
     spec = task.spec
-    head = load_head(spec.params_file, spec.model_file, spec.head)
+    head = load_head(spec.params_file, spec.model_file, spec.head, spec.precision)
     tiling = head_tiling(head)
     with Genome(task.fasta) as genome:
         seqs = [genome.fetch(c, tiling.input_start(k), tiling.input_start(k) + tiling.seq_length)
@@ -342,7 +346,7 @@ def predict_genome(
     fasta, out = os.path.abspath(fasta), Path(os.path.abspath(out_dir))
     spec = replace(spec, params_file=os.path.abspath(spec.params_file),
                    model_file=os.path.abspath(spec.model_file))  # fmt: skip
-    head = load_head(spec.params_file, spec.model_file, spec.head)
+    head = load_head(spec.params_file, spec.model_file, spec.head, spec.precision)
     tiling = head_tiling(head)
     outputs, table = _resolve_outputs(selection, head.num_targets)
     if table is not None and spec.strand_pair is None:

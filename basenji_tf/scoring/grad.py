@@ -75,6 +75,7 @@ def run_grad_bed(
     target_indexes: Sequence[int] | None = None,
     rc: bool = False,
     batch_size: int = 4,
+    precision: str = "float32",
 ) -> str:
     """Input x gradient of the window centred on each BED region.
 
@@ -91,8 +92,9 @@ def run_grad_bed(
         target_indexes: model outputs whose predictions are summed (None: all).
         rc: average with the reverse complement's gradient.
         batch_size: sequences per gradient call.
+        precision: compute precision (:data:`basenji_tf.seqnn.PRECISIONS`).
     """
-    model_head = seqnn.load(params_file, model_file, head, augment=False).head
+    model_head = seqnn.load(params_file, model_file, head, augment=False, precision=precision).head
     model, num_outputs = model_head.model, model_head.num_targets
     if target_indexes and not all(0 <= t < num_outputs for t in target_indexes):
         raise InputError(f"--targets: head {head} has outputs 0..{num_outputs - 1}")

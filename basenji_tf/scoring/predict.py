@@ -142,10 +142,14 @@ def _model_outputs(model: ModelSpec, embed_layer: int | None) -> _Outputs:
         return _Outputs(predictor, head.stride, head.crop, head.target_length)
     if model.targets_file:
         raise InputError("-e writes a layer's outputs, which have no targets; drop -t")
-    net = seqnn.load(model.params_file, model.model_file, model.head, augment=False)
+    net = seqnn.load(
+        model.params_file, model.model_file, model.head, augment=False, precision=model.precision
+    )
     embed = embedding_model(net.head.model, net.model_trunk, embed_layer)
     stride, crop = _layer_geometry(embed, net.head.seq_length)
-    predictor = EnsemblePredictor(embed, model.rc, model.shifts, batch_size=model.batch_size)
+    predictor = EnsemblePredictor(
+        embed, model.rc, model.shifts, batch_size=model.batch_size, max_call_bp=model.max_call_bp
+    )
     return _Outputs(predictor, stride, crop, int(embed.output.shape[1]))
 
 

@@ -50,7 +50,10 @@ log = logging.getLogger(__name__)
 
 
 def _js(ref: np.ndarray, alt: np.ndarray) -> np.ndarray:
-    """Symmetric KL divergence over bins after a 25th-percentile pseudocount; [N, T]."""
+    """Symmetric KL divergence over bins after a 25th-percentile pseudocount; [N, T].
+
+    Computed in the inputs' dtype (float64 from :func:`sad_stats`).
+    """
     pseudo = np.percentile(ref, 25, axis=1, keepdims=True)
     ref_norm = ref + pseudo
     ref_norm = ref_norm / ref_norm.sum(axis=1, keepdims=True)
@@ -70,16 +73,23 @@ def sad_stats(ref: np.ndarray, alt: np.ndarray, stats: Sequence[str]) -> dict[st
     Returns:
         stat -> float16 array [N, T] ([N, bins, T] for REF and ALT). Every statistic but
         SAX, JS and logJS is clipped to the finite float16 range first, as in the original.
+
+    Differences from the original: the sums over bins (SAD, D1, D2 and their log and sqrt
+    forms, JS, logJS) are computed in float64 from the float32 predictions, so each is
+    the exact sum rounded once to float16. The original sums in float32, whose rounding
+    over ~1,000 bins moves a score by up to ~5e-4 (docs/precision.md); REF, ALT and SAX
+    are no sums and stay float32 values, as the original's.
     """
     ref = ref.astype(np.float32)
     alt = alt.astype(np.float32)
+    ref64, alt64 = ref.astype(np.float64), alt.astype(np.float64)
     out: dict[str, np.ndarray] = {}
     scales = {"": lambda x: x, "log": lambda x: np.log2(x + 1), "sqrt": np.sqrt}
     for prefix, fn in scales.items():
         wanted = [s for s in (f"{prefix}SAD", f"{prefix}D1", f"{prefix}D2") if s in stats]
         if not wanted:
             continue
-        ref_t, alt_t = fn(ref), fn(alt)
+        ref_t, alt_t = fn(ref64), fn(alt64)
         if f"{prefix}SAD" in stats:
             out[f"{prefix}SAD"] = alt_t.sum(axis=1) - ref_t.sum(axis=1)
         if f"{prefix}D1" in stats:
@@ -92,9 +102,9 @@ def sad_stats(ref: np.ndarray, alt: np.ndarray, stats: Sequence[str]) -> dict[st
         max_i = np.abs(diff).argmax(axis=1)
         out["SAX"] = np.take_along_axis(diff, max_i[:, None, :], axis=1)[:, 0, :]
     if "JS" in stats:
-        out["JS"] = _js(ref, alt)
+        out["JS"] = _js(ref64, alt64)
     if "logJS" in stats:
-        out["logJS"] = _js(np.log2(ref + 1), np.log2(alt + 1))
+        out["logJS"] = _js(np.log2(ref64 + 1), np.log2(alt64 + 1))
     if "REF" in stats:
         out["REF"] = clip_float16(ref)
     if "ALT" in stats:

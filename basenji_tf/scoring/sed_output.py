@@ -65,11 +65,12 @@ def sed_columns(rows: Sequence[tuple], extra_stats: Sequence[str], pseudo: float
         pseudo: log2 pseudocount.
 
     Returns:
-        column name -> values (lists for strings and integers, float32 [rows, T] arrays
+        column name -> values (lists for strings and integers, float64 [rows, T] arrays
         for the statistics).
     """
-    ref = np.array([r.sum(axis=0) for *_, r, _ in rows], dtype=np.float32)
-    alt = np.array([a.sum(axis=0) for *_, a in rows], dtype=np.float32)
+    # float64 sums, rounded once to float16 on output (docs/precision.md)
+    ref = np.array([r.sum(axis=0, dtype=np.float64) for *_, r, _ in rows], dtype=np.float64)
+    alt = np.array([a.sum(axis=0, dtype=np.float64) for *_, a in rows], dtype=np.float64)
     columns = {
         "snp": [v.id for v, *_ in rows],
         "chr": [v.chrom for v, *_ in rows],
@@ -88,8 +89,11 @@ def sed_columns(rows: Sequence[tuple], extra_stats: Sequence[str], pseudo: float
         columns["SEDR"] = np.log2(alt + pseudo) - np.log2(ref + pseudo)
     if "SER" in extra_stats:
         columns["SER"] = np.array(
-            [(np.log2(a + pseudo) - np.log2(r + pseudo)).sum(axis=0) for *_, r, a in rows],
-            dtype=np.float32,
+            [
+                (np.log2(a + np.float64(pseudo)) - np.log2(r + np.float64(pseudo))).sum(axis=0)
+                for *_, r, a in rows
+            ],
+            dtype=np.float64,
         )
     return columns
 

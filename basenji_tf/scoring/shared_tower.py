@@ -35,7 +35,9 @@ class SharedTower:
     Args:
         splice: the model's :class:`ConeSplice` (its tower, reach and local windows).
         max_region_bp: longest region run at once (memory: its bp x the first layer's
-            channels x 4 bytes); default three windows.
+            channels x 4 bytes per activation); default three windows.
+        max_call_bp: most input bp of equal-length sequences stacked into one call of a
+            tower segment (at least one sequence per call); default ``max_region_bp``.
 
     Raises:
         ValueError: the tower is not a chain of layers (each feeding only the next).
@@ -46,7 +48,12 @@ class SharedTower:
     # on SNVs ~2 kb apart; Basenji2 (190) gained 2.8x on its REF towers.
     MIN_WORTH_GFLOPS = 10.0
 
-    def __init__(self, splice: ConeSplice, max_region_bp: int | None = None):
+    def __init__(
+        self,
+        splice: ConeSplice,
+        max_region_bp: int | None = None,
+        max_call_bp: int | None = None,
+    ):
         self.splice = splice
         self.layers = splice.tower.layers[1:]
         previous = splice.tower.input
@@ -58,6 +65,7 @@ class SharedTower:
         self.seq_length = splice.seq_length
         self.window_gflops = _conv_gflops(self.layers, self.seq_length)
         self.max_region_bp = max_region_bp or 3 * splice.seq_length
+        self.max_call_bp = max_call_bp or self.max_region_bp
         # Bins taken from an edge window: those a window's (or a cut shared sequence's)
         # edge can reach, and one more for a shift's zero padding (less than a stride).
         # The edge window adds the tower's reach beyond them, for its inner edge.
@@ -179,7 +187,7 @@ class SharedTower:
             if pool_size:
                 groups = [g for group in groups for g in _split(group, step, pool_size, length)]
                 step *= pool_size
-            groups = _apply(segment, groups)
+            groups = _apply(segment, groups, self.max_call_bp // step)
         for group in groups:
             x = group.x.numpy()[0]
             for row, offset in group.rows:
@@ -282,8 +290,9 @@ def _traced_segment(layers) -> tuple[int, Callable]:
     The function takes [batch, any length, channels]; tracing the layers together lets
     the graph optimiser fuse their operations.
     """
-    channels = int(layers[0].input.shape[-1])
-    spec = tf.TensorSpec([None, None, channels], tf.float32)
+    first_input = layers[0].input
+    # float32 into the first segment; later ones take the model's compute dtype
+    spec = tf.TensorSpec([None, None, int(first_input.shape[-1])], first_input.dtype)
     pool_size = int_arg(layers[0].pool_size) if hasattr(layers[0], "pool_size") else 0
     # A partial, not a closure: TensorFlow counts traces per code object and would warn
     # of "retracing" when the segments, each traced once, share one.
@@ -291,14 +300,21 @@ def _traced_segment(layers) -> tuple[int, Callable]:
     return pool_size, tf.function(run, input_signature=[spec], autograph=False)
 
 
-def _apply(function: Callable, groups: list[_Group]) -> list[_Group]:
-    """``function`` on every group, groups of equal length stacked into one call."""
+def _apply(function: Callable, groups: list[_Group], max_length: int) -> list[_Group]:
+    """``function`` on every group.
+
+    Groups of equal length are stacked into calls of at most ``max_length`` elements in
+    all (at least one group per call).
+    """
     by_length: dict[int, list[int]] = {}
     for i, group in enumerate(groups):
         by_length.setdefault(group.x.shape[1], []).append(i)
     out = list(groups)
-    for members in by_length.values():
-        y = function(tf.concat([groups[i].x for i in members], 0))
-        for k, i in enumerate(members):
-            out[i] = _Group(y[k : k + 1], groups[i].origin, groups[i].rows)
+    for length, same in by_length.items():
+        per_call = max(1, max_length // length)
+        for c in range(0, len(same), per_call):
+            members = same[c : c + per_call]
+            y = function(tf.concat([groups[i].x for i in members], 0))
+            for k, i in enumerate(members):
+                out[i] = _Group(y[k : k + 1], groups[i].origin, groups[i].rows)
     return out

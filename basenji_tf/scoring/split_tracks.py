@@ -205,18 +205,19 @@ def predict_data_dir(
     track_bed: str | None = None,
     genome_file: str | None = None,
     track_indexes: Sequence[int] | None = None,
+    precision: str = "float32",
 ) -> dict:
     """Everything ``basenji_predict.py`` does (see the module docstring).
 
     BigWigs are written when ``track_bed`` or ``track_indexes`` is given: for
     ``track_indexes`` (model output channels; default every kept one), along
     ``track_bed`` (default ``data_dir/sequences.bed``), with ``genome_file`` chromosome
-    sizes.
+    sizes. ``precision``: the model's compute precision (:data:`basenji_tf.seqnn.PRECISIONS`).
 
     Returns:
         dict with ``preds`` (path of preds.h5) and ``bigwigs`` (paths).
     """
-    model = seqnn.load(params_file, model_file, head_i)
+    model = seqnn.load(params_file, model_file, head_i, precision=precision)
     head = model.head
     data_table = Path(data_dir) / "targets.txt"
     pairs = (
