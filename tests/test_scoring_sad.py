@@ -120,10 +120,11 @@ _SCALES = {"": lambda x: x, "log": lambda x: np.log2(x + 1), "sqrt": np.sqrt}
 
 
 def assert_same_stat(name, ours, theirs, ref, alt):
-    """REF, ALT, SAX bit for bit; sums of positive terms within one float16 step; the SAD
-    forms within the float32 rounding of their two sums.
+    """Compare a statistic of ours with the original's.
 
-    ``ref``, ``alt``: the predictions [N, bins, T] the statistics come from.
+    REF, ALT and SAX bit for bit; sums of positive terms within one float16 step; the SAD
+    forms within the float32 rounding of their two sums. ``ref``, ``alt``: the predictions
+    [N, bins, T] the statistics come from.
     """
     if name in ("REF", "ALT", "SAX"):
         np.testing.assert_array_equal(ours, theirs, err_msg=name)
