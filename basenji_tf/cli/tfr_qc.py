@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
+from basenji_tf.cli._types import positive_int
 from basenji_tf.tfr_tools import tfr_quality
 
 PROG = "tfr_qc.py"
@@ -20,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("tfr_data_dir", help="data directory (or its tfrecords/)")
     parser.add_argument("-o", dest="out_dir", default="tfr_qc", help="output directory")
     parser.add_argument(
-        "-p", dest="processes", type=int, default=16, help="processes drawing histograms"
+        "-p", dest="processes", type=positive_int, default=16, help="processes drawing histograms"
     )
     parser.add_argument("-s", dest="split", default="test", help="split label")
     return parser

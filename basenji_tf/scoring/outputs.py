@@ -17,7 +17,6 @@ Files are written atomically (:func:`basenji_tf.files.atomic_path`).
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -224,13 +223,6 @@ def merge_sad(job_files: Sequence[str], out_file: str, chunk_rows: int = 4096) -
     return total
 
 
-def open_h5(path: str) -> h5py.File:
-    """Open an HDF5 file to read; a missing file is an ``OSError`` naming the path."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
-    return h5py.File(path, "r")
-
-
 def _strings(values: np.ndarray) -> list[str]:
     """Bytes (or str) values of an HDF5 string dataset as str."""
     return [x.decode() if isinstance(x, bytes) else str(x) for x in values]
@@ -260,7 +252,7 @@ def _sad_pct_table(h5: h5py.File, sad_file: str, quant_file: str | None) -> np.n
         if "SAD_pct" not in h5:
             raise InputError(f"{sad_file}: dataset 'SAD_pct' is missing; give -q a sad.h5")
         return h5["SAD_pct"][:]
-    with open_h5(quant_file) as quant:
+    with read_h5(quant_file, "SAD quantile file") as quant:
         if "SAD_pct" not in quant:
             raise InputError(f"{quant_file}: dataset 'SAD_pct' is missing; give a sad.h5")
         table = quant["SAD_pct"][:]
@@ -297,7 +289,7 @@ def iter_sad_table(
     Raises:
         InputError: not a sad.h5, or a quantile file with other targets.
     """
-    with open_h5(sad_file) as h5:
+    with read_h5(sad_file, "sad.h5 file") as h5:
         for key in ("snp", "chr", "pos", "ref_allele", "alt_allele", "target_ids"):
             if key not in h5:
                 raise InputError(f"{sad_file}: dataset {key!r} is missing; give a sad.h5")
@@ -391,7 +383,7 @@ def read_sat_h5(path: str, stat: str | None = None) -> tuple[np.ndarray, np.ndar
     Raises:
         InputError: no such score dataset, or shapes that do not match.
     """
-    with open_h5(path) as h5:
+    with read_h5(path, "scores file") as h5:
         names = [stat] if stat else [n for n in SAT_SCORE_NAMES if n in h5]
         if "seqs" not in h5 or not names or names[0] not in h5:
             raise InputError(
