@@ -21,7 +21,7 @@ import numpy as np
 
 from basenji_tf.dna import N_INDEX, hot1_index
 from basenji_tf.errors import InputError
-from basenji_tf.files import atomic_path, write_text_atomic
+from basenji_tf.files import atomic_path, read_h5, write_text_atomic
 from basenji_tf.tfrecords import DEFAULT_COMPRESSION_LEVEL, write_statistics, write_tfrecords
 
 SPLITS = ("train", "valid", "test")
@@ -225,7 +225,7 @@ def hdf5_to_data_dir(
         raise InputError(f"{out_dir}: already exists; remove it or choose another directory")
     if seqs_per_tfr < 1:
         raise InputError(f"seqs_per_tfr {seqs_per_tfr} must be positive")
-    with h5py.File(path, "r") as h5:
+    with read_h5(path, "2018 HDF5 training data file") as h5:
         layout = read_hdf5_layout(h5, path)
         crop_bins, remainder = divmod(crop_bp, layout["pool_width"])
         target_length = layout["target_length"] - 2 * crop_bins

@@ -27,6 +27,7 @@ from typing import Any
 
 from basenji_tf.errors import InputError
 from basenji_tf.files import write_text_atomic
+from basenji_tf.textio import read_lines
 
 log = logging.getLogger(__name__)
 
@@ -124,29 +125,28 @@ def read_params_txt(path: str | os.PathLike) -> dict[str, list[tuple[int, Any]]]
     """
     entries: dict[str, list[tuple[int, Any]]] = {}
     spelled: dict[str, str] = {}
-    with open(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 2:
-                raise InputError(
-                    f"{path}: line {number}: expected 'key value', got "
-                    f"{len(fields)} fields; write one key and one value per line"
-                )
-            name, value = fields
-            key = PARAMS_TXT_ALIASES.get(name, name)
-            if key not in PARAMS_TXT_KEYS and key not in _DROPPED:
-                valid = sorted([*PARAMS_TXT_KEYS, *PARAMS_TXT_ALIASES, *_DROPPED])
-                raise InputError(
-                    f"{path}: line {number}: unknown key {name!r}; valid keys: {', '.join(valid)}"
-                )
-            if spelled.setdefault(key, name) != name:
-                raise InputError(
-                    f"{path}: line {number}: {name!r} repeats {spelled[key]!r} "
-                    "under another name; keep one spelling"
-                )
-            entries.setdefault(key, []).append((number, _typed(value)))
+    for number, line in read_lines(path, "TF1 params.txt"):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2:
+            raise InputError(
+                f"{path}: line {number}: expected 'key value', got "
+                f"{len(fields)} fields; write one key and one value per line"
+            )
+        name, value = fields
+        key = PARAMS_TXT_ALIASES.get(name, name)
+        if key not in PARAMS_TXT_KEYS and key not in _DROPPED:
+            valid = sorted([*PARAMS_TXT_KEYS, *PARAMS_TXT_ALIASES, *_DROPPED])
+            raise InputError(
+                f"{path}: line {number}: unknown key {name!r}; valid keys: {', '.join(valid)}"
+            )
+        if spelled.setdefault(key, name) != name:
+            raise InputError(
+                f"{path}: line {number}: {name!r} repeats {spelled[key]!r} "
+                "under another name; keep one spelling"
+            )
+        entries.setdefault(key, []).append((number, _typed(value)))
     return entries
 
 
