@@ -50,8 +50,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "--max_call_bp",
         type=positive_int,
         help="most input bp per model call: full windows go min(--batch_size, this / "
-        "window bp) at a time; peak memory grows with it, results do not change "
-        "(docs/precision.md; default: 131072, one Basenji2 window)",
+        "window bp) at a time, and windows of nearby variants share their conv tower over "
+        "regions of at most this length (one window: no sharing). Lower it to save memory "
+        "at some speed; results do not change (docs/precision.md; default: 131072 bp per "
+        "call, regions of up to three windows)",
     )
 
 

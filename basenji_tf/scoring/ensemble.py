@@ -57,9 +57,10 @@ class EnsemblePredictor:
             test models).
         max_call_bp: most input bp per model call: calls on full windows take
             ``min(batch_size, max_call_bp // window bp)`` sequences (at least one), and
-            shared towers stack at most this many bp. Peak memory grows with it (the
-            first conv layer's activations: bp x channels x 4 bytes each); on this CPU
-            results and speed do not depend on it (docs/precision.md).
+            shared-tower regions are at most this long (one window or less: no sharing).
+            None: :attr:`MAX_CALL_BP` per call and regions of up to three windows. Peak
+            memory grows with it (convolutions take ~ bp x kernel x channels x 4 bytes);
+            results do not depend on it, speed does through sharing (docs/precision.md).
     """
 
     # One Basenji2 window (131,072 bp): its conv tower takes ~0.15 GB per activation
@@ -85,11 +86,12 @@ class EnsemblePredictor:
         self.target_slice = None if target_slice is None else np.asarray(target_slice)
         self.batch_size = max(1, batch_size)
         self.max_call_bp = max_call_bp or self.MAX_CALL_BP
+        region_bp = max_call_bp
         self.splice = splice
         self.shared = None
         if splice is not None and share_towers is not False:
             try:
-                shared = SharedTower(splice, max_call_bp=self.max_call_bp)
+                shared = SharedTower(splice, region_bp, self.max_call_bp)
             except ValueError as err:
                 log.info("REF towers computed window by window: %s", err)
             else:
@@ -104,7 +106,7 @@ class EnsemblePredictor:
     def _call(self, fn: Callable, x: np.ndarray) -> np.ndarray:
         if hasattr(fn, "predict_on_batch"):  # a Keras model
             fn = seqnn.traced_inference(fn)
-        rows = max(1, min(self.batch_size, self.max_call_bp // x.shape[1]))
+        rows = self._rows_per_call(x.shape[1])
         outs = []
         for b0 in range(0, len(x), rows):
             # One input shape per model and length: no retracing, and a sequence's outputs
@@ -115,6 +117,10 @@ class EnsemblePredictor:
             # float32 whatever the model's compute precision (seqnn.PRECISIONS)
             outs.append(np.asarray(fn(batch), np.float32)[:n])
         return np.concatenate(outs)
+
+    def _rows_per_call(self, length_bp: int) -> int:
+        """Sequences of ``length_bp`` per model call: ``batch_size``, capped by ``max_call_bp``."""
+        return max(1, min(self.batch_size, self.max_call_bp // length_bp))
 
     def _member_inputs(self, seqs: np.ndarray) -> np.ndarray:
         """[members * N, L, 4], member-major."""
@@ -224,29 +230,31 @@ class EnsemblePredictor:
     ) -> np.ndarray:
         """Run the layers after the tower on REF rows, then on their ALTs' bands.
 
-        REF rows go in chunks of ``batch_size``, then the bands of each chunk's ALTs in
-        groups of ``batch_size``. Every call has the same shapes, so that a row's outputs
-        do not depend on which rows share its batch (a sharded run then equals a single
-        one).
+        REF rows go in chunks of the rows per call of their windows (``batch_size``,
+        capped by ``max_call_bp``: the REF tensors the bands read take ~0.13 GB per
+        Basenji2 row), then the bands of each chunk's ALTs in groups of that size. Every
+        call has the same shapes, so that a row's outputs do not depend on which rows
+        share its batch (a sharded run then equals a single one).
 
         Returns:
             predictions of ``rows``; the ALT predictions go into ``alt_out[band_rows]``.
         """
         sp = self.splice
+        size = self._rows_per_call(sp.seq_length)
         band_rows = np.asarray(band_rows, dtype=int)
         row_out = []
-        for r0 in range(0, len(rows), self.batch_size):
-            r1 = min(r0 + self.batch_size, len(rows))
-            saved = sp.ref_pass(_pad_rows(rows[r0:r1], self.batch_size))
+        for r0 in range(0, len(rows), size):
+            r1 = min(r0 + size, len(rows))
+            saved = sp.ref_pass(_pad_rows(rows[r0:r1], size))
             row_out.append(saved[-1].numpy()[: r1 - r0])
             mine = np.nonzero((band_ref >= r0) & (band_ref < r1))[0]
-            for g in range(0, len(mine), self.batch_size):
-                group = mine[g : g + self.batch_size]
+            for g in range(0, len(mine), size):
+                group = mine[g : g + size]
                 out = sp.band_pass(
                     saved,
-                    _pad_rows(patches[group], self.batch_size),
-                    _pad_rows(band_ref[group] - r0, self.batch_size),
-                    _pad_rows(band_start[group], self.batch_size),
+                    _pad_rows(patches[group], size),
+                    _pad_rows(band_ref[group] - r0, size),
+                    _pad_rows(band_start[group], size),
                 )
                 alt_out[band_rows[group]] = out[: len(group)]
         return np.concatenate(row_out)

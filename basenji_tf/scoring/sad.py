@@ -75,41 +75,47 @@ def sad_stats(ref: np.ndarray, alt: np.ndarray, stats: Sequence[str]) -> dict[st
         SAX, JS and logJS is clipped to the finite float16 range first, as in the original.
 
     Differences from the original: the sums over bins (SAD, D1, D2 and their log and sqrt
-    forms, JS, logJS) are computed in float64 from the float32 predictions, so each is
-    the exact sum rounded once to float16. The original sums in float32, whose rounding
-    over ~1,000 bins moves a score by up to ~5e-4 (docs/precision.md); REF, ALT and SAX
-    are no sums and stay float32 values, as the original's.
+    forms) accumulate in float64 the per-bin float32 terms, and JS and logJS are computed
+    in float64, so a sum is rounded once, to float16. The original sums in float32,
+    whose rounding over ~1,000 bins moves a score by up to ~5e-4 (docs/precision.md);
+    REF, ALT and SAX are no sums and stay float32 values, as the original's.
     """
     ref = ref.astype(np.float32)
     alt = alt.astype(np.float32)
-    ref64, alt64 = ref.astype(np.float64), alt.astype(np.float64)
     out: dict[str, np.ndarray] = {}
     scales = {"": lambda x: x, "log": lambda x: np.log2(x + 1), "sqrt": np.sqrt}
     for prefix, fn in scales.items():
         wanted = [s for s in (f"{prefix}SAD", f"{prefix}D1", f"{prefix}D2") if s in stats]
         if not wanted:
             continue
-        ref_t, alt_t = fn(ref64), fn(alt64)
+        ref_t, alt_t = fn(ref), fn(alt)
         if f"{prefix}SAD" in stats:
-            out[f"{prefix}SAD"] = alt_t.sum(axis=1) - ref_t.sum(axis=1)
+            out[f"{prefix}SAD"] = _sum64(alt_t) - _sum64(ref_t)
         if f"{prefix}D1" in stats:
-            out[f"{prefix}D1"] = np.abs(alt_t - ref_t).sum(axis=1)
+            out[f"{prefix}D1"] = _sum64(np.abs(alt_t - ref_t))
         if f"{prefix}D2" in stats:
-            out[f"{prefix}D2"] = np.sqrt(((alt_t - ref_t) ** 2).sum(axis=1))
+            out[f"{prefix}D2"] = np.sqrt(_sum64((alt_t - ref_t) ** 2))
     out = {name: clip_float16(values) for name, values in out.items()}
     if "SAX" in stats:
         diff = alt - ref
         max_i = np.abs(diff).argmax(axis=1)
         out["SAX"] = np.take_along_axis(diff, max_i[:, None, :], axis=1)[:, 0, :]
-    if "JS" in stats:
-        out["JS"] = _js(ref64, alt64)
-    if "logJS" in stats:
-        out["logJS"] = _js(np.log2(ref64 + 1), np.log2(alt64 + 1))
+    if "JS" in stats or "logJS" in stats:
+        ref64, alt64 = ref.astype(np.float64), alt.astype(np.float64)
+        if "JS" in stats:
+            out["JS"] = _js(ref64, alt64)
+        if "logJS" in stats:
+            out["logJS"] = _js(np.log2(ref64 + 1), np.log2(alt64 + 1))
     if "REF" in stats:
         out["REF"] = clip_float16(ref)
     if "ALT" in stats:
         out["ALT"] = clip_float16(alt)
     return {name: out[name].astype(np.float16) for name in stats}
+
+
+def _sum64(values: np.ndarray) -> np.ndarray:
+    """[N, bins, T] -> [N, T] summed over the bins with a float64 accumulator (no copy)."""
+    return values.sum(axis=1, dtype=np.float64)
 
 
 def check_stats(stats: Sequence[str]) -> list[str]:
