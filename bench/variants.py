@@ -15,7 +15,11 @@ the values), with the reverse-complement ensemble (``--rc``), measures variants 
 * ``exact_no_splice``: batching alone;
 * ``cluster``: ``--cluster`` with variants every ~40 bp, one shared reference per window;
 * ``sad_multi`` (small model only): ``basenji_sad.py -p 1`` and ``-p 2`` wall time on the
-  same VCF of 2,000 SNVs, process start-up included.
+  same VCF of 2,000 SNVs, process start-up included;
+* ``startup`` (full model only): ``startup_s``, the wall time of a ``basenji_sad.py`` run
+  on one SNV (no ensemble) minus its model calls (the same scoring repeated warm in this
+  process), and that run's peak memory. Run it with ``PYTHONPATH=<old checkout>`` to
+  measure older code.
 
 Each exact/cluster line carries ``ratio_vs_naive`` (variants/s over the naive loop's) and
 ``cpu_ratio_vs_naive`` (the same from this process's CPU time, steadier when other jobs
@@ -140,6 +144,31 @@ def sad_multi_seconds(params_file, model_file, fasta, vcf, out_dir, processes) -
     return time.perf_counter() - start
 
 
+def startup(params_file, model_file, fasta, genome, seq, work) -> dict:
+    """``startup_s`` of a one-SNV basenji_sad.py run (see the module docstring)."""
+    vcf = os.path.join(work, "one.vcf")
+    write_vcf(vcf, seq, np.array([GENOME_BP // 2]), 6)
+    out_dir = os.path.join(work, "startup")
+    argv = ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "basenji_tf.cli.basenji_sad",
+            "-f", fasta, "-o", out_dir, params_file, model_file, vcf]  # fmt: skip
+    start = time.perf_counter()
+    done = subprocess.run(argv, check=True, capture_output=True, text=True)
+    run_s = time.perf_counter() - start
+    _, predictor, targets = load_predictor(ModelSpec(params_file, model_file))
+    options, out = SadOptions(stats=("SAD",)), os.path.join(work, "startup_warm.h5")
+    score_vcf(predictor, genome, vcf, out, targets, options)
+    start = time.perf_counter()
+    score_vcf(predictor, genome, vcf, out, targets, options)
+    model_s = time.perf_counter() - start
+    return {
+        "mode": "startup",
+        "run_s": round(run_s, 2),
+        "model_calls_s": round(model_s, 2),
+        "startup_s": round(run_s - model_s, 2),
+        "run_peak_rss_mb": round(int(done.stderr.split()[-1]) / 1024, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="small,full")
@@ -155,7 +184,9 @@ def main() -> None:
         default=0,
         help="variants for ours (default: 96 small, 16 full; twice as many with --cluster)",
     )
-    parser.add_argument("--modes", default="exact,exact_dense,exact_no_splice,cluster,sad_multi")
+    parser.add_argument(
+        "--modes", default="exact,exact_dense,exact_no_splice,cluster,sad_multi,startup"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         fasta, seq = write_inputs(work)
@@ -178,6 +209,11 @@ def main() -> None:
             dense_vcf = os.path.join(work, f"{name}_dense.vcf")
             write_vcf(dense_vcf, seq, dense, 3)
             base = {"model": name, "rc": True}
+            if name == "full" and "startup" in args.modes.split(","):
+                line = startup(params_file, model_file, fasta, genome, seq, work)
+                print(json.dumps({"model": name, "rc": False, **line}), flush=True)
+            if args.modes == "startup":
+                continue
             t_naive, cpu_naive = naive(params_file, model_file, genome, spread_vcf, n_naive)
             print(
                 json.dumps(

@@ -146,6 +146,9 @@ class ConeSplice:
         self._ref_pass = tf.function(
             functools.partial(ConeSplice._ref_graph, self),
             input_signature=[tf.TensorSpec([None, self.tower_bins, channels], tf.float32)],
+            # plain Python loops over the layers: AutoGraph's conversion only costs time
+            # (~2 s of tracing for Basenji2)
+            autograph=False,
         )
         self._band_pass = tf.function(
             functools.partial(ConeSplice._band_graph, self),
@@ -155,6 +158,7 @@ class ConeSplice:
                 tf.TensorSpec([None], tf.int32),
                 tf.TensorSpec([None], tf.int32),
             ],
+            autograph=False,
         )
 
     # -- planning --------------------------------------------------------------------
