@@ -4,6 +4,7 @@ import logging
 import math
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import h5py
 import numpy as np
@@ -16,6 +17,7 @@ from basenji_tf.genome import Genome
 from basenji_tf.scoring.cone import ConeSplice
 from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec, load_predictor
 from basenji_tf.scoring.sad import SadOptions, sad_stats, score_vcf
+from basenji_tf.scoring.sed_output import sed_columns
 from basenji_tf.scoring.target_set import TargetSet
 
 
@@ -71,6 +73,26 @@ def test_reduced_precision_cone_splice_equals_its_full_pass(paths, onehot):
         np.testing.assert_allclose(b, a, rtol=0.05, atol=0.05 * np.abs(a).max())
 
 
+def test_tower_rows_do_not_depend_on_their_batch(paths, onehot):
+    """Why EnsemblePredictor may run the conv tower one window per call by default."""
+    tower = ConeSplice(seqnn.load(*paths, augment=False).head.model).tower
+    together = seqnn.predict_model(tower, onehot, batch_size=3)
+    alone = seqnn.predict_model(tower, onehot, batch_size=1)
+    np.testing.assert_array_equal(alone, together)
+
+
+def test_max_call_bp_bounds_rows_and_regions(paths):
+    model = seqnn.load(*paths, augment=False).head.model
+    splice = ConeSplice(model)
+    default = EnsemblePredictor(model, splice=splice, share_towers=True, batch_size=8)
+    assert default._rows_per_call(16384, tower=True) == 8
+    assert default._rows_per_call(16384) == 8
+    assert default.shared.max_region_bp == 3 * 16384
+    low = EnsemblePredictor(model, splice=splice, share_towers=True, max_call_bp=40000)
+    assert low._rows_per_call(16384) == 2 and low._rows_per_call(1664) == 8
+    assert low.shared.max_region_bp == 40000
+
+
 def test_sad_sums_are_exact_float64_sums_rounded_once():
     """SAD = fsum(ALT) - fsum(REF) rounded to float16; float32 sums were not.
 
@@ -93,6 +115,21 @@ def test_sad_sums_are_exact_float64_sums_rounded_once():
     np.testing.assert_array_equal(ours, exact.astype(np.float16))
     float32_sums = (alt.sum(axis=1) - ref.sum(axis=1)).astype(np.float16)
     assert (float32_sums != exact.astype(np.float16)).any()
+
+
+def test_sed_sums_are_float64():
+    """SED = fsum(ALT bins) - fsum(REF bins), not the float32 sums' difference."""
+    rng = np.random.default_rng(4)
+    variant = SimpleNamespace(id="v", chrom="chr1", ref="A", alt="C", pos=10)
+    gene = {"gene_id": "g", "gene_name": "G", "tss": 20}
+    rows = []
+    for _ in range(20):
+        ref = rng.uniform(1000, 2000, (64, 3)).astype(np.float32)
+        rows.append((variant, gene, ref, (ref * 1.0001).astype(np.float32)))
+    sed = sed_columns(rows, ["SER"], 1.0)["SED"]
+    exact = [[math.fsum(a[:, t].astype(float)) - math.fsum(r[:, t].astype(float))
+              for t in range(3)] for *_, r, a in rows]  # fmt: skip
+    np.testing.assert_array_equal(sed, exact)
 
 
 def _nearby_vcf(path, genome):

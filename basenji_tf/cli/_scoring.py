@@ -49,11 +49,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max_call_bp",
         type=positive_int,
-        help="most input bp per model call: full windows go min(--batch_size, this / "
-        "window bp) at a time, and windows of nearby variants share their conv tower over "
-        "regions of at most this length (one window: no sharing). Lower it to save memory "
-        "at some speed; results do not change (docs/precision.md; default: 131072 bp per "
-        "call, regions of up to three windows)",
+        help="most input bp per model call: sequences go min(--batch_size, this / their "
+        "bp) at a time, and windows of nearby variants share their conv tower over regions "
+        "of at most this length (one window: no sharing). Lower it to save memory; "
+        "results then change by float rounding only (docs/precision.md; default: the "
+        "conv tower 131072 bp per call, the rest --batch_size sequences, regions up to "
+        "three windows)",
     )
 
 

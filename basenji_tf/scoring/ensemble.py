@@ -55,17 +55,21 @@ class EnsemblePredictor:
             together (see :class:`~basenji_tf.scoring.shared_tower.SharedTower`); None:
             when the model's tower is costly enough to gain from it (Basenji2, not small
             test models).
-        max_call_bp: most input bp per model call: calls on full windows take
-            ``min(batch_size, max_call_bp // window bp)`` sequences (at least one), and
+        max_call_bp: most input bp per model call: calls take
+            ``min(batch_size, max_call_bp // input bp)`` sequences (at least one), and
             shared-tower regions are at most this long (one window or less: no sharing).
-            None: :attr:`MAX_CALL_BP` per call and regions of up to three windows. Peak
-            memory grows with it (convolutions take ~ bp x kernel x channels x 4 bytes);
-            results do not depend on it, speed does through sharing (docs/precision.md).
+            Peak memory grows with it (a convolution takes ~ bp x kernel x channels x 4
+            bytes). None: calls of the conv tower alone take :attr:`TOWER_CALL_BP`,
+            others ``batch_size`` sequences, and regions span up to three windows; the
+            outputs then equal those of ``batch_size`` sequences per call bit for bit.
+            Given, they equal them up to float rounding (the layers after the tower
+            round differently with another batch size; docs/precision.md).
     """
 
-    # One Basenji2 window (131,072 bp): its conv tower takes ~0.15 GB per activation
-    # per sequence, and more sequences per call are no faster on a CPU.
-    MAX_CALL_BP = 131_072
+    # One Basenji2 window (131,072 bp): its conv tower takes ~0.75 GB per sequence, more
+    # sequences per call are no faster on a CPU, and each sequence's tower output is bit
+    # for bit the same whatever the batch (tests/test_precision.py).
+    TOWER_CALL_BP = 131_072
 
     def __init__(
         self,
@@ -85,13 +89,12 @@ class EnsemblePredictor:
         self.strand_pair = [int(c) for c in strand_pair] if has_pairs else None
         self.target_slice = None if target_slice is None else np.asarray(target_slice)
         self.batch_size = max(1, batch_size)
-        self.max_call_bp = max_call_bp or self.MAX_CALL_BP
-        region_bp = max_call_bp
+        self.max_call_bp = max_call_bp
         self.splice = splice
         self.shared = None
         if splice is not None and share_towers is not False:
             try:
-                shared = SharedTower(splice, region_bp, self.max_call_bp)
+                shared = SharedTower(splice, max_call_bp, max_call_bp or self.TOWER_CALL_BP)
             except ValueError as err:
                 log.info("REF towers computed window by window: %s", err)
             else:
@@ -103,10 +106,11 @@ class EnsemblePredictor:
         """Input length in bp."""
         return int(self.model.input.shape[1])
 
-    def _call(self, fn: Callable, x: np.ndarray) -> np.ndarray:
+    def _call(self, fn: Callable, x: np.ndarray, tower: bool = False) -> np.ndarray:
+        """``fn`` on ``x`` in fixed-size batches; ``tower``: ``fn`` is the conv tower."""
         if hasattr(fn, "predict_on_batch"):  # a Keras model
             fn = seqnn.traced_inference(fn)
-        rows = self._rows_per_call(x.shape[1])
+        rows = self._rows_per_call(x.shape[1], tower)
         outs = []
         for b0 in range(0, len(x), rows):
             # One input shape per model and length: no retracing, and a sequence's outputs
@@ -118,9 +122,15 @@ class EnsemblePredictor:
             outs.append(np.asarray(fn(batch), np.float32)[:n])
         return np.concatenate(outs)
 
-    def _rows_per_call(self, length_bp: int) -> int:
-        """Sequences of ``length_bp`` per model call: ``batch_size``, capped by ``max_call_bp``."""
-        return max(1, min(self.batch_size, self.max_call_bp // length_bp))
+    def _tower_call(self, fn: Callable, x: np.ndarray) -> np.ndarray:
+        return self._call(fn, x, tower=True)
+
+    def _rows_per_call(self, length_bp: int, tower: bool = False) -> int:
+        """Sequences of ``length_bp`` per call: ``batch_size``, capped as ``max_call_bp`` says."""
+        limit = self.max_call_bp or (self.TOWER_CALL_BP if tower else None)
+        if limit is None:
+            return self.batch_size
+        return max(1, min(self.batch_size, limit // length_bp))
 
     def _member_inputs(self, seqs: np.ndarray) -> np.ndarray:
         """[members * N, L, 4], member-major."""
@@ -173,9 +183,11 @@ class EnsemblePredictor:
             def fetch(chrom: str, start: int, end: int) -> np.ndarray:
                 return dna_1hot(genome.fetch(chrom, start, end), n_uniform=True)
 
-            ref_tower = self.shared.outputs(ref_starts, self.members, ref_in, self._call, fetch)
+            ref_tower = self.shared.outputs(
+                ref_starts, self.members, ref_in, self._tower_call, fetch
+            )
         else:
-            ref_tower = self._call(self.splice.tower, ref_in)
+            ref_tower = self._tower_call(self.splice.tower, ref_in)
         ref_raw, alt_raw = self._spliced(ref_tower, ref_in, alt_in, alt_ref_m)
         return self._average(ref_raw), self._average(alt_raw)
 
@@ -204,11 +216,11 @@ class EnsemblePredictor:
         # ALTs taking the full pass join the REF rows, with no band of their own.
         rows = ref_tower
         if whole:
-            rows = np.concatenate([ref_tower, self._call(sp.tower, alt_in[whole])])
+            rows = np.concatenate([ref_tower, self._tower_call(sp.tower, alt_in[whole])])
         channels = ref_tower.shape[-1]
         patches = np.zeros((len(band_rows), sp.patch_bins, channels), np.float32)
         if local:
-            local_out = self._call(sp.local_tower, np.stack(local))
+            local_out = self._tower_call(sp.local_tower, np.stack(local))
             for k, (_, at) in enumerate(starts):
                 patches[k] = local_out[k, at : at + sp.patch_bins]
         band_ref = alt_ref[band_rows] if band_rows else np.zeros(0, int)
@@ -230,8 +242,8 @@ class EnsemblePredictor:
     ) -> np.ndarray:
         """Run the layers after the tower on REF rows, then on their ALTs' bands.
 
-        REF rows go in chunks of the rows per call of their windows (``batch_size``,
-        capped by ``max_call_bp``: the REF tensors the bands read take ~0.13 GB per
+        REF rows go in chunks of the rows per call of their windows (``batch_size``, or
+        fewer with ``max_call_bp``: the REF tensors the bands read take ~0.13 GB per
         Basenji2 row), then the bands of each chunk's ALTs in groups of that size. Every
         call has the same shapes, so that a row's outputs do not depend on which rows
         share its batch (a sharded run then equals a single one).
