@@ -12,6 +12,7 @@ from basenji_tf.cli._common import (
     run_main,
 )
 from basenji_tf.cli._scoring import add_model_options, add_shard_options, model_spec, run_sharded
+from basenji_tf.cli._types import positive_int
 
 PROG = "basenji_predict_bed.py"
 
@@ -59,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-s", dest="sum", action="store_true", help="sum the site's bins")
     parser.add_argument("-t", dest="targets_file", help="targets table (output channels to keep)")
     parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
-    parser.add_argument("--batch_size", type=int, default=8, help="sequences per model call")
+    parser.add_argument(
+        "--batch_size", type=positive_int, default=8, help="sequences per model call"
+    )
     add_model_options(parser)
     add_shard_options(parser, "the BED regions (at multiples of --batch_size)")
     return parser

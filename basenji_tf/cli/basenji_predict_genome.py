@@ -14,6 +14,7 @@ from basenji_tf.cli._common import (
     run_main,
 )
 from basenji_tf.cli._scoring import add_precision_option
+from basenji_tf.cli._types import positive_int
 from basenji_tf.genome import read_bed_rows
 
 PROG = "basenji_predict_genome.py"
@@ -53,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--rc", action="store_true", help="average with reverse complements")
     parser.add_argument("--shifts", type=comma_ints, default=[0], help="ensemble shifts (bp)")
-    parser.add_argument("--batch_size", type=int, default=4, help="sequences per model call")
+    parser.add_argument(
+        "--batch_size", type=positive_int, default=4, help="sequences per model call"
+    )
     parser.add_argument("--chunk_windows", type=int, default=64, help="windows per chunk file")
     parser.add_argument("-p", dest="processes", type=int, default=1, help="worker processes")
     add_scheduler_options(parser)

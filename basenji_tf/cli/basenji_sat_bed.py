@@ -13,6 +13,7 @@ from basenji_tf.cli._common import (
     run_main,
 )
 from basenji_tf.cli._scoring import add_model_options, add_shard_options, model_spec, run_sharded
+from basenji_tf.cli._types import positive_int
 
 if TYPE_CHECKING:
     from basenji_tf.scoring.ensemble import ModelSpec
@@ -57,7 +58,9 @@ def add_sat_options(parser: argparse.ArgumentParser, default_len: int, default_o
     parser.add_argument("--stats", default="sum", help="comma-separated: sum, center, scd")
     parser.add_argument("-t", dest="targets_file", help="targets table (output channels to keep)")
     parser.add_argument("--head", dest="head_i", type=int, default=0, help="model head")
-    parser.add_argument("--batch_size", type=int, default=8, help="sequences per model call")
+    parser.add_argument(
+        "--batch_size", type=positive_int, default=8, help="sequences per model call"
+    )
     add_model_options(parser)
 
 

@@ -60,7 +60,10 @@ def mutation_region(
     else:
         mut_up = mut_len // 2
     if mut_len <= 0 or mut_len > seq_length:
-        raise InputError(f"mutation length {mut_len} must be in 1..{seq_length}")
+        raise InputError(
+            f"-l/-u/-d: mutation length {mut_len} bp must be in 1..{seq_length} "
+            "(the model's input length)"
+        )
     return seq_length // 2 - mut_up, mut_len
 
 
