@@ -47,7 +47,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
 from basenji_tf import metrics, optimizers, seqnn
 from basenji_tf.checkpoint import RESUME_FILE, Checkpointer
@@ -56,6 +55,7 @@ from basenji_tf.distribute import is_chief, make_strategy, mixed_precision_polic
 from basenji_tf.errors import InputError
 from basenji_tf.files import claim_output_dir
 from basenji_tf.params import TrainParams, parse_train_params, read_params
+from basenji_tf.progress import track
 from basenji_tf.targets import read_targets, strand_pairs
 from basenji_tf.tfrecords import read_statistics
 
@@ -356,7 +356,7 @@ class Trainer:
         stats = [metrics.TargetStats(int(m.output.shape[-1])) for m in self.models]
         loss_sums = [0.0] * len(self.data)
         order = self.batch_order(epoch)
-        for i in tqdm(order, desc=f"epoch {epoch}", leave=False, disable=not self.chief):
+        for i in track(order, desc=f"epoch {epoch}", unit="steps", enabled=self.chief):
             loss, sums = self._train_steps[i](iterators[i])
             loss_sums[i] += float(loss)
             stats[i].add_sums(sums.numpy())

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 import h5py
 import keras
 import numpy as np
-from tqdm import tqdm
 
 from basenji_tf import seqnn
 from basenji_tf.errors import InputError
 from basenji_tf.execute import Executor
 from basenji_tf.files import atomic_path
 from basenji_tf.genome import Genome, read_chrom_sizes
+from basenji_tf.progress import track
 from basenji_tf.scoring.bed import Region, read_bed_windows, region_1hot
 from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec, load_predictor
 from basenji_tf.scoring.outputs import write_bigwigs, write_predict_h5
@@ -56,7 +56,7 @@ def predict_regions(
         float32 [N, site_bins, T], or [N, T] summed over the site with ``sum_bins``.
     """
     outs = []
-    for b0 in tqdm(range(0, len(regions), batch), desc="regions", disable=None):
+    for b0 in track(range(0, len(regions), batch), desc="regions", unit="batches"):
         seqs = np.stack([region_1hot(genome, r) for r in regions[b0 : b0 + batch]])
         preds = predictor.predict(seqs)
         first = preds.shape[1] // 2 - site_bins // 2

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import rel_entr
-from tqdm import tqdm
 
 from basenji_tf.dna import dna_1hot
 from basenji_tf.errors import InputError
 from basenji_tf.execute import Executor, shard_range
 from basenji_tf.files import atomic_path
 from basenji_tf.genome import Genome
+from basenji_tf.progress import track
 from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec, load_predictor
 from basenji_tf.scoring.outputs import SAD_STATS, SadWriter, clip_float16, merge_sad
 from basenji_tf.scoring.shards import absolute_model, check_shardable, run_shards
@@ -198,7 +198,7 @@ def score_vcf(
         writer = SadWriter(tmp, options.stats, targets.ids, targets.labels, num_bins)
         try:
             batcher = _Batcher(genome, predictor, targets, options, counts, writer)
-            progress = tqdm(desc="variants", unit=" variants", disable=None)
+            progress = track(desc="variants", unit="variants")
             batch: list[Variant] = []
             # A batch holds the rows of `batch_variants` consecutive records, counted from
             # the file's first record: shards cut at batch boundaries (shard_range) then

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from basenji_tf import plots
 from basenji_tf.errors import InputError
 from basenji_tf.execute import Executor
 from basenji_tf.genome import Genome
+from basenji_tf.progress import track
 from basenji_tf.scoring.bed import Region, read_bed_windows, region_1hot
 from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec, load_predictor
 from basenji_tf.scoring.outputs import write_sat_h5
@@ -155,7 +155,7 @@ def sat_bed(
     """
     seqs, scores = [], {s: [] for s in stats}
     starts, ends = [], []
-    for region in tqdm(regions, desc="regions", disable=None):
+    for region in track(regions, desc="regions", unit="regions"):
         seq_1hot = region_1hot(genome, region)
         seqs.append(seq_1hot[mut_start : mut_start + mut_len])
         for stat, values in sat_mutagenesis(predictor, seq_1hot, mut_start, mut_len, stats).items():
