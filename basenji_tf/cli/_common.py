@@ -18,6 +18,11 @@ from basenji_tf.files import claim_output_dir
 DEBUG_ENV = "BASENJI_DEBUG"
 
 
+# BASENJI_DEBUG as it was before a --debug option set it; run_main puts it back at the end
+# of the run (a command called in-process, as tests do, must not leave it set).
+_debug_env_before: list[str | None] = []
+
+
 class _DebugAction(argparse.Action):
     """``--debug``: the same as ``BASENJI_DEBUG=1``, which worker processes inherit."""
 
@@ -25,8 +30,19 @@ class _DebugAction(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=False, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
+        _debug_env_before.append(os.environ.get(DEBUG_ENV))
         os.environ[DEBUG_ENV] = "1"
         setattr(namespace, self.dest, True)
+
+
+def _restore_debug_env() -> None:
+    """Undo what --debug options did to the environment."""
+    while _debug_env_before:
+        before = _debug_env_before.pop()
+        if before is None:
+            os.environ.pop(DEBUG_ENV, None)
+        else:
+            os.environ[DEBUG_ENV] = before
 
 
 def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -137,6 +153,8 @@ def run_main(
     except Exception as err:  # noqa: BLE001 - the one place that turns errors into lines
         _report(prog, err)
         return 1
+    finally:
+        _restore_debug_env()
 
 
 def _report(prog: str, err: Exception) -> None:
