@@ -25,10 +25,19 @@ demo: install
 demo-real: install
 	bash experiments/baskerville_joint/run.sh $(DEMO_OUT)/real
 
-# One JSON line per benchmark (bench/_harness.py); the issue-15 configuration. Scripts not yet
-# on the harness run in their quick form so the whole target stays under 20 minutes on 2 cores.
+# One JSON line per benchmark (bench/_harness.py), after a first line with the date and commit:
+# every bench script in the configuration that keeps the whole target under 20 minutes on 2
+# cores (bench/RESULTS.jsonl is one such run). `@` keeps stdout pure JSON lines.
 bench: install
-	$(PYTHON) bench/matmul_peak.py
-	$(PYTHON) bench/train_throughput.py
-	$(PYTHON) bench/predict.py --quick
-	$(PYTHON) bench/scale_out.py --variants 100
+	@printf '{"name": "bench_run", "date": "%s", "commit": "%s"}\n' \
+		"$$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$(git rev-parse HEAD)"
+	@$(PYTHON) bench/matmul_peak.py
+	@$(PYTHON) bench/predict.py
+	@$(PYTHON) bench/train_throughput.py
+	@$(PYTHON) bench/precision.py --quick
+	@$(PYTHON) bench/variants.py --models small --modes exact,exact_dense,exact_no_splice,cluster
+	@$(PYTHON) bench/variants.py --models full --modes startup
+	@$(PYTHON) bench/scale_out.py --variants 100
+	@$(PYTHON) bench/data_pipeline.py --genome_mb 12 --split_chroms
+	@$(PYTHON) bench/sim.py --size small
+	@$(PYTHON) bench/predict_genome.py --mb 0.25

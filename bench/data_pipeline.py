@@ -1,11 +1,16 @@
-"""Benchmark of basenji_data.py on a generated genome with 8 BigWig tracks; prints JSON.
+"""Benchmark of basenji_data.py on a generated genome with 8 BigWig tracks, as JSON lines.
 
-    python bench/data_pipeline.py [--genome_mb 20] [--tracks 8] [--out DIR]
+    python bench/data_pipeline.py [--genome_mb 20] [--tracks 8] [--split_chroms] [--out DIR]
 
 Each run is a separate ``bin/basenji_data.py`` process (wall time includes starting
-Python); peak memory is the largest resident set of the command and of any of
-its worker processes. A run on half the genome shows whether memory grows with the
-genome. The ZLIB section times writing the same records at level 1 and the default 6.
+Python), timed by bench/_harness.py (5 runs after a warm-up; CPU time counts the command
+and its workers: the work, whatever else runs); ``command_peak_rss_mb`` is the largest
+resident set of the command and of any of its worker processes. Lines (``data_pipeline``):
+the whole genome with ``-p 1`` and ``-p 2`` (``p1_p2_identical_tfrecords``), and half the
+genome with ``-p 1``, which shows whether memory grows with the genome and gives
+``marginal_sequences_per_cpu_second`` (the extra sequences of the whole genome over the
+half per extra CPU second: the pipeline's own rate, free of start-up costs). The
+``tfrecord_zlib`` lines time writing the same records at ZLIB level 1 and the default 6.
 """
 
 from __future__ import annotations
@@ -13,24 +18,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
-import pyBigWig
-import pysam
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from basenji_tf.dataset import decode_file
-from basenji_tf.tfrecords import write_tfrecords
+import numpy as np  # noqa: E402
+import pyBigWig  # noqa: E402
+import pysam  # noqa: E402
+from _harness import emit, timed  # noqa: E402
+
+from basenji_tf.dataset import decode_file  # noqa: E402
+from basenji_tf.tfrecords import write_tfrecords  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMS = 4  # the genome is cut into this many chromosomes
 SEQ_LENGTH, CROP, POOL = 131072, 8192, 128
+TIMING = ("median_s", "min_s", "max_s", "cpu_median_s", "runs")  # the keys of timed()
 
 
 def make_inputs(out: Path, genome_mb: float, tracks: int, seed: int = 0) -> tuple[str, str]:
@@ -67,8 +74,13 @@ def make_inputs(out: Path, genome_mb: float, tracks: int, seed: int = 0) -> tupl
     return str(fasta), str(table)
 
 
-def run_pipeline(fasta: str, table: str, out_dir: Path, processes: int) -> dict:
-    shutil.rmtree(out_dir, ignore_errors=True)
+def run_pipeline(fasta: str, table: str, out_dir: Path, processes: int, split_chroms: bool) -> dict:
+    """Time ``basenji_data.py`` over the inputs (harness: 5 runs after a warm-up).
+
+    Returns:
+        the timing plus ``sequences``, ``sequences_per_s``, ``record_MB_per_s``,
+        ``tfrecord_MB`` and ``command_peak_rss_mb`` (the largest of the runs).
+    """
     cmd = [
         sys.executable,
         str(REPO / "bin" / "basenji_data.py"),
@@ -85,9 +97,9 @@ def run_pipeline(fasta: str, table: str, out_dir: Path, processes: int) -> dict:
         "--break",
         "262144",
         "-t",
-        "0.1",
+        "chr4" if split_chroms else "0.1",
         "-v",
-        "0.1",
+        "chr3" if split_chroms else "0.1",
         "-p",
         str(processes),
         "-o",
@@ -96,109 +108,123 @@ def run_pipeline(fasta: str, table: str, out_dir: Path, processes: int) -> dict:
         table,
     ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", BASENJI_LOG_LEVEL="WARNING")
-    # time and peak RSS from a wrapper process, so each run's children are counted alone
+    # peak RSS from a wrapper process, so each run's children are counted alone
     wrapper = (
-        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "import resource, subprocess, sys; "
         "quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
         "rc = subprocess.run(sys.argv[1:], **quiet).returncode; "
-        "r = resource.getrusage(resource.RUSAGE_CHILDREN); "
-        "print(rc, time.perf_counter() - t, r.ru_maxrss, r.ru_utime + r.ru_stime)"
+        "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", wrapper, *cmd], env=env, capture_output=True, text=True, check=True
-    )
-    rc, seconds, max_rss_kb, cpu_seconds = result.stdout.split()
-    if rc != "0":
-        raise SystemExit(f"basenji_data.py failed: {' '.join(cmd)}")
+    peaks = []
+
+    def run() -> None:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        result = subprocess.run(
+            [sys.executable, "-c", wrapper, *cmd],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rc, max_rss_kb = result.stdout.split()
+        if rc != "0":
+            raise SystemExit(f"basenji_data.py failed: {' '.join(cmd)}")
+        peaks.append(int(max_rss_kb))
+
+    timing = timed(run)
     stats = json.loads((out_dir / "statistics.json").read_text())
     seqs = sum(v for k, v in stats.items() if k.endswith("_seqs"))
     tfr_bytes = sum(f.stat().st_size for f in (out_dir / "tfrecords").iterdir())
     payload = seqs * (SEQ_LENGTH + stats["target_length"] * stats["num_targets"] * 2)
-    seconds = float(seconds)
+    seconds = timing["median_s"]
     return {
-        "processes": processes,
+        **timing,
         "sequences": seqs,
-        "seconds": round(seconds, 1),
-        # CPU time of the command and its workers: the work, whatever else runs
-        "cpu_seconds": round(float(cpu_seconds), 1),
         "sequences_per_s": round(seqs / seconds, 2),
         "record_MB_per_s": round(payload / seconds / 1e6, 2),
         "tfrecord_MB": round(tfr_bytes / 1e6, 1),
-        "peak_rss_MB": round(int(max_rss_kb) / 1024, 1),
+        "command_peak_rss_mb": round(max(peaks) / 1024, 1),
     }
 
 
-def zlib_levels(data_dir: Path) -> dict:
-    """Write the records of one data directory again at several ZLIB levels."""
-    codes, targets = [], []
-    for f in sorted((data_dir / "tfrecords").glob("train-*.tfr"))[:1]:
-        c, t = decode_file(f, SEQ_LENGTH)
-        codes.append(c)
-        targets.append(t)
-    codes, targets = np.concatenate(codes), np.concatenate(targets)
+def zlib_levels(data_dir: Path, config: dict) -> None:
+    """Write the records of one TFRecord file again at ZLIB levels 1 and 6; one line each."""
+    first = sorted((data_dir / "tfrecords").glob("train-*.tfr"))[0]
+    codes, targets = decode_file(first, SEQ_LENGTH)
     targets = targets.reshape(len(codes), (SEQ_LENGTH - 2 * CROP) // POOL, -1)
     payload = codes.nbytes + targets.nbytes
-    out = {}
     for level in (1, 6):
         path = data_dir / f"level{level}.tfr"
-        start = time.perf_counter()
-        write_tfrecords(path, list(codes), targets, compression_level=level)
-        seconds = time.perf_counter() - start
-        out[f"level_{level}"] = {
-            "write_MB_per_s": round(payload / seconds / 1e6, 1),
-            "file_MB": round(path.stat().st_size / 1e6, 2),
-        }
+        timing = timed(
+            lambda path=path, level=level: write_tfrecords(
+                path, list(codes), targets, compression_level=level
+            )
+        )
+        emit(
+            "tfrecord_zlib",
+            {**config, "level": level, "records": len(codes)},
+            timing,
+            write_MB_per_s=round(payload / timing["median_s"] / 1e6, 1),
+            file_MB=round(path.stat().st_size / 1e6, 2),
+        )
         path.unlink()
-    out["records"] = len(codes)
-    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--genome_mb", type=float, default=20)
     parser.add_argument("--tracks", type=int, default=8)
+    parser.add_argument(
+        "--split_chroms",
+        action="store_true",
+        help="valid chr3, test chr4 instead of 10%% each: a small genome (under ~20 Mb) has "
+        "no contig short enough for the fraction split",
+    )
     parser.add_argument("--out", help="work folder (default: a new temporary folder)")
     args = parser.parse_args()
     out = Path(args.out or tempfile.mkdtemp(prefix="bench_data_pipeline_"))
     shutil.rmtree(out, ignore_errors=True)
-    report = {
-        "genome_MB": args.genome_mb,
+    config = {
         "tracks": args.tracks,
         "seq_length": SEQ_LENGTH,
         "crop_bp": CROP,
         "pool_width": POOL,
         "stride": 0.125,
         "seqs_per_tfr": 64,
-        "cpus": os.cpu_count(),
+        "valid_test": "chr3,chr4" if args.split_chroms else "0.1,0.1",
     }
+    results = {}
     for mb, key in ((args.genome_mb, "full"), (args.genome_mb / 2, "half")):
         inputs = out / f"inputs_{key}"
         inputs.mkdir(parents=True)
         fasta, table = make_inputs(inputs, mb, args.tracks)
-        procs = (1, 2) if key == "full" else (1,)
-        report[f"{key}_genome"] = [
-            run_pipeline(fasta, table, out / f"data_{key}_p{p}", p) for p in procs
-        ]
-    # the extra sequences of the full genome over the half, per extra CPU second: the
-    # pipeline's own rate, free of start-up costs and of other load on the machine
-    big, small = report["full_genome"][0], report["half_genome"][0]
-    report["marginal_sequences_per_cpu_second"] = round(
-        (big["sequences"] - small["sequences"])
-        / max(big["cpu_seconds"] - small["cpu_seconds"], 1e-9),
-        1,
+        for p in (1, 2) if key == "full" else (1,):
+            result = results[key, p] = run_pipeline(
+                fasta, table, out / f"data_{key}_p{p}", p, args.split_chroms
+            )
+            timing = {k: v for k, v in result.items() if k in TIMING}
+            figures = {k: v for k, v in result.items() if k not in timing}
+            if (key, p) == ("full", 2):
+                figures["p1_p2_identical_tfrecords"] = identical(
+                    out / "data_full_p1", out / "data_full_p2"
+                )
+            if key == "half":
+                big = results["full", 1]
+                figures["marginal_sequences_per_cpu_second"] = round(
+                    (big["sequences"] - result["sequences"])
+                    / max(big["cpu_median_s"] - result["cpu_median_s"], 1e-9),
+                    1,
+                )
+            emit("data_pipeline", {**config, "genome_MB": mb, "processes": p}, timing, **figures)
+    zlib_levels(out / "data_full_p1", config)
+
+
+def identical(first: Path, second: Path) -> bool:
+    """Whether every TFRecord file of ``second`` has the same bytes in ``first``."""
+    return all(
+        (first / "tfrecords" / f.name).read_bytes() == f.read_bytes()
+        for f in (second / "tfrecords").iterdir()
     )
-    full = [out / "data_full_p1", out / "data_full_p2"]
-    report["p1_p2_identical_tfrecords"] = all(
-        (full[0] / "tfrecords" / f.name).read_bytes() == f.read_bytes()
-        for f in (full[1] / "tfrecords").iterdir()
-    )
-    report["zlib"] = zlib_levels(full[0])
-    # other users of the machine make the timings noisy; this says how busy it was
-    report["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
-    report["bench_peak_rss_MB"] = round(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
-    )
-    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

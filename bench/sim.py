@@ -4,25 +4,32 @@ The noise ceiling is the Pearson R, over 128-bp bins of the test chromosome, bet
 observed (noisy) BigWig coverage and the noise-free expected coverage of the same track:
 the best any model could reach on that track at that resolution.
 
+The generation is timed by bench/_harness.py (5 runs after a warm-up, each into a new
+folder); the noise ceiling is computed once, on the last run's output.
+
     python bench/sim.py [--size default] [--seed 1]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
+import shutil
+import sys
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
-import pyBigWig
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from basenji_tf.dna import dna_index
-from basenji_tf.genome import Genome
-from basenji_tf.sim.config import SIZES, SPECIES_TRACKS
-from basenji_tf.sim.pipeline import simulate
-from basenji_tf.sim.true_model import TrueModel
+import numpy as np  # noqa: E402
+import pyBigWig  # noqa: E402
+from _harness import emit, timed  # noqa: E402
+
+from basenji_tf.dna import dna_index  # noqa: E402
+from basenji_tf.genome import Genome  # noqa: E402
+from basenji_tf.sim.config import SIZES, SPECIES_TRACKS  # noqa: E402
+from basenji_tf.sim.pipeline import simulate  # noqa: E402
+from basenji_tf.sim.true_model import TrueModel  # noqa: E402
 
 BIN_BP = 128
 
@@ -54,30 +61,34 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "sim"
-        start = time.perf_counter()
-        cpu_start = time.process_time()
-        info = simulate(out, seed=args.seed, size=args.size)
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        infos = []
+
+        def run() -> None:
+            shutil.rmtree(out, ignore_errors=True)
+            infos.append(simulate(out, seed=args.seed, size=args.size))
+
+        timing = timed(run)
+        info = infos[-1]
         written = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-        result = {
-            "benchmark": "sim",
-            "size": args.size,
-            "seed": args.seed,
-            "wall_seconds": round(wall, 1),
-            "cpu_seconds": round(cpu, 1),
-            "bytes_written": written,
-            "fills": info["alignment"]["fills"],
-        }
-        for species, entry in info["species"].items():
-            result[species] = {
+        species = {
+            name: {
                 "genome_bp": entry["genome_bp"],
                 "genes": entry["genes"],
                 "variants": entry["variant_classes"],
                 "noise_ceiling_pearsonr_128bp": noise_ceiling(
-                    out / species, species, entry["test_chroms"][0]
+                    out / name, name, entry["test_chroms"][0]
                 ),
             }
-    print(json.dumps(result, indent=2))
+            for name, entry in info["species"].items()
+        }
+    emit(
+        "sim",
+        {"size": args.size, "seed": args.seed},
+        timing,
+        bytes_written=written,
+        fills=info["alignment"]["fills"],
+        species=species,
+    )
 
 
 if __name__ == "__main__":

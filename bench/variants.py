@@ -1,4 +1,4 @@
-"""Variant scoring throughput on this machine (CPU), printed as JSON lines.
+"""Variant scoring throughput on this machine (CPU), printed as JSON lines (``variants``).
 
 For the small Basenji2 reference model (16,384 bp, its trained weights) and the full
 Basenji2 architecture (131,072 bp, 5,313 targets, random weights: speed does not depend on
@@ -21,8 +21,9 @@ the values), with the reverse-complement ensemble (``--rc``), measures variants 
   process), and that run's peak memory. Run it with ``PYTHONPATH=<old checkout>`` to
   measure older code.
 
-Each exact/cluster line carries ``ratio_vs_naive`` (variants/s over the naive loop's) and
-``cpu_ratio_vs_naive`` (the same from this process's CPU time, steadier when other jobs
+Every mode is timed by bench/_harness.py (5 runs after a warm-up; a run scores the whole
+VCF). Each exact/cluster line carries ``ratio_vs_naive`` (variants/s over the naive loop's)
+and ``cpu_ratio_vs_naive`` (the same from this process's CPU time, steadier when other jobs
 share the machine).
 Inputs are synthetic and seeded: a random 2 Mb genome and random SNVs (sorted VCF).
 
@@ -32,16 +33,16 @@ Usage: python bench/variants.py [--models small,full] [--naive N] [--variants N]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
+from _harness import emit, timed  # noqa: E402
 
 from basenji_tf import seqnn  # noqa: E402
 from basenji_tf.genome import Genome  # noqa: E402
@@ -97,33 +98,24 @@ def make_model(name: str, work: str) -> tuple[str, str]:
     return params_file, model_file
 
 
-def clock() -> tuple[float, float]:
-    """(wall, CPU of this process) seconds; CPU time is steadier on a shared machine."""
-    return time.perf_counter(), time.process_time()
-
-
-def per_variant(start: tuple[float, float], n: int) -> tuple[float, float]:
-    wall, cpu = clock()
-    return (wall - start[0]) / n, (cpu - start[1]) / n
-
-
-def naive(params_file, model_file, genome, vcf, limit) -> tuple[float, float]:
-    """(wall, CPU) seconds per variant of the original's loop."""
+def naive(params_file, model_file, genome, vcf, limit) -> tuple[dict, int]:
+    """Timing of the original's loop over the first ``limit`` variants, and their number."""
     model = seqnn.load(params_file, model_file, augment=True)
     model.build_ensemble(True, [0])
     rows = list(read_vcf(vcf, genome))[:limit]
     windows = [variant_windows(genome, v, model.seq_length) for v in rows]
-    model.predict(windows[0][0][None], batch_size=1)  # warm-up: graph tracing
-    start = clock()
-    for ref, alt in windows:
-        ref_p = model.predict(ref[None], batch_size=1)
-        alt_p = model.predict(alt[None], batch_size=1)
-        sad_stats(ref_p, alt_p, ["SAD"])
-    return per_variant(start, len(windows))
+
+    def loop() -> None:
+        for ref, alt in windows:
+            ref_p = model.predict(ref[None], batch_size=1)
+            alt_p = model.predict(alt[None], batch_size=1)
+            sad_stats(ref_p, alt_p, ["SAD"])
+
+    return timed(loop), len(windows)
 
 
 def ours(params_file, model_file, genome, vcf, out, splice, cluster_bp, batch_size):
-    """(wall, CPU) seconds per variant of score_vcf (after a warm-up on a first batch)."""
+    """Timing of score_vcf over the VCF (warmed up on its first 10 variants), and the rows."""
     spec = ModelSpec(params_file, model_file, rc=True, batch_size=batch_size, splice=splice)
     _, predictor, targets = load_predictor(spec)
     options = SadOptions(stats=("SAD",), batch_variants=32, cluster_bp=cluster_bp)
@@ -131,41 +123,50 @@ def ours(params_file, model_file, genome, vcf, out, splice, cluster_bp, batch_si
     with open(vcf) as src, open(warm, "w") as dst:
         dst.writelines(src.readlines()[:10])
     score_vcf(predictor, genome, warm, out + ".warm.h5", targets, options)
-    start = clock()
-    counts = score_vcf(predictor, genome, vcf, out, targets, options)
-    return per_variant(start, counts.rows)
+    rows = []
+    timing = timed(
+        lambda: rows.append(score_vcf(predictor, genome, vcf, out, targets, options).rows),
+        warmup=0,
+    )
+    return timing, rows[-1]
 
 
-def sad_multi_seconds(params_file, model_file, fasta, vcf, out_dir, processes) -> float:
+def sad_multi(params_file, model_file, fasta, vcf, out_dir, processes) -> dict:
+    """Timing of ``basenji_sad.py -p processes`` on the VCF, process start-up included."""
     argv = [sys.executable, "-m", "basenji_tf.cli.basenji_sad", "-f", fasta, "--rc",
             "-p", str(processes), "-o", out_dir, params_file, model_file, vcf]  # fmt: skip
-    start = time.perf_counter()
-    subprocess.run(argv, check=True, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    return timed(lambda: subprocess.run(argv, check=True, stderr=subprocess.DEVNULL))
 
 
-def startup(params_file, model_file, fasta, genome, seq, work) -> dict:
-    """``startup_s`` of a one-SNV basenji_sad.py run (see the module docstring)."""
+def startup(params_file, model_file, fasta, genome, seq, work) -> tuple[dict, dict]:
+    """Timing and figures (``startup_s``) of a one-SNV basenji_sad.py run (module docstring)."""
     vcf = os.path.join(work, "one.vcf")
     write_vcf(vcf, seq, np.array([GENOME_BP // 2]), 6)
     out_dir = os.path.join(work, "startup")
     argv = ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "basenji_tf.cli.basenji_sad",
             "-f", fasta, "-o", out_dir, params_file, model_file, vcf]  # fmt: skip
-    start = time.perf_counter()
-    done = subprocess.run(argv, check=True, capture_output=True, text=True)
-    run_s = time.perf_counter() - start
+    peaks_kb = []
+
+    def run() -> None:
+        done = subprocess.run(argv, check=True, capture_output=True, text=True)
+        peaks_kb.append(int(done.stderr.split()[-1]))
+
+    run_timing = timed(run)
     _, predictor, targets = load_predictor(ModelSpec(params_file, model_file))
     options, out = SadOptions(stats=("SAD",)), os.path.join(work, "startup_warm.h5")
-    score_vcf(predictor, genome, vcf, out, targets, options)
-    start = time.perf_counter()
-    score_vcf(predictor, genome, vcf, out, targets, options)
-    model_s = time.perf_counter() - start
+    model_timing = timed(lambda: score_vcf(predictor, genome, vcf, out, targets, options))
+    return run_timing, {
+        "model_calls_s": model_timing["median_s"],
+        "startup_s": round(run_timing["median_s"] - model_timing["median_s"], 2),
+        "run_peak_rss_mb": round(max(peaks_kb) / 1024, 1),
+    }
+
+
+def per_variant(timing: dict, n: int) -> dict:
+    """variants/s (wall) and CPU seconds per variant from a timing of ``n`` variants."""
     return {
-        "mode": "startup",
-        "run_s": round(run_s, 2),
-        "model_calls_s": round(model_s, 2),
-        "startup_s": round(run_s - model_s, 2),
-        "run_peak_rss_mb": round(int(done.stderr.split()[-1]) / 1024, 1),
+        "variants_per_s": round(n / timing["median_s"], 3),
+        "cpu_s_per_variant": round(timing["cpu_median_s"] / n, 3),
     }
 
 
@@ -208,25 +209,18 @@ def main() -> None:
             dense = 1_000_000 + 40 * np.arange(n_dense) + rng.integers(0, 20, n_dense)
             dense_vcf = os.path.join(work, f"{name}_dense.vcf")
             write_vcf(dense_vcf, seq, dense, 3)
-            base = {"model": name, "rc": True}
-            if name == "full" and "startup" in args.modes.split(","):
-                line = startup(params_file, model_file, fasta, genome, seq, work)
-                print(json.dumps({"model": name, "rc": False, **line}), flush=True)
+            modes = args.modes.split(",")
+            if name == "full" and "startup" in modes:
+                timing, figures = startup(params_file, model_file, fasta, genome, seq, work)
+                emit("variants", {"model": name, "rc": False, "mode": "startup",
+                                  "variants": 1}, timing, **figures)  # fmt: skip
             if args.modes == "startup":
                 continue
-            t_naive, cpu_naive = naive(params_file, model_file, genome, spread_vcf, n_naive)
-            print(
-                json.dumps(
-                    {
-                        **base,
-                        "mode": "naive",
-                        "variants": n_naive,
-                        "variants_per_s": round(1 / t_naive, 3),
-                        "cpu_s_per_variant": round(cpu_naive, 3),
-                    }
-                ),
-                flush=True,
-            )
+            t_naive, n = naive(params_file, model_file, genome, spread_vcf, n_naive)
+            config = {"model": name, "rc": True}
+            naive_s = t_naive["median_s"] / n, t_naive["cpu_median_s"] / n
+            emit("variants", {**config, "mode": "naive", "variants": n}, t_naive,
+                 **per_variant(t_naive, n))  # fmt: skip
             batch = 8 if name == "small" else 2
             runs = [
                 ("exact", spread_vcf, True, 0),
@@ -235,49 +229,29 @@ def main() -> None:
                 ("cluster", dense_vcf, True, 2000),
             ]
             for mode, vcf, splice, cluster_bp in runs:
-                if mode not in args.modes.split(","):
+                if mode not in modes:
                     continue
                 out = os.path.join(work, f"{name}_{mode}.h5")
-                t, cpu = ours(params_file, model_file, genome, vcf, out, splice, cluster_bp, batch)
-                print(
-                    json.dumps(
-                        {
-                            **base,
-                            "mode": mode,
-                            "variants": n_dense if mode == "cluster" else n_ours,
-                            "variants_per_s": round(1 / t, 3),
-                            "cpu_s_per_variant": round(cpu, 3),
-                            "ratio_vs_naive": round(t_naive / t, 2),
-                            "cpu_ratio_vs_naive": round(cpu_naive / cpu, 2),
-                        }
-                    ),
-                    flush=True,
+                timing, n = ours(
+                    params_file, model_file, genome, vcf, out, splice, cluster_bp, batch
                 )
-            if name == "small" and "sad_multi" in args.modes.split(","):
+                emit(
+                    "variants",
+                    {**config, "mode": mode, "variants": n},
+                    timing,
+                    **per_variant(timing, n),
+                    ratio_vs_naive=round(naive_s[0] / (timing["median_s"] / n), 2),
+                    cpu_ratio_vs_naive=round(naive_s[1] / (timing["cpu_median_s"] / n), 2),
+                )
+            if name == "small" and "sad_multi" in modes:
                 multi_vcf = os.path.join(work, "multi.vcf")
                 write_vcf(multi_vcf, seq, rng.integers(100_000, GENOME_BP - 100_000, MULTI), 4)
                 for p in (1, 2):
-                    secs = sad_multi_seconds(
-                        params_file,
-                        model_file,
-                        fasta,
-                        multi_vcf,
-                        os.path.join(work, f"multi{p}"),
-                        p,
-                    )
-                    print(
-                        json.dumps(
-                            {
-                                **base,
-                                "mode": "sad_multi",
-                                "processes": p,
-                                "variants": MULTI,
-                                "seconds": round(secs, 1),
-                                "variants_per_s": round(MULTI / secs, 2),
-                            }
-                        ),
-                        flush=True,
-                    )
+                    out_dir = os.path.join(work, f"multi{p}")
+                    timing = sad_multi(params_file, model_file, fasta, multi_vcf, out_dir, p)
+                    emit("variants", {**config, "mode": "sad_multi", "processes": p,
+                                      "variants": MULTI}, timing,
+                         variants_per_s=round(MULTI / timing["median_s"], 2))  # fmt: skip
 
 
 if __name__ == "__main__":
