@@ -61,6 +61,16 @@ def check_precision(precision: str) -> str:
     return precision
 
 
+def precision_of_policy(policy: str | None) -> str:
+    """The precision (a :data:`PRECISIONS` key) built under Keras policy ``policy``.
+
+    None means float32. Training under a mixed policy passes this to :func:`load`: the
+    model is built under its own precision's policy, whatever the global one is.
+    """
+    by_policy = {name: precision for precision, name in PRECISIONS.items()}
+    return by_policy[policy or "float32"]
+
+
 @contextlib.contextmanager
 def _dtype_policy(precision: str) -> Iterator[None]:
     """Build layers under the dtype policy of ``precision``, then restore the global one."""
@@ -252,8 +262,9 @@ class SeqNN:
                     head, block, params.block_globals, name=f"{key}{bi}_{block.get('name')}"
                 )
             if params.augment_rc:
+                # dtype: pass the head's type through (a float32 output layer stays float32)
                 head = layers.SwitchReverse(
-                    self._head_strand_pair(hi), name=f"{key}_switch_reverse"
+                    self._head_strand_pair(hi), name=f"{key}_switch_reverse", dtype=head.dtype
                 )([head, reverse_bool])
             if self.precision != "float32":
                 head = keras.layers.Activation("linear", dtype="float32", name=f"{key}_float32")(

@@ -50,7 +50,7 @@ import tensorflow as tf
 
 from basenji_tf import metrics, optimizers, seqnn
 from basenji_tf.checkpoint import RESUME_FILE, Checkpointer
-from basenji_tf.dataset import SeqDataset, naming_corrupt_records
+from basenji_tf.dataset import SeqDataset, naming_corrupt_records, without_autotune
 from basenji_tf.distribute import is_chief, make_strategy, mixed_precision_policy
 from basenji_tf.errors import InputError
 from basenji_tf.files import claim_output_dir
@@ -247,7 +247,7 @@ class Trainer:
             return x, y, mask
 
         def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
-            ds = dataset.map(add_mask)
+            ds = without_autotune(dataset.map(add_mask))
             if replicas == 1:
                 return ds
             per_pipeline = replicas // context.num_input_pipelines
@@ -523,12 +523,19 @@ def train_model(
     # run writes to it only once accepted (Trainer.fit), so a refused run leaves it as it was.
     out = Path(out_dir)
     claim = claim_output_dir(out) if is_chief(dist) else contextlib.nullcontext()
-    with claim, _global_policy(mixed_precision_policy() if mixed_precision else None):
+    policy = mixed_precision_policy() if mixed_precision else None
+    with claim, _global_policy(policy):
         if (out / RESUME_FILE).is_file():
             restore = None  # resume.h5 holds newer weights
         with dist.scope():
             model = seqnn.load(
-                params_file, restore, 0, trunk=trunk, augment=True, strand_pair=pairs
+                params_file,
+                restore,
+                0,
+                trunk=trunk,
+                augment=True,
+                strand_pair=pairs,
+                precision=seqnn.precision_of_policy(policy),
             )
             if len(data_dirs) > len(model.models):
                 raise InputError(

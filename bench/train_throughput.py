@@ -78,7 +78,9 @@ def run_config(params_file: Path, source: str, precision: str, jit: bool, batch:
     keras.mixed_precision.set_global_policy(precision)
     try:
         keras.utils.set_random_seed(0)
-        model = seqnn.load(params_file, augment=True)
+        model = seqnn.load(
+            params_file, augment=True, precision=seqnn.precision_of_policy(precision)
+        )
         head = model.head
         settings = parse_train_params({**model.params_json["train"], "batch_size": batch})
         codes, y = random_data(head, steps * batch)

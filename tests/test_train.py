@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from basenji_tf import train
+from basenji_tf import seqnn, train
 from basenji_tf.errors import InputError
 from basenji_tf.params import parse_train_params
 from basenji_tf.tfrecords import write_statistics, write_tfrecords
@@ -382,14 +382,20 @@ def test_one_data_dir_trains_head_zero_of_a_two_head_model(tmp_path):
     assert not (tmp_path / "out" / "model1_best.h5").exists()
 
 
-def test_mixed_precision_trains_in_bfloat16_on_cpu(tmp_path, deterministic_ops):
+def test_mixed_precision_trains_in_bfloat16_on_cpu(tmp_path, deterministic_ops, monkeypatch):
     """-m on a CPU: mixed_bfloat16 without loss scaling; the loss is finite and falls.
 
     The global policy is restored afterwards and the variables stay float32.
     """
     data = write_data_dir(tmp_path / "data")
     params = write_params(tmp_path / "params.json", train_epochs_max=3)
+    built = []
+    load = seqnn.load
+    monkeypatch.setattr(seqnn, "load", lambda *a, **k: built.append(load(*a, **k)) or built[-1])
     history = train.train_model(params, [data], tmp_path / "out", mixed_precision=True, seed=1)
+    conv = next(layer for layer in built[0].model.layers if "conv" in layer.name)
+    assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "float32"
+    assert built[0].model.output.dtype == "float32"
     losses = [row["train_loss"] for row in history]
     assert np.isfinite(losses).all() and losses[-1] < losses[0], losses
     assert np.isfinite([row["valid_loss"] for row in history]).all()
