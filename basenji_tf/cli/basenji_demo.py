@@ -82,3 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_summary(summary, Path(args.out_dir))
 
     return run_main(PROG, body, out_dir=args.out_dir)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

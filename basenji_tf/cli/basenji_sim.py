@@ -45,3 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"alignment: {info['alignment']['fills']} fills; wrote {args.out_dir}")
 
     return run_main(PROG, body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
