@@ -14,9 +14,10 @@ run that traces the step). Configurations:
 
 Models: the small Basenji2-shaped reference model (16,384 bp, batch 4) and, unless
 ``--quick``, the full Basenji2 human model (131,072 bp, 5,313 targets, batch 2, as
-published; random weights) in float32 and bfloat16. ``fraction_of_matmul_peak`` counts
-3x the forward FLOPs per sequence against the same run's large float32 matmul
-(``_cpu`` variants: per CPU-second, steadier on a shared machine).
+published; random weights) in float32, bfloat16 and float32 with XLA.
+``fraction_of_matmul_peak`` counts 3x the forward FLOPs per sequence against the same
+run's large float32 matmul (``_cpu`` variants: per CPU-second, steadier on a shared
+machine).
 
 Usage: python bench/train_throughput.py [--quick] [--steps N]
 """
@@ -122,6 +123,7 @@ def main() -> None:
         configs += [
             ("basenji2_human", FULL, "memory", "float32", False, 2, 1),
             ("basenji2_human", FULL, "memory", "mixed_bfloat16", False, 2, 1),
+            ("basenji2_human", FULL, "memory", "float32", True, 2, 1),
         ]
     medians = {}
     for name, params_file, source, precision, jit, batch, steps in configs:
