@@ -28,7 +28,8 @@ demo-real: install
 # One JSON line per benchmark (bench/_harness.py), after a first line with the date and commit:
 # every bench script in the configuration that keeps the whole target under 20 minutes on 2
 # cores (bench/RESULTS.jsonl is one such run). `@` keeps stdout pure JSON lines.
-bench: install
+bench:
+	@$(MAKE) --no-print-directory install >&2
 	@printf '{"name": "bench_run", "date": "%s", "commit": "%s"}\n' \
 		"$$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$(git rev-parse HEAD)"
 	@$(PYTHON) bench/matmul_peak.py
