@@ -20,12 +20,13 @@ from basenji_tf.tfrecords import read_statistics, split_files
 
 
 def without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
-    """``dataset`` with tf.data's autotuner off (AUTOTUNE values keep their start values).
+    """``dataset`` with tf.data's autotuner off (AUTOTUNE parallelism and buffers untuned).
 
     Measured here (2 cores, TF 2.21): with the autotuner on, a fresh iterator per epoch
     made whole training steps run on one core in about half of the epochs (wall time =
     CPU time, 1.7x the step time of the other epochs, on the small and the full Basenji2
-    alike); with it off every epoch ran at the fast time (bench/train_throughput.py).
+    alike); with it off no epoch did (full Basenji2: 5.8-6.0 s per step, 7 epochs in a
+    row; docs/train.md).
     """
     options = tf.data.Options()
     options.autotune.enabled = False
