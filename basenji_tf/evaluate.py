@@ -1,4 +1,4 @@
-"""Model evaluation: ``basenji_test.py`` accuracy tables and ``basenji_test_genes.py``.
+"""Model evaluation: the ``basenji_test.py`` accuracy tables.
 
 Accuracy is defined exactly as in the original (REFERENCE.md 5.4, 6): per target, Pearson
 r and R2 over all bins of all sequences of the split pooled together, then the unweighted
@@ -15,8 +15,7 @@ Outputs of :func:`evaluate_model` in ``out_dir`` (None: none; the caller has the
 * ``--ai``: ``scatter/ violin/ roc/ pr/ t{ti}.pdf`` and ``.png``;
 * ``--bi``: ``bedgraph/preds_t{ti}.bedgraph`` and ``targets_t{ti}.bedgraph``.
 
-Gene-level accuracy (:func:`evaluate_genes`) sums, per gene, the bins holding its TSSs in
-the split's sequences, transforms with log2(x+1) and correlates across genes per track.
+Gene-level accuracy (``basenji_test_genes.py``) is in :mod:`basenji_tf.evaluate_genes`.
 
 Differences from the original:
 
@@ -45,7 +44,6 @@ from basenji_tf import metrics, plots, seqnn
 from basenji_tf.dataset import SeqDataset
 from basenji_tf.errors import InputError
 from basenji_tf.files import atomic_h5, atomic_path
-from basenji_tf.genome import read_gtf_tss
 from basenji_tf.params import parse_train_params
 from basenji_tf.progress import track
 from basenji_tf.targets import read_targets, strand_pairs
@@ -142,7 +140,7 @@ def assay_of(description: str) -> str:
     return description.split(":", 1)[0].strip().upper() or "OTHER"
 
 
-def _descriptions(targets_df: pd.DataFrame) -> np.ndarray:
+def target_descriptions(targets_df: pd.DataFrame) -> np.ndarray:
     """The description column, or the identifiers for tables without one."""
     column = "description" if "description" in targets_df else "identifier"
     return targets_df[column].to_numpy()
@@ -160,7 +158,7 @@ def accuracy_table(
         table["spearmanr"] = spearmanr
     table["r2"] = r2
     table["identifier"] = targets_df["identifier"].to_numpy()
-    table["description"] = _descriptions(targets_df)
+    table["description"] = target_descriptions(targets_df)
     return table
 
 
@@ -183,7 +181,7 @@ def binary_accuracy_table(
         }
     )
     table["identifier"] = targets_df["identifier"].to_numpy()
-    table["description"] = _descriptions(targets_df)
+    table["description"] = target_descriptions(targets_df)
     return table
 
 
@@ -297,7 +295,7 @@ def write_h5(path: str | os.PathLike, name: str, array: np.ndarray) -> None:
 # basenji_test.py
 
 
-def _ensembled(
+def ensembled_predictor(
     head: seqnn.Head, full_table: pd.DataFrame, rc: bool, shifts: Sequence[int]
 ) -> Callable[[np.ndarray], np.ndarray]:
     """``head.predict`` ensembled over ``rc`` and ``shifts`` (bp).
@@ -310,13 +308,13 @@ def _ensembled(
     return functools.partial(head.predict, rc=rc, shifts=shifts, strand_pair=strand_pair)
 
 
-def _full_table(data_dir, targets_df: pd.DataFrame) -> pd.DataFrame:
+def full_targets_table(data_dir, targets_df: pd.DataFrame) -> pd.DataFrame:
     """The data directory's own targets table (all channels), else ``targets_df``."""
     path = Path(data_dir) / "targets.txt"
     return read_targets(path) if path.is_file() else targets_df
 
 
-def _check_shapes(head: seqnn.Head, data: SeqDataset, data_dir) -> None:
+def check_shapes(head: seqnn.Head, data: SeqDataset, data_dir) -> None:
     """The model's output must be the data's targets, bin for bin and track for track."""
     shape_model = (head.target_length, head.num_targets)
     shape_data = (data.target_length, data.num_targets)
@@ -328,7 +326,8 @@ def _check_shapes(head: seqnn.Head, data: SeqDataset, data_dir) -> None:
         )
 
 
-def _channels(targets_df: pd.DataFrame, path: str) -> list[int]:
+def target_channels(targets_df: pd.DataFrame, path: str) -> list[int]:
+    """The output channels a targets table selects: its index column (``path`` for errors)."""
     channels = [int(i) for i in targets_df.index]
     if min(channels) < 0:
         raise InputError(f"{path}: negative index {min(channels)}; indexes are output channels")
@@ -392,12 +391,12 @@ def evaluate_model(
         )
     targets_file = targets_file or Path(data_dir) / "targets.txt"
     targets_df = read_targets(targets_file)
-    channels = _channels(targets_df, str(targets_file))
+    channels = target_channels(targets_df, str(targets_file))
     model = seqnn.load(params_file, model_file, head_i, precision=precision)
-    predict = _ensembled(model.head, _full_table(data_dir, targets_df), rc, shifts)
+    predict = ensembled_predictor(model.head, full_targets_table(data_dir, targets_df), rc, shifts)
     settings = parse_train_params(model.params_json.get("train", {}), str(params_file))
     data = SeqDataset(data_dir, split, settings.batch_size, mode="eval", tfr_pattern=tfr_pattern)
-    _check_shapes(model.head, data, data_dir)
+    check_shapes(model.head, data, data_dir)
     for positions, option in ((plot_targets, "--ai"), (bedgraph_targets, "--bi")):
         bad = [p for p in positions if not 0 <= p < len(channels)]
         if bad:
@@ -455,170 +454,3 @@ def evaluate_model(
         "assay_metric": "AUROC" if binary else "PearsonR",
         "peaks": peak_table,
     }
-
-
-# ---------------------------------------------------------------------------------------
-# basenji_test_genes.py
-
-
-def gene_bins(
-    tss: Sequence[dict],
-    seqs_bed: pd.DataFrame,
-    pool_width: int,
-    target_length: int,
-) -> dict[str, list[tuple[int, int]]]:
-    """The (sequence, bin) pairs holding each gene's TSSs, every genomic bin once.
-
-    Args:
-        tss: records of :func:`basenji_tf.genome.read_gtf_tss` (``gene_id``, ``chrom``,
-            ``tss`` in 0-based bp).
-        seqs_bed: the split's target intervals in dataset order (chrom, start, end).
-        pool_width: bp per bin.
-        target_length: bins per sequence.
-
-    Returns:
-        gene_id -> sorted list of (sequence index, bin index). A TSS inside several
-        overlapping sequences is taken from the first one; genes with no TSS inside any
-        sequence are absent. Chromosome names match with or without a 'chr' prefix.
-    """
-
-    def norm(chrom: str) -> str:
-        return chrom[3:] if chrom.startswith("chr") else chrom
-
-    by_chrom: dict[str, list[tuple[int, int, int]]] = {}
-    for si, row in enumerate(seqs_bed.itertuples(index=False)):
-        by_chrom.setdefault(norm(row.chrom), []).append((row.start, row.end, si))
-    for intervals in by_chrom.values():
-        intervals.sort()
-    genes: dict[str, dict[tuple[str, int], tuple[int, int]]] = {}
-    for record in tss:
-        chrom, pos = norm(record["chrom"]), record["tss"]
-        for start, end, si in by_chrom.get(chrom, ()):
-            if start > pos:
-                break
-            if pos < end:
-                bin_i = (pos - start) // pool_width
-                if bin_i < target_length:
-                    genomic_bin = (chrom, start + bin_i * pool_width)
-                    genes.setdefault(record["gene_id"], {}).setdefault(genomic_bin, (si, bin_i))
-                break
-    return {g: sorted(bins.values()) for g, bins in genes.items()}
-
-
-def gene_values(
-    predict_fn: Callable[[np.ndarray], np.ndarray],
-    dataset: tf.data.Dataset,
-    bins: dict[str, list[tuple[int, int]]],
-    channels: Sequence[int],
-    total: int | None = None,
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Per gene, predictions and targets summed over its TSS bins.
-
-    Returns:
-        (gene ids, preds [G, T], targets [G, T]) for the selected channels, float64.
-    """
-    genes = sorted(bins)
-    index = {g: i for i, g in enumerate(genes)}
-    by_seq: dict[int, list[tuple[int, int]]] = {}
-    for gene, pairs in bins.items():
-        for si, bi in pairs:
-            by_seq.setdefault(si, []).append((index[gene], bi))
-    channels = list(channels)
-    preds = np.zeros((len(genes), len(channels)))
-    targets = np.zeros((len(genes), len(channels)))
-    seq_i = 0
-    for x, y in track(dataset, total=total, desc="genes", unit="batches"):
-        batch_seqs = range(seq_i, seq_i + len(y))
-        seq_i += len(y)
-        if not any(s in by_seq for s in batch_seqs):
-            continue
-        pred = np.asarray(predict_fn(x.numpy()), np.float64)[..., channels]
-        target = y.numpy().astype(np.float64)[..., channels]
-        for bi_seq, si in enumerate(batch_seqs):
-            for gi, bin_i in by_seq.get(si, ()):
-                preds[gi] += pred[bi_seq, bin_i]
-                targets[gi] += target[bi_seq, bin_i]
-    return genes, preds, targets
-
-
-def evaluate_genes(
-    params_file: str | os.PathLike,
-    model_file: str | os.PathLike,
-    data_dir: str | os.PathLike,
-    gtf_file: str | os.PathLike,
-    out_dir: str | os.PathLike = "test_genes_out",
-    head_i: int = 0,
-    rc: bool = False,
-    shifts: Sequence[int] = (0,),
-    split: str = "test",
-    targets_file: str | os.PathLike | None = None,
-    all_tracks: bool = False,
-    feature: str = "gene",
-) -> dict:
-    """Gene-level accuracy: Pearson r across genes of log2(sum over TSS bins + 1).
-
-    Args:
-        params_file: params JSON of the model.
-        model_file: its weights (head ``head_i``).
-        data_dir: data directory.
-        gtf_file: GTF whose ``feature`` records give the TSSs.
-        out_dir: where acc_genes.txt and genes.h5 go.
-        head_i: the head the model file holds.
-        rc: ensemble over reverse complements.
-        shifts: ensemble over these shifts (bp).
-        split: the data directory's split to evaluate.
-        targets_file: labels (default ``data_dir/targets.txt``); its index column selects
-            the output channels.
-        all_tracks: evaluate every track, not only those whose description starts with CAGE.
-        feature: "gene" or "transcript" (every transcript's TSS).
-
-    Returns:
-        dict with ``acc`` (the acc_genes.txt table: index, pearsonr, spearmanr, identifier,
-        description), ``pearsonr`` (mean) and ``num_genes``. Also writes ``genes.h5``
-        (gene ids, summed preds and targets).
-    """
-    targets_file = targets_file or Path(data_dir) / "targets.txt"
-    targets_df = read_targets(targets_file)
-    if not all_tracks:
-        assays = pd.Series(_descriptions(targets_df)).map(assay_of).to_numpy()
-        targets_df = targets_df[assays == "CAGE"]
-        if targets_df.empty:
-            raise InputError(
-                f"{targets_file}: no track's description starts with 'CAGE'; use --all to "
-                "evaluate every track"
-            )
-    channels = _channels(targets_df, str(targets_file))
-    model = seqnn.load(params_file, model_file, head_i)
-    predict = _ensembled(model.head, _full_table(data_dir, read_targets(targets_file)), rc, shifts)
-    batch_size = int(model.params_json.get("train", {}).get("batch_size", 4))
-    data = SeqDataset(data_dir, split, batch_size, mode="eval")
-    _check_shapes(model.head, data, data_dir)
-    seqs_bed = read_sequences_bed(data_dir, split)
-    bins = gene_bins(read_gtf_tss(gtf_file, feature), seqs_bed, data.pool_width, data.target_length)
-    if len(bins) < 3:
-        raise InputError(
-            f"{gtf_file}: only {len(bins)} {feature}(s) have a TSS inside the {split} "
-            f"sequences of {data_dir}; check the genome build and chromosome names"
-        )
-    log.info("%d genes have a TSS inside the %d %s sequences", len(bins), len(seqs_bed), split)
-    genes, preds, targets = gene_values(
-        predict, data.batches(), bins, channels, total=-(-data.num_seqs // batch_size)
-    )
-    log_preds, log_targets = np.log2(preds + 1), np.log2(targets + 1)
-    table = pd.DataFrame(
-        {
-            "index": targets_df.index.to_numpy(),
-            "pearsonr": metrics.pearsonr(log_targets, log_preds),
-            "spearmanr": metrics.spearmanr(log_targets, log_preds),
-            "identifier": targets_df["identifier"].to_numpy(),
-            "description": _descriptions(targets_df),
-        }
-    )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_table(table, out / "acc_genes.txt")
-    with atomic_h5(out / "genes.h5") as h5:
-        h5.create_dataset("genes", data=np.array(genes, dtype="S"))
-        h5.create_dataset("preds", data=preds.astype(np.float32))
-        h5.create_dataset("targets", data=targets.astype(np.float32))
-    return {"acc": table, "pearsonr": float(np.nanmean(table["pearsonr"])), "num_genes": len(genes)}

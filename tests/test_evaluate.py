@@ -18,7 +18,7 @@ from test_train import (
     write_params,
 )
 
-from basenji_tf import evaluate, metrics
+from basenji_tf import evaluate, evaluate_genes, metrics
 
 
 def _fake_split(seed=0, n=10, bins=12, targets=4):
@@ -135,7 +135,7 @@ def test_gene_bins_dedup_overlap_and_names():
         {"gene_id": "g3", "chrom": "chr2", "tss": 64},  # just outside
         {"gene_id": "g4", "chrom": "chrX", "tss": 5},
     ]
-    bins = evaluate.gene_bins(tss, bed, pool_width=16, target_length=4)
+    bins = evaluate_genes.gene_bins(tss, bed, pool_width=16, target_length=4)
     assert bins == {"g1": [(0, 2), (1, 3)], "g2": [(2, 3)]}
 
 

@@ -26,6 +26,7 @@ LAYERS = {
     "basenji_tf.checkpoint": 4,
     "basenji_tf.optimizers": 4,
     "basenji_tf.evaluate": 4,
+    "basenji_tf.evaluate_genes": 4,
     "basenji_tf.export": 4,
     "basenji_tf.scoring": 4,
     "basenji_tf.scoring.*": 4,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
 from basenji_tf.cli._types import nonnegative_int
-from basenji_tf.evaluate import evaluate_genes
+from basenji_tf.evaluate_genes import evaluate_genes
 
 PROG = "basenji_test_genes.py"
 
