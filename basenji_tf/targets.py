@@ -85,7 +85,7 @@ def read_targets(path: str | os.PathLike) -> pd.DataFrame:
         if column not in table.columns:
             raise InputError(
                 f"{name}: targets table has no {column!r} column (columns: "
-                f"{', '.join(map(str, table.columns))}); add it to the header"
+                f"{', '.join(repr(str(c)) for c in table.columns)}); add it to the header"
             )
     _check_index(table, name)
     table.index.name = "index"
