@@ -48,19 +48,6 @@ def reference_dir(repo: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_reference_dir(repo: Path) -> Path:
-    """The full reference set in `../shared/reference` beside the checkout.
-
-    A superset of `reference_dir` (it adds e.g. `original_cli.tsv`); the tests that need it
-    are skipped where the checkout has no `shared/` beside it.
-    """
-    path = repo.parent / "shared" / "reference"
-    if not path.is_dir():
-        pytest.skip(f"no shared reference at {path}")
-    return path
-
-
-@pytest.fixture(scope="session")
 def baskerville_dir(repo: Path) -> Path:
     """Real hg38 / mm10 TFRecords (see data/baskerville_tiny/PROVENANCE.md)."""
     return repo / "data" / "baskerville_tiny"

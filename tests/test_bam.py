@@ -280,8 +280,8 @@ def test_bad_input_is_one_line(bam, tmp_path, capsys, setup, options, message):
     assert not (tmp_path / "o.bw").exists()
 
 
-def test_every_original_option_parses_to_its_meaning(shared_reference_dir):
-    with open(shared_reference_dir / "original_cli.tsv") as handle:
+def test_every_original_option_parses_to_its_meaning(reference_dir):
+    with open(reference_dir / "original_cli.tsv") as handle:
         rows = [r for r in csv.DictReader(handle, delimiter="\t") if r["script"] == "bam_cov"]
     actions = {a.dest: a for a in build_parser()._actions}
     for row in rows:

@@ -20,8 +20,8 @@ PUBLISHED = "basenji_published/genome_research2018_params.txt"
 
 
 @pytest.fixture(scope="module")
-def published(shared_reference_dir: Path) -> Path:
-    return shared_reference_dir / PUBLISHED
+def published(reference_dir: Path) -> Path:
+    return reference_dir / PUBLISHED
 
 
 def write_txt(path: Path, text: str) -> Path:
