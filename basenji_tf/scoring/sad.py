@@ -141,7 +141,12 @@ class SadOptions:
     Attributes:
         stats: statistic names (:func:`check_stats`).
         batch_variants: VCF records read and scored together.
-        cluster_bp: SNVs of a batch within this many bp share one REF window (0: off).
+        cluster_bp: SNVs of a batch within this many bp of their group's first member
+            share one REF window, centred on the group's middle member (0: off).
+        cluster_pct: the original ``basenji_sad_ref.py -c``: SNVs of a batch lying less
+            than ``int(L * cluster_pct)`` bp after their group's first member share one REF
+            window, centred on the midpoint ``(min + max) // 2`` of their positions, so
+            each lies within the central ``cluster_pct`` of it (0: off; below 1).
         first_alt: score only the first ALT of each record.
         strict: fail on a REF mismatch instead of skipping the row.
         record_range: only data records ``[first, last)`` (a shard; None: all).
@@ -150,6 +155,7 @@ class SadOptions:
     stats: tuple[str, ...] = ("SAD",)
     batch_variants: int = 16
     cluster_bp: int = 0
+    cluster_pct: float = 0.0
     first_alt: bool = False
     strict: bool = False
     record_range: tuple[int, int] | None = None
@@ -161,6 +167,16 @@ class SadOptions:
             )
         if self.cluster_bp < 0:
             raise InputError(f"--cluster {self.cluster_bp}: must be 0 (off) or a positive bp")
+        if not 0 <= self.cluster_pct < 1:
+            raise InputError(
+                f"-c {self.cluster_pct}: the central fraction of the window must be at "
+                "least 0 (0: off) and below 1"
+            )
+        if self.cluster_pct and self.cluster_bp:
+            raise InputError(
+                f"-c {self.cluster_pct} and --cluster {self.cluster_bp}: give one way of "
+                "clustering, not both"
+            )
 
 
 def score_vcf(
@@ -245,11 +261,14 @@ class _Batcher:
             return
         windows = _BatchWindows(self.genome, self.predictor.seq_length, self.counts,
                                 self.options.strict)  # fmt: skip
-        for anchor, members in _clusters(batch, self.options.cluster_bp):
+        groups = _clusters(
+            batch, self.options.cluster_bp, self.options.cluster_pct, self.predictor.seq_length
+        )
+        for center_pos, members in groups:
             if len(members) == 1:
-                windows.add_single(anchor)
+                windows.add_single(members[0])
             else:
-                windows.add_cluster(anchor, members)
+                windows.add_cluster(center_pos, members)
         if not windows.rows:
             return
         order = {id(v): i for i, v in enumerate(batch)}
@@ -293,14 +312,16 @@ class _BatchWindows:
             self.ref_starts.append((v.chrom, ref_window_start(v, self.seq_length)))
         self._add_alt(v, windows[1], self._ref_of_site[site])
 
-    def add_cluster(self, anchor: Variant, members: list[Variant]) -> None:
-        """SNVs sharing the window centred on ``anchor``.
+    def add_cluster(self, center_pos: int, members: list[Variant]) -> None:
+        """SNVs of one chromosome sharing the window centred on VCF position ``center_pos``.
 
-        A member whose REF the window does not hold is scored on its own (REF swaps and
-        mismatches as in exact mode).
+        The window is :func:`window_bounds` of ``center_pos``. A member whose REF the
+        window does not hold is scored on its own (REF swaps and mismatches as in exact
+        mode).
         """
-        start, _ = window_bounds(anchor.pos, self.seq_length)
-        seq = self.genome.fetch(anchor.chrom, start, start + self.seq_length)
+        chrom = members[0].chrom
+        start, _ = window_bounds(center_pos, self.seq_length)
+        seq = self.genome.fetch(chrom, start, start + self.seq_length)
         ref = dna_1hot(seq, n_uniform=True)
         singles, ref_i = [], None
         for v in members:
@@ -311,7 +332,7 @@ class _BatchWindows:
             if ref_i is None:
                 ref_i = len(self.refs)
                 self.refs.append(ref)
-                self.ref_starts.append((anchor.chrom, start))
+                self.ref_starts.append((chrom, start))
             alt = ref.copy()
             alt[offset : offset + len(v.alt)] = dna_1hot(v.alt, n_uniform=True)
             self._add_alt(v, alt, ref_i)
@@ -324,27 +345,52 @@ class _BatchWindows:
         self.rows.append(v)
 
 
-def _clusters(variants: Sequence[Variant], cluster_bp: int) -> list[tuple[Variant, list[Variant]]]:
-    """Group SNVs of one batch lying within ``cluster_bp`` of their group's first member.
+def _clusters(
+    variants: Sequence[Variant], cluster_bp: int, cluster_pct: float = 0.0, seq_length: int = 0
+) -> list[tuple[int, list[Variant]]]:
+    """Group the SNVs of one batch that share a REF window.
 
     SNVs are grouped in (chromosome, position) order, so unsorted VCFs cluster too; other
-    variants stay alone. Groups depend on which variants share a batch.
+    variants stay alone. Groups depend on which variants share a batch. A group starts at
+    an SNV and takes the next ones of its chromosome while they lie within ``cluster_bp``
+    bp of that first SNV (``pos - first <= cluster_bp``, window centred on the group's
+    middle member) or, with ``cluster_pct``, less than ``int(seq_length * cluster_pct)``
+    bp after it (the original ``basenji_sad_ref.cluster_snps``, window centred on the
+    midpoint ``(min + max) // 2`` of the positions).
 
     Returns:
-        (anchor, members): each group is scored in the window of its middle member.
+        (centre, members): each group is scored in the window :func:`window_bounds`
+        centres on VCF position ``centre``; a variant alone has its own position.
     """
-    if cluster_bp <= 0:
-        return [(v, [v]) for v in variants]
+    if cluster_pct > 0:
+        reach = int(seq_length * cluster_pct)
+
+        def joins(first: Variant, v: Variant) -> bool:
+            return v.pos < first.pos + reach
+
+        def centre(group: list[Variant]) -> int:
+            return (group[0].pos + group[-1].pos) // 2
+
+    elif cluster_bp > 0:
+
+        def joins(first: Variant, v: Variant) -> bool:
+            return v.pos - first.pos <= cluster_bp
+
+        def centre(group: list[Variant]) -> int:
+            return group[len(group) // 2].pos
+
+    else:
+        return [(v.pos, [v]) for v in variants]
     groups: list[list[Variant]] = []
     snvs = sorted((v for v in variants if v.is_snv), key=lambda v: (v.chrom, v.pos))
     for v in snvs:
         g = groups[-1] if groups else None
-        if g is not None and v.chrom == g[0].chrom and v.pos - g[0].pos <= cluster_bp:
+        if g is not None and v.chrom == g[0].chrom and joins(g[0], v):
             g.append(v)
         else:
             groups.append([v])
     groups += [[v] for v in variants if not v.is_snv]
-    return [(g[len(g) // 2], g) for g in groups]
+    return [(centre(g), g) for g in groups]
 
 
 # ---------------------------------------------------------------------------------------
