@@ -26,6 +26,35 @@ def save_figure(fig: plt.Figure, stem: str | os.PathLike) -> None:
     plt.close(fig)
 
 
+def pearson_r(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson r of two 1-D arrays; NaN when either is constant or there are under 2 values."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def scatter_correlation_label(targets: np.ndarray, preds: np.ndarray) -> str:
+    """The correlations :func:`scatter_log` prints, each named by what it is computed on.
+
+    The scatter shows log2(x+1) values, so its first r is on those; the second is on the raw
+    values of the same bins, the quantity of ``acc.txt``'s ``pearsonr``. ``acc.txt`` pools
+    every bin of the split, while basenji_test.py's figures get every 8th bin, so the two
+    raw-value figures are close but need not be equal.
+
+    Args:
+        targets: 1-D array of one track's bins.
+        preds: the predictions of the same bins.
+    """
+    targets, preds = np.asarray(targets, np.float64), np.asarray(preds, np.float64)
+    r_log = pearson_r(np.log2(targets + 1), np.log2(preds + 1))
+    r_raw = pearson_r(targets, preds)
+    return (
+        f"Pearson r of log2(x+1) {r_log:.3f}, of raw values {r_raw:.3f}\n"
+        f"({len(targets):,} bins; acc.txt: raw values, all bins)"
+    )
+
+
 def scatter_log(
     targets: np.ndarray,
     preds: np.ndarray,
@@ -35,6 +64,9 @@ def scatter_log(
     seed: int = 0,
 ) -> None:
     """Scatter of log2(x+1) predictions against targets with a least-squares line.
+
+    The title names both correlations (:func:`scatter_correlation_label`): Pearson r of
+    log2(x+1), what the plot shows, and of the raw values, what ``acc.txt`` reports.
 
     Args:
         targets: 1-D array of one track's bins (e.g. every 8th bin).
@@ -54,10 +86,10 @@ def scatter_log(
         slope, intercept = np.polyfit(x, y, 1)
         grid = np.linspace(x.min(), x.max(), 50)
         ax.plot(grid, slope * grid + intercept, color="black", linewidth=1)
-    r = np.corrcoef(x, y)[0, 1] if np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
     ax.set_xlabel("log2 target + 1")
     ax.set_ylabel("log2 prediction + 1")
-    ax.set_title(f"{title}  r={r:.3f}", fontsize=9)
+    label = scatter_correlation_label(targets, preds)
+    ax.set_title(f"{title}\n{label}" if title else label, fontsize=8)
     save_figure(fig, stem)
 
 
@@ -360,6 +392,7 @@ def track_comparison(
     tracks: dict[str, tuple[np.ndarray, np.ndarray]],
     stem: str | os.PathLike,
     title: str = "",
+    show_r: bool = False,
 ) -> None:
     """Observed vs predicted coverage, one panel per track.
 
@@ -369,6 +402,8 @@ def track_comparison(
         tracks: name -> (observed [bins], predicted [bins]).
         stem: output path without extension (.png and .pdf are written).
         title: figure title.
+        show_r: write in each panel the Pearson R of the two curves drawn (raw values, the
+            bins shown; NaN bins left out).
     """
     fig, axes = plt.subplots(
         len(tracks), 1, figsize=(9, 1.6 * len(tracks)), sharex=True, squeeze=False
@@ -378,6 +413,10 @@ def track_comparison(
         ax.fill_between(x, observed, step="post", color="0.7", label="observed")
         ax.step(x, predicted, where="post", color="tab:blue", linewidth=1, label="predicted")
         ax.set_ylabel(name, fontsize=8)
+        if show_r:
+            finite = np.isfinite(observed) & np.isfinite(predicted)
+            r = pearson_r(np.asarray(observed)[finite], np.asarray(predicted)[finite])
+            ax.text(0.01, 0.95, f"Pearson R {r:.3f}", transform=ax.transAxes, fontsize=7, va="top")
     axes[0, 0].legend(loc="upper right", fontsize=7, frameon=False)
     axes[0, 0].set_title(title, fontsize=9)
     axes[-1, 0].set_xlabel("position (bp)")
