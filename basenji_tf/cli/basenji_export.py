@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
 from basenji_tf.cli._types import nonnegative_int
-from basenji_tf.export import export_model
 
 PROG = "basenji_export.py"
 
@@ -32,6 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        from basenji_tf.export import export_model
+
         export_model(
             args.params_file,
             args.model_file,

@@ -6,7 +6,6 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
-from basenji_tf.motifs import MotifOptions, run_motifs
 
 PROG = "basenji_motifs.py"
 
@@ -79,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        from basenji_tf.motifs import MotifOptions, run_motifs
+
         options = MotifOptions(
             act_t=args.act_t, post_conv=args.post_conv, plot_density=args.plot_density,
             plot_heats=args.plot_heats, seq_length_crop=args.seq_length_crop,

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
 from basenji_tf.cli._types import nonnegative_int
-from basenji_tf.evaluate_genes import evaluate_genes
 
 PROG = "basenji_test_genes.py"
 
@@ -47,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        from basenji_tf.evaluate_genes import evaluate_genes
+
         result = evaluate_genes(
             args.params_file,
             args.model_file,

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
 from basenji_tf.cli._types import nonnegative_int, positive_int
-from basenji_tf.train import train_model
 
 PROG = "basenji_train.py"
 
@@ -66,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        from basenji_tf.train import train_model
+
         train_model(
             args.params_file,
             args.data_dirs,

@@ -6,7 +6,6 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
-from basenji_tf.tfr_tools import tfr_to_bigwig
 
 PROG = "tfr_bw.py"
 
@@ -45,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        from basenji_tf.tfr_tools import tfr_to_bigwig
+
         tfr_to_bigwig(
             args.tfr_dir,
             args.out_bw,

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
 from basenji_tf.cli._types import positive_int
-from basenji_tf.tfr_tools import tfr_quality
 
 PROG = "tfr_qc.py"
 
@@ -31,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
+        from basenji_tf.tfr_tools import tfr_quality
+
         tfr_quality(args.tfr_data_dir, args.out_dir, split=args.split, processes=args.processes)
 
     return run_main(PROG, body, out_dir=args.out_dir)
