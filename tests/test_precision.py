@@ -87,7 +87,7 @@ def test_max_call_bp_bounds_rows_and_regions(paths):
     default = EnsemblePredictor(model, splice=splice, share_towers=True, batch_size=8)
     assert default._rows_per_call(16384, tower=True) == 8
     assert default._rows_per_call(16384) == 8
-    assert default.shared.max_region_bp == 3 * 16384
+    assert default.shared.max_region_bp == 16384 + 2048
     low = EnsemblePredictor(model, splice=splice, share_towers=True, max_call_bp=40000)
     assert low._rows_per_call(16384) == 2 and low._rows_per_call(1664) == 8
     assert low.shared.max_region_bp == 40000

@@ -23,7 +23,8 @@ def test_shared_tower_equals_window_by_window(small, rc):
     """Overlapping genome windows share their tower, equal to window-by-window passes.
 
     Every ensemble member (shifts, reverse complement) equals its own tower pass. Windows
-    off the chromosome's start (N), alone, without a start, or not matching the genome
+    are grouped by the fixed tile their start falls in (alone in it, off the chromosome's
+    start in N, or beyond its end too); windows without a start or not matching the genome
     take their own pass.
     """
     model = small.model
@@ -52,7 +53,15 @@ def test_shared_tower_equals_window_by_window(small, rc):
         return predictor._call(fn, x)
 
     got = shared.outputs(loci, predictor.members, inputs, call, fetch)
-    assert shared.regions(loci) == [[0, 1, 9, 2, 3, 4, 5]]
-    assert whole_rows == [len(predictor.members) * 4]  # each member of rows 6, 7, 8 and 9
+    step = shared.tile_step_bp
+    assert step == length // 8
+    assert shared.tiles(loci) == {
+        ("c", -1): [0],
+        ("c", 0): [1, 2, 3, 4, 9],
+        ("c", 9001 // step): [5],
+        ("c", 2 * length // step): [6],
+        ("c", 6 * length // step): [8],
+    }
+    assert whole_rows == [len(predictor.members) * 2]  # each member of rows 7 and 9
     want = predictor._call(splice.tower, inputs)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-5)

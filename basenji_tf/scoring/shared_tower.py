@@ -23,24 +23,34 @@ class SharedTower:
     Neighbouring variants of a VCF have windows that overlap almost entirely. The tower
     (the convolutions and poolings up to :class:`ConeSplice`'s split) is shift-equivariant
     for shifts that are multiples of the stride reached so far, so windows whose starts
-    agree modulo that stride can be computed as one sequence covering them all. All
-    windows of a region start as one sequence; at each pooling layer a sequence splits into
-    ``pool_size`` sub-phases (pooling from its 1st, 2nd, ... position), each cut to the
-    windows that need it. Early layers, the costly ones at high resolution, thus run once
-    per region instead of once per window. A window's first and last ``edge_bins`` bins,
-    which its own zero padding makes differ from its neighbours', come from the tower run
-    on a short window at each edge. Results equal the window-by-window tower up to float
-    rounding.
+    agree modulo that stride can be computed as one sequence covering them all.
+
+    Each chromosome is cut into fixed tiles: a window starting in
+    ``[k * tile_step_bp, (k + 1) * tile_step_bp)`` is computed from tile ``k``, a sequence
+    of ``max_region_bp`` plus flanks that covers every such window. At each pooling layer
+    a tile's sequence splits into ``pool_size`` sub-phases (pooling from its 1st, 2nd, ...
+    position) of one fixed length, and only the phases some window needs are run. Early
+    layers, the costly ones at high resolution, thus run once per tile instead of once per
+    window. A window's first and last ``edge_bins`` bins, which its own zero padding makes
+    differ from the tile's, come from the tower run on a short window at each edge.
+
+    Which tile, which phases and which calls compute a window depend on the window alone,
+    never on the other windows of the run: every call of a tower segment has one shape
+    (a fixed number of tile sequences of the layer's fixed length, padded with zero
+    sequences), so a window's outputs are the same bits whichever other windows are
+    scored with it (a shard of a VCF equals its rows of the whole VCF; docs/architecture.md,
+    "fixed-shape calls"). They equal the window-by-window tower up to float rounding.
 
     Args:
         splice: the model's :class:`ConeSplice` (its tower, reach and local windows).
-        max_region_bp: longest region run at once (memory: its bp x the first layer's
-            channels x 4 bytes per activation); default three windows.
-        max_call_bp: most input bp of equal-length sequences stacked into one call of a
-            tower segment (at least one sequence per call); default ``max_region_bp``.
+        max_region_bp: the windows of one tile, bp (flanks not counted): the window length
+            plus the tile step; default the window length plus an eighth.
+        max_call_bp: most input bp of tile sequences stacked into one call of a tower
+            segment (at least one per call); default ``max_region_bp``.
 
     Raises:
-        ValueError: the tower is not a chain of layers (each feeding only the next).
+        ValueError: the tower is not a chain of layers (each feeding only the next), or
+            ``max_region_bp`` leaves a tile step shorter than the model's stride.
     """
 
     # Below this many GFLOPs per window tower the splitting's per-call overhead outweighs
@@ -64,7 +74,19 @@ class SharedTower:
         self.segments = [_traced_segment(seg) for seg in _segments(self.layers)]
         self.seq_length = splice.seq_length
         self.window_gflops = _conv_gflops(self.layers, self.seq_length)
-        self.max_region_bp = max_region_bp or 3 * splice.seq_length
+        self.max_region_bp = max_region_bp or splice.seq_length + splice.seq_length // 8
+        # Tiles step by a multiple of the stride, so that every tile has the same phases.
+        self.tile_step_bp = (self.max_region_bp - self.seq_length) // splice.stride_bp
+        self.tile_step_bp *= splice.stride_bp
+        if self.tile_step_bp <= 0:
+            raise ValueError(
+                f"a region of {self.max_region_bp} bp holds no two windows of "
+                f"{self.seq_length} bp one stride ({splice.stride_bp} bp) apart"
+            )
+        # Flanks keep shifted inputs inside the tile and leave room for the phase cuts
+        # (each pooling of size p cuts up to 2 (p - 1) elements: < 2 strides in all).
+        self.flank_bp = 3 * splice.stride_bp
+        self.tile_bp = self.tile_step_bp + self.seq_length + 2 * self.flank_bp
         self.max_call_bp = max_call_bp or self.max_region_bp
         # Bins taken from an edge window: those a window's (or a cut shared sequence's)
         # edge can reach, and one more for a shift's zero padding (less than a stride).
@@ -74,27 +96,19 @@ class SharedTower:
         # Member inputs computed from a shared sequence, and on their own, so far.
         self.counts = {"shared": 0, "alone": 0}
 
-    def regions(self, starts: Sequence[tuple[str, int] | None]) -> list[list[int]]:
-        """Rows grouped into regions: windows of one chromosome chained by overlaps.
+    def tiles(self, starts: Sequence[tuple[str, int] | None]) -> dict[tuple[str, int], list[int]]:
+        """Rows grouped by tile: (chromosome, tile index) -> rows, in row order.
 
-        Each region is at most ``max_region_bp`` long. Rows without a start, and regions
-        of one window (nothing to share), are left out.
+        A row's tile depends on its own start only. Rows without a start are left out.
 
         Args:
             starts: per row, (chromosome, window start bp) or None.
         """
-        located = sorted((loc[0], loc[1], i) for i, loc in enumerate(starts) if loc is not None)
-        groups: list[list[int]] = []
-        chrom0 = first = end = None
-        for chrom, start, i in located:
-            joins = chrom == chrom0 and start < end
-            if joins and start + self.seq_length - first <= self.max_region_bp:
-                groups[-1].append(i)
-            else:
-                groups.append([i])
-                chrom0, first = chrom, start
-            end = start + self.seq_length
-        return [g for g in groups if len(g) > 1]
+        tiles: dict[tuple[str, int], list[int]] = {}
+        for i, loc in enumerate(starts):
+            if loc is not None:
+                tiles.setdefault((loc[0], loc[1] // self.tile_step_bp), []).append(i)
+        return tiles
 
     def outputs(
         self,
@@ -123,19 +137,16 @@ class SharedTower:
         sp, n_rows = self.splice, len(starts)
         sequences: list[_Shared] = []
         max_shift = max(abs(s) for s, _ in members)
-        for rows in self.regions(starts) if max_shift < sp.stride_bp else []:
-            chrom, first = starts[rows[0]][0], min(starts[r][1] for r in rows)
-            # A stride of flank on each side keeps shifted inputs inside the region.
-            flank = sp.stride_bp
-            span = max(starts[r][1] for r in rows) + self.seq_length - first + 2 * flank
-            region = fetch(chrom, first - flank, first - flank + span)
+        tiles = self.tiles(starts) if max_shift < sp.stride_bp else {}
+        for (chrom, k), rows in tiles.items():
+            first = k * self.tile_step_bp - self.flank_bp
+            region = fetch(chrom, first, first + self.tile_bp)
             strands = {True: _Shared(region)}
             if not all(forward for _, forward in members):
                 strands[False] = _Shared(hot1_rc(region))
             for m, (shift, forward) in enumerate(members):
                 for r in rows:
-                    o = flank + starts[r][1] - first
-                    offset, lo, hi = self._placement(span, o, shift, forward)
+                    offset, lo, hi = self._placement(starts[r][1] - first, shift, forward)
                     row, seq = m * n_rows + r, strands[forward].seq
                     if np.array_equal(member_inputs[row, lo:hi], seq[offset + lo : offset + hi]):
                         strands[forward].rows.append((row, offset))
@@ -152,12 +163,11 @@ class SharedTower:
             self._edges(member_inputs, placed, out, call)
         return out
 
-    def _placement(self, span: int, o: int, shift: int, forward: bool) -> tuple[int, int, int]:
+    def _placement(self, o: int, shift: int, forward: bool) -> tuple[int, int, int]:
         """Where a member input lies in its strand's sequence.
 
         Args:
-            span: region length, bp.
-            o: the window's start in the region, bp.
+            o: the window's start in the tile, bp.
             shift: the member's shift, bp.
             forward: whether the member is forward (else reverse complemented).
 
@@ -169,23 +179,18 @@ class SharedTower:
         lo, hi = max(shift, 0), length - max(-shift, 0)
         if forward:
             return o - shift, lo, hi
-        return span - length - (o - shift), length - hi, length - lo
+        return self.tile_bp - length - (o - shift), length - hi, length - lo
 
     def _tower_tree(self, sequences: list[_Shared], out: np.ndarray) -> None:
         """Run the tower over shared sequences, splitting them at each pooling layer.
 
         Each row's bins go into ``out[row]``.
         """
-        length = self.seq_length
-        groups = []
-        for shared in sequences:
-            first = min(offset for _, offset in shared.rows)
-            end = max(offset for _, offset in shared.rows) + length
-            groups.append(_Group(tf.constant(shared.seq[None, first:end]), first, shared.rows))
+        groups = [_Group(tf.constant(shared.seq[None]), 0, shared.rows) for shared in sequences]
         step = 1
         for pool_size, segment in self.segments:
             if pool_size:
-                groups = [g for group in groups for g in _split(group, step, pool_size, length)]
+                groups = [g for group in groups for g in _split(group, step, pool_size)]
                 step *= pool_size
             groups = _apply(segment, groups, self.max_call_bp // step)
         for group in groups:
@@ -228,30 +233,21 @@ class _Group:
     rows: list[tuple[int, int]]
 
 
-def _split(group: _Group, step: int, size: int, length_bp: int) -> list[_Group]:
-    """Cut a group before a pooling of ``size``.
+def _split(group: _Group, step: int, size: int) -> list[_Group]:
+    """Cut a group before a pooling of ``size``: one group per sub-phase its windows need.
 
-    One group per sub-phase its windows need and per run of overlapping windows
-    (``length_bp`` long) in it, each spanning just those windows: no group is longer than
-    its windows' total. Window starts and lengths are then multiples of ``size`` elements
-    from the cut, so the pooling aligns to every window.
+    Every sub-phase has the same length, ``size * ((n - size + 1) // size)`` of the
+    group's n elements, so that the pooling aligns to every window and all groups of a
+    layer have one shape.
     """
     by_phase: dict[int, list[tuple[int, int]]] = {}
-    for row, offset in sorted(group.rows, key=lambda r: r[1]):
+    for row, offset in group.rows:
         by_phase.setdefault((offset - group.origin) // step % size, []).append((row, offset))
-    runs: list[list[tuple[int, int]]] = []
-    for rows in by_phase.values():
-        runs.append(rows[:1])
-        for row, offset in rows[1:]:
-            if offset >= runs[-1][-1][1] + length_bp:
-                runs.append([])
-            runs[-1].append((row, offset))
-    parts = []
-    for rows in runs:
-        i0 = (rows[0][1] - group.origin) // step
-        i1 = (rows[-1][1] + length_bp - group.origin) // step
-        parts.append(_Group(group.x[:, i0:i1], group.origin + i0 * step, rows))
-    return parts
+    n = size * ((group.x.shape[1] - size + 1) // size)
+    return [
+        _Group(group.x[:, phase : phase + n], group.origin + phase * step, rows)
+        for phase, rows in sorted(by_phase.items())
+    ]
 
 
 def _conv_gflops(layers, length_bp: int) -> float:
@@ -301,20 +297,22 @@ def _traced_segment(layers) -> tuple[int, Callable]:
 
 
 def _apply(function: Callable, groups: list[_Group], max_length: int) -> list[_Group]:
-    """``function`` on every group.
+    """``function`` on every group, in calls of one shape.
 
-    Groups of equal length are stacked into calls of at most ``max_length`` elements in
-    all (at least one group per call).
+    Groups (all of one length) are stacked into calls of ``max_length // length``
+    sequences (at least one), the last call padded with zero sequences.
     """
-    by_length: dict[int, list[int]] = {}
-    for i, group in enumerate(groups):
-        by_length.setdefault(group.x.shape[1], []).append(i)
+    if not groups:
+        return groups
+    length = int(groups[0].x.shape[1])
+    per_call = max(1, max_length // length)
     out = list(groups)
-    for length, same in by_length.items():
-        per_call = max(1, max_length // length)
-        for c in range(0, len(same), per_call):
-            members = same[c : c + per_call]
-            y = function(tf.concat([groups[i].x for i in members], 0))
-            for k, i in enumerate(members):
-                out[i] = _Group(y[k : k + 1], groups[i].origin, groups[i].rows)
+    for c in range(0, len(groups), per_call):
+        chunk = [g.x for g in groups[c : c + per_call]]
+        pad = per_call - len(chunk)
+        if pad:
+            chunk.append(tf.zeros((pad, *chunk[0].shape[1:]), chunk[0].dtype))
+        y = function(tf.concat(chunk, 0))
+        for k, group in enumerate(groups[c : c + per_call]):
+            out[c + k] = _Group(y[k : k + 1], group.origin, group.rows)
     return out
