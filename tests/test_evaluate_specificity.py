@@ -206,3 +206,31 @@ def test_command_errors(model_and_data, capsys):
     capsys.readouterr()
     assert basenji_test_specificity.main(["-o", out, "-t", str(table), params, model, data]) == 1
     assert "index 7 is not an output of head 0" in capsys.readouterr().err
+
+
+# script, option, dest, default of the original (original_cli_more.tsv)
+ORIGINAL_OPTIONS = [
+    ("-c", "class_min", 100),
+    ("--head", "head_i", 0),
+    ("-o", "out_dir", "test_out"),
+    ("--rc", "rc", False),
+    ("-s", "step", 1),
+    ("--step", "step", 1),
+    ("--save", "save", False),
+    ("--shifts", "shifts", [0]),  # the original's '0', parsed
+    ("-t", "targets_file", None),
+    ("--split", "split_label", "test"),
+    ("--tfr", "tfr_pattern", None),
+    ("-v", "high_var_pct", 1.0),
+]
+
+
+@pytest.mark.parametrize(("option", "dest", "default"), ORIGINAL_OPTIONS)
+def test_the_original_options(option, dest, default):
+    from basenji_tf.cli import basenji_test_specificity
+
+    parser = basenji_test_specificity.build_parser()
+    action = parser._option_string_actions[option]
+    assert (action.dest, action.default) == (dest, default)
+    args = parser.parse_args(["p.json", "m.h5", "data"])
+    assert (args.params_file, args.model_file, args.data_dir) == ("p.json", "m.h5", "data")

@@ -89,3 +89,24 @@ def test_predict_tfr_options_and_errors(tmp_path, paths, capsys):
     with pytest.raises(SystemExit) as exit_info:
         basenji_predict_tfr.main(["--help"])
     assert exit_info.value.code == 0
+
+
+# option, dest, default of the original (original_cli_more.tsv)
+ORIGINAL_OPTIONS = [
+    ("--bi", "bedgraph_indexes", []),  # the original's None: no bedGraphs
+    ("--head", "head_i", 0),
+    ("-o", "out_dir", "preds_out"),
+    ("--rc", "rc", False),
+    ("--shifts", "shifts", [0]),  # the original's '0', parsed
+    ("-t", "targets_file", None),
+    ("--split", "split_label", "test"),
+    ("--tfr", "tfr_pattern", None),
+]
+
+
+@pytest.mark.parametrize(("option", "dest", "default"), ORIGINAL_OPTIONS)
+def test_the_original_options(option, dest, default):
+    parser = basenji_predict_tfr.build_parser()
+    action = parser._option_string_actions[option]
+    assert (action.dest, action.default) == (dest, default)
+    assert parser.parse_args(["--bi", "0,3", "p", "m", "d"]).bedgraph_indexes == [0, 3]
