@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from basenji_tf.cli._common import DEBUG_ENV, run_main
+from basenji_tf.cli._common import DEBUG_ENV, make_parser, run_main
 from basenji_tf.errors import InputError
 
 
@@ -98,3 +98,31 @@ def test_closed_pipe_ends_quietly():
     proc.stdout.close()
     assert proc.wait(timeout=60) == 0
     assert proc.stderr.read() == b""
+
+
+def _option_help(parser, dest):
+    """The one-line help text of ``dest`` as ``parser --help`` shows it."""
+    action = next(a for a in parser._actions if a.dest == dest)
+    formatter = parser._get_formatter()
+    return formatter._expand_help(action) if action.help else ""
+
+
+def test_help_shows_one_default_the_help_texts_own_first():
+    parser = make_parser("prog.py", "test")
+    add = parser.add_argument
+    add("-p", dest="processes", type=int, help="number of shards (default: 2)")
+    add("-t", dest="targets_file", help="targets table; default: data_dir/targets.txt")
+    add("-c", dest="crop", type=int, default=3, help="crop %(default)s bins")
+    add("-f", dest="fasta", required=True, help="genome FASTA")
+    add("-o", dest="out_dir", default="out", help="output directory")
+    add("-n", dest="num", type=int, help="how many")
+    add("--size", choices=["default", "small"], default="small", help="default or small")
+    assert _option_help(parser, "processes") == "number of shards (default: 2)"
+    assert _option_help(parser, "targets_file") == "targets table; default: data_dir/targets.txt"
+    assert _option_help(parser, "crop") == "crop 3 bins"
+    assert _option_help(parser, "fasta") == "genome FASTA"
+    assert _option_help(parser, "out_dir") == "output directory (default: out)"
+    assert _option_help(parser, "num") == "how many (default: None)"
+    assert _option_help(parser, "size") == "default or small (default: small)"
+    # -p, -o, -n, --size and --debug: once each
+    assert parser.format_help().count("(default") == 5

@@ -7,6 +7,7 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -45,12 +46,33 @@ def _restore_debug_env() -> None:
             os.environ[DEBUG_ENV] = before
 
 
+# A help text that already names its option's default: "(default: all)", "; default: the
+# FASTA's", "(default with -b: ...)" or argparse's own %(default)s.
+_NAMES_DEFAULT = re.compile(r"\(default\b|\bdefault\s*:|%\(default\)", re.IGNORECASE)
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default once, after its help, unless the help names it already.
+
+    argparse's formatter appends ``(default: <value>)`` to every option's help. Where the
+    help says what the default is (``(default: data_dir/targets.txt)`` for a default of
+    None, resolved later), that text is the right one and nothing is appended; a required
+    option has no default to show.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if _NAMES_DEFAULT.search(text) or action.required:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """An argparse parser that shows every option's default in ``--help`` and has ``--debug``."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument(
         "--debug",
