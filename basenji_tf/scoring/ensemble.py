@@ -117,7 +117,7 @@ class EnsemblePredictor:
             # do not depend on which sequences share its batch (sharded runs equal single
             # ones).
             n = min(rows, len(x) - b0)
-            batch = _pad_rows(x[b0 : b0 + n], rows)
+            batch = seqnn.pad_rows(x[b0 : b0 + n], rows)
             # float32 whatever the model's compute precision (seqnn.PRECISIONS)
             outs.append(np.asarray(fn(batch), np.float32)[:n])
         return np.concatenate(outs)
@@ -257,26 +257,19 @@ class EnsemblePredictor:
         row_out = []
         for r0 in range(0, len(rows), size):
             r1 = min(r0 + size, len(rows))
-            saved = sp.ref_pass(_pad_rows(rows[r0:r1], size))
+            saved = sp.ref_pass(seqnn.pad_rows(rows[r0:r1], size))
             row_out.append(saved[-1].numpy()[: r1 - r0])
             mine = np.nonzero((band_ref >= r0) & (band_ref < r1))[0]
             for g in range(0, len(mine), size):
                 group = mine[g : g + size]
                 out = sp.band_pass(
                     saved,
-                    _pad_rows(patches[group], size),
-                    _pad_rows(band_ref[group] - r0, size),
-                    _pad_rows(band_start[group], size),
+                    seqnn.pad_rows(patches[group], size),
+                    seqnn.pad_rows(band_ref[group] - r0, size),
+                    seqnn.pad_rows(band_start[group], size),
                 )
                 alt_out[band_rows[group]] = out[: len(group)]
         return np.concatenate(row_out)
-
-
-def _pad_rows(x: np.ndarray, n: int) -> np.ndarray:
-    """Return ``x`` with zero rows appended up to ``n`` rows."""
-    if len(x) >= n:
-        return x
-    return np.concatenate([x, np.zeros((n - len(x), *x.shape[1:]), x.dtype)])
 
 
 # ---------------------------------------------------------------------------------------

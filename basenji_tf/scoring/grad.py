@@ -23,6 +23,7 @@ def input_gradients(
     target_index: Sequence[int] | None = None,
     bins: slice | None = None,
     rc: bool = False,
+    rows: int | None = None,
 ) -> np.ndarray:
     """Gradient of the summed prediction with respect to the one-hot input.
 
@@ -37,13 +38,17 @@ def input_gradients(
         target_index: outputs summed (None: all).
         bins: output bins summed (None: all).
         rc: average with the reverse complement's gradient.
+        rows: sequences per model call: ``seqs`` is padded with zero sequences to this
+            many (None: N), so that a sequence's gradient does not depend on the others
+            (each row's objective depends on its own input only).
 
     Returns:
         float32 [N, L, 4]; input x gradient is ``seqs * grads`` summed over channels.
     """
 
     def grad(x: np.ndarray) -> np.ndarray:
-        x = tf.constant(x, dtype=tf.float32)
+        n = len(x)
+        x = tf.constant(seqnn.pad_rows(x, rows or n), dtype=tf.float32)
         with tf.GradientTape() as tape:
             tape.watch(x)
             preds = model(x, training=False)
@@ -52,7 +57,7 @@ def input_gradients(
             if bins is not None:
                 preds = preds[:, bins]
             objective = tf.reduce_sum(preds)
-        return tape.gradient(objective, x).numpy()
+        return tape.gradient(objective, x).numpy()[:n]
 
     seqs = np.asarray(seqs, dtype=np.float32)
     grads = grad(seqs)
@@ -104,7 +109,9 @@ def run_grad_bed(
         for b0 in track(range(0, len(regions), batch_size), desc="regions", unit="batches"):
             batch = regions[b0 : b0 + batch_size]
             seq_batches.append(np.stack([region_1hot(genome, r) for r in batch]))
-            grad_batches.append(input_gradients(model, seq_batches[-1], target_indexes, rc=rc))
+            grad_batches.append(
+                input_gradients(model, seq_batches[-1], target_indexes, rc=rc, rows=batch_size)
+            )
         sizes = genome.sizes
     seqs = np.concatenate(seq_batches)
     grads = np.concatenate(grad_batches)

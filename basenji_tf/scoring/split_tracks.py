@@ -85,12 +85,10 @@ def predict_split(
         row = 0
         for x, _ in data.batches():
             x = x.numpy()
-            batch = np.zeros((data.batch_size, *x.shape[1:]), np.float32)
-            batch[: len(x)] = x
             pred = head.predict(
-                batch, batch_size=data.batch_size, rc=rc, shifts=shifts, strand_pair=strand_pair
+                x, batch_size=data.batch_size, rc=rc, shifts=shifts, strand_pair=strand_pair
             )
-            pred16 = pred[: len(x)][..., channels].astype(np.float16)
+            pred16 = pred[..., channels].astype(np.float16)
             preds[row : row + len(x)] = pred16
             sums += pred16.sum(axis=(0, 1), dtype=np.float64)
             row += len(x)
