@@ -480,20 +480,28 @@ def _infer(model: keras.Model, batch):
 
 
 def predict_model(model: keras.Model, x, batch_size: int | None = None) -> np.ndarray:
-    """Run ``model`` at inference over an array or a dataset, batch by batch.
+    """Run ``model`` at inference over an array or a dataset, in calls of one shape.
+
+    Every call has ``batch_size`` sequences: a dataset's batches are cut to that size and
+    the last call of an array or batch is padded with zero sequences, whose outputs are
+    dropped. A sequence's prediction thus never depends on which others share its call
+    (oneDNN picks kernels by shape; docs/architecture.md, "fixed-shape calls").
 
     Args:
         model: sequence [B, seq_length, 4] -> [B, target_length, T].
         x: float32 [batch, seq_length, 4] array, or a tf.data dataset of batched
             sequences or (sequences, targets) pairs.
-        batch_size: sequences per model call for arrays (default 4).
+        batch_size: sequences per model call (default 4).
 
     Returns:
         float32 [batch, target_length, T].
     """
     forward = traced_inference(model)
+    size = batch_size or 4
     if isinstance(x, tf.data.Dataset):
-        batches = (batch[0] if isinstance(batch, tuple) else batch for batch in x)
+        batches = (
+            np.asarray(batch[0] if isinstance(batch, tuple) else batch, np.float32) for batch in x
+        )
     else:
         x = np.asarray(x, dtype=np.float32)
         seq_length, seq_depth = (int(d) for d in model.input.shape[1:])
@@ -502,12 +510,22 @@ def predict_model(model: keras.Model, x, batch_size: int | None = None) -> np.nd
                 f"input has shape {x.shape}; the model needs [batch, {seq_length}, "
                 f"{seq_depth}] one-hot sequences"
             )
-        size = batch_size or 4
-        batches = (x[i : i + size] for i in range(0, len(x), size))
-    outputs = [forward(batch).numpy() for batch in batches]
+        batches = iter([x])
+    outputs = [
+        np.asarray(forward(pad_rows(chunk, size)), np.float32)[: len(chunk)]
+        for batch in batches
+        for chunk in (batch[i : i + size] for i in range(0, len(batch), size))
+    ]
     if not outputs:
         return np.zeros((0,) + tuple(model.output.shape[1:]), np.float32)
     return np.concatenate(outputs)
+
+
+def pad_rows(x: np.ndarray, rows: int) -> np.ndarray:
+    """``x`` [n, ...] with zero rows appended up to ``rows`` rows (unchanged if n >= rows)."""
+    if len(x) >= rows:
+        return x
+    return np.concatenate([x, np.zeros((rows - len(x), *x.shape[1:]), x.dtype)])
 
 
 def _as_pair(pair: Sequence[int] | None) -> tuple[int, ...] | None:
