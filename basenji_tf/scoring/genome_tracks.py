@@ -229,14 +229,11 @@ def predict_chunk(task: ChunkTask) -> str:
         chunks = (1, shape[1], min(shape[2], bigwig_group_size())) if seqs else None
         preds = h5.create_dataset("preds", shape, np.float32, chunks=chunks)
         for b0 in range(0, len(seqs), size):
-            batch = np.zeros((size, tiling.seq_length, 4), np.float32)
-            rows = seqs[b0 : b0 + size]
-            for i, seq in enumerate(rows):
-                batch[i] = dna_1hot(seq)
+            batch = np.stack([dna_1hot(seq) for seq in seqs[b0 : b0 + size]])
             pred = head.predict(
                 batch, batch_size=size, rc=spec.rc, shifts=spec.shifts, strand_pair=spec.strand_pair
             )
-            preds[b0 : b0 + len(rows)] = pred[: len(rows)][..., outputs]
+            preds[b0 : b0 + len(batch)] = pred[..., outputs]
     log.info("%s: %d windows predicted, %d all N", Path(task.path).name, len(seqs),
              len(present) - len(seqs))  # fmt: skip
     return task.path
