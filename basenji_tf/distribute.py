@@ -11,6 +11,7 @@ import shutil
 
 import tensorflow as tf
 
+from basenji_tf import hardware
 from basenji_tf.errors import InputError
 
 
@@ -47,11 +48,13 @@ def make_strategy(
 def mixed_precision_policy() -> str:
     """The Keras policy of ``basenji_train.py -m`` on this machine's devices.
 
-    ``mixed_float16`` with GPUs (tensor cores; the loop scales the loss), else
-    ``mixed_bfloat16``: CPUs with AVX-512 BF16 or AMX run bfloat16 matmuls natively, and
-    bfloat16 keeps float32's exponent range, so no loss scaling is needed.
+    ``mixed_float16`` with GPUs (tensor cores; the loop scales the loss);
+    ``mixed_bfloat16`` on a CPU with native bfloat16 (AVX-512 BF16 or AMX: bfloat16 keeps
+    float32's exponent range, so no loss scaling is needed); ``float32`` on other CPUs,
+    with one warning line, since emulated bfloat16 trains several times slower
+    (:func:`basenji_tf.hardware.training_policy`).
     """
-    return "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
+    return hardware.training_policy(bool(tf.config.list_logical_devices("GPU")))
 
 
 def cluster_resolver(port_base: int = 8888) -> tf.distribute.cluster_resolver.ClusterResolver:

@@ -36,7 +36,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from basenji_tf import blocks, layers
+from basenji_tf import blocks, hardware, layers
 from basenji_tf.errors import InputError
 from basenji_tf.params import ModelParams, parse_model_params, read_params
 from basenji_tf.weights import check_and_assign, read_weight_file, save_legacy_h5, weighted_layers
@@ -215,6 +215,7 @@ class SeqNN:
         precision: str = "float32",
     ):
         self.precision = check_precision(precision)
+        hardware.warn_precision(self.precision)  # reduced without native support: slower
         if isinstance(params_model, ModelParams):
             self.params = params_model
             self._raw_params = None

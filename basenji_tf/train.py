@@ -481,8 +481,9 @@ def train_model(
         restore: weights to start from (a full head-0 model file, or a trunk file).
         trunk: load ``restore`` into the trunk only.
         mixed_precision: train under :func:`mixed_precision_policy` (mixed_float16 with
-            dynamic loss scaling on GPUs, mixed_bfloat16 on CPUs); outputs, losses and
-            metrics stay float32. The previous global policy is restored afterwards.
+            dynamic loss scaling on GPUs, mixed_bfloat16 on CPUs with native bfloat16,
+            float32 with a warning on other CPUs); outputs, losses and metrics stay
+            float32. The previous global policy is restored afterwards.
         tfr_train: TFRecord glob under ``tfrecords/`` for the training set.
         tfr_eval: TFRecord glob under ``tfrecords/`` for the validation set.
         seed: seeds Keras, TensorFlow (with deterministic ops) and the data order.

@@ -40,6 +40,7 @@ LAYERS = {
     "basenji_tf.plots": 4,
     "basenji_tf.tfr_tools": 4,  # tfr_bw.py, tfr_qc.py
     "basenji_tf.motifs": 4,  # basenji_motifs.py
+    "basenji_tf.model_files": 4,  # save_model.py
     # model wing: seqnn -> blocks -> layers
     "basenji_tf.seqnn": 3,
     "basenji_tf.blocks": 2,
@@ -54,6 +55,7 @@ LAYERS = {
     "basenji_tf.targets": 2,
     "basenji_tf.bam": 2,
     "basenji_tf.bam_*": 2,  # bam_cov.py's reading, EM and GC steps
+    "basenji_tf.mappability": 2,  # unmappable_bed.py: mappability BigWig -> unmappable BED
     "basenji_tf.dna": 1,
     # used by all
     "basenji_tf": 0,
@@ -61,6 +63,7 @@ LAYERS = {
     "basenji_tf.errors": 0,
     "basenji_tf.textio": 0,  # input files: path or "-", plain/gzip/bgzip, one-line errors
     "basenji_tf.progress": 0,  # progress bars on a terminal, log lines elsewhere
+    "basenji_tf.hardware": 0,  # CPU flags (native bfloat16?), cores, clock; no TensorFlow
     "basenji_tf.execute": 0,  # how shards and tasks run (processes, Dask): data and scoring
 }
 MODEL_WING = ("seqnn", "blocks", "layers", "params", "weights", "metrics")
