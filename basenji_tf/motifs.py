@@ -307,7 +307,7 @@ def run_motifs(
     embed, weights = first_layer(model, options.post_conv)
     batch_size = int(model.params_json.get("train", {}).get("batch_size", 4))
     seqs, seq_targets = _split_arrays(data_dir, options, batch_size)
-    acts = np.asarray(embed.predict(seqs, batch_size=batch_size, verbose=0), np.float32)
+    acts = seqnn.predict_model(embed, seqs, batch_size)  # calls of one shape
     codes = hot1_index(seqs)
     pwms = filter_pwms(acts, codes, weights.shape[1], options)
     os.makedirs(out_dir, exist_ok=True)

@@ -505,8 +505,8 @@ def predict_model(model: keras.Model, x, batch_size: int | None = None) -> np.nd
         )
     else:
         x = np.asarray(x, dtype=np.float32)
-        seq_length, seq_depth = (int(d) for d in model.input.shape[1:])
-        if x.ndim != 3 or x.shape[1:] != (seq_length, seq_depth):
+        seq_length, seq_depth = model.input.shape[1:]  # None: any length
+        if x.ndim != 3 or seq_length not in (None, x.shape[1]) or x.shape[2] != seq_depth:
             raise InputError(
                 f"input has shape {x.shape}; the model needs [batch, {seq_length}, "
                 f"{seq_depth}] one-hot sequences"
