@@ -71,7 +71,7 @@ def test_end_to_end_on_the_small_model(tmp_path, small_model, vcf_dir, caplog):
             "-q", "gpu", small_model["params"], small_model["model"]]  # fmt: skip
     with caplog.at_level(logging.WARNING):
         assert basenji_bench_gtex.main(argv) == 0
-    assert "ignored (see docs/cli.md): queue" in caplog.text
+    assert "ignored (see docs/variants.md): queue" in caplog.text
     for name in ("liver", "lung"):
         for side in ("pos", "neg"):
             assert (out / f"{name}_{side}" / "sad.h5").is_file()

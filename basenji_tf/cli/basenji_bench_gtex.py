@@ -127,7 +127,7 @@ def warn_ignored(args: argparse.Namespace) -> None:
     """One warning naming the original's options given here that change nothing."""
     given = [key for key, default in IGNORED.items() if getattr(args, key) != default]
     if given:
-        logging.warning("ignored (see docs/cli.md): %s", ", ".join(given))
+        logging.warning("ignored (see docs/variants.md): %s", ", ".join(given))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
