@@ -7,9 +7,21 @@ SIMD flags of ``/proc/cpuinfo``). CPU time counts this process's threads only: o
 shared with other jobs it moves less than wall time, so figures derived from it
 (``*_cpu``) are the steadier ones there.
 
-``fraction_of_matmul_peak`` compares a model's FLOP rate with a large matmul's measured in
-the same process (:func:`matmul_peak`); model FLOPs are counted from the layers' kernels
-(:func:`forward_gflops`), training as 3x the forward pass.
+Roofs. A fraction of a peak is only comparable across machines if the peak is, so every
+benchmark that prints one names its roof (:func:`roof_fields`):
+
+* ``conv1d_<dtype>_measured`` (:func:`conv_roof`): a large oneDNN 1-D convolution, the
+  kernel Basenji2's tower spends its time in, measured in the same process. It is what
+  this TensorFlow build reaches on this CPU, not the machine's limit: a 4096^3
+  ``tf.linalg.matmul``, the roof used before, ran at 58 GFLOP/s on an AVX2-only EPYC
+  where the model's convolutions reached 86 (:func:`matmul_peak` stays, for reference).
+* ``arithmetic_<dtype>`` (:func:`arithmetic_roof`): cores x FMA lanes per vector (from
+  the CPU flags) x FMA units per core (assumed 2) x 2 FLOPs x clock. Null when the clock
+  or the lanes cannot be read; never guessed.
+
+A fraction above 1 means the roof is wrong: :func:`fraction_of_roof` then prints null
+and says so (``above_roof``, ``roof_error``) instead of a number. Model FLOPs are counted
+from the layers' kernels (:func:`forward_gflops`), training as 3x the forward pass.
 """
 
 from __future__ import annotations
@@ -24,7 +36,16 @@ import time
 from collections.abc import Callable
 from functools import cache
 
+from basenji_tf import hardware
+
 MIN_RUNS = 5
+# FMA units per core assumed by the arithmetic roof: 2 on Intel since Haswell and AMD
+# since Zen 2; AMD Zen 4 executes a 512-bit FMA as two 256-bit halves, so there the
+# AVX-512 roof is twice the true one (fractions of it are then lower bounds).
+FMA_UNITS_PER_CORE = 2
+# The measured roof: Conv1D of [1, 16384, 512] with a 5 x 512 x 512 kernel, no padding
+# (the shape of a Basenji2 tower convolution: kernel 5, 288-768 channels, 16k-65k positions).
+CONV_SHAPE = {"batch": 1, "length": 16384, "channels": 512, "filters": 512, "kernel": 5}
 _FLAG_PREFIXES = ("avx", "fma", "amx", "sse4", "f16c")
 
 
@@ -134,6 +155,155 @@ def matmul_peak(n: int = 4096) -> dict[str, dict]:
     return out
 
 
+def conv_flops(batch: int, length: int, channels: int, filters: int, kernel: int) -> int:
+    """Exact FLOPs of a 'valid' Conv1D: 2 x batch x (length - kernel + 1) x kernel x in x out."""
+    return 2 * batch * (length - kernel + 1) * kernel * channels * filters
+
+
+def conv_roof(dtype: str = "float32", shape: dict | None = None) -> dict:
+    """The measured roof: GFLOP/s of one large 'valid' Conv1D (oneDNN) in ``dtype``.
+
+    Args:
+        dtype: "float32" or "bfloat16" (only measured where the CPU has native bfloat16:
+            under ``ONEDNN_MAX_CPU_ISA=AVX2`` oneDNN cannot even create the convolution).
+        shape: ``batch``, ``length`` (positions), ``channels``, ``filters``, ``kernel``;
+            default :data:`CONV_SHAPE`.
+
+    Returns:
+        ``roof`` (its name), ``gflops`` (exact FLOPs / median wall s), ``gflops_cpu`` (per
+        CPU-second), ``shape`` and the timing; or ``gflops`` None and ``roof_unavailable``.
+    """
+    shape = dict(shape or CONV_SHAPE)
+    name = f"conv1d_{dtype}_measured"
+    if dtype == "bfloat16" and not hardware.native_bfloat16():
+        return {
+            "roof": name,
+            "gflops": None,
+            "gflops_cpu": None,
+            "shape": shape,
+            "roof_unavailable": "no native bfloat16 on this CPU (or under this oneDNN ISA)",
+        }
+    import tensorflow as tf
+
+    x = tf.cast(
+        tf.random.normal([shape["batch"], shape["length"], shape["channels"]], seed=0), dtype
+    )
+    w = tf.cast(
+        tf.random.normal([shape["kernel"], shape["channels"], shape["filters"]], seed=1) * 0.05,
+        dtype,
+    )
+    conv = tf.function(
+        lambda x, w: tf.reduce_sum(tf.cast(tf.nn.conv1d(x, w, 1, "VALID"), tf.float32))
+    )
+    timing = timed(lambda: float(conv(x, w)), runs=7, warmup=2)
+    gflop = conv_flops(**shape) / 1e9
+    return {
+        "roof": name,
+        "gflops": round(gflop / timing["median_s"], 1),
+        "gflops_cpu": round(gflop / timing["cpu_median_s"], 1),
+        "shape": shape,
+        **timing,
+    }
+
+
+def arithmetic_roof(dtype: str = "float32") -> dict:
+    """The arithmetic limit: cores x FMA lanes x FMA units x 2 FLOPs x clock, in GFLOP/s.
+
+    Lanes from the CPU flags (:func:`basenji_tf.hardware.fma_lanes`: float32 16 with
+    avx512f, 8 with avx2+fma; bfloat16 32 with avx512_bf16), :data:`FMA_UNITS_PER_CORE`
+    assumed, physical cores of this process's affinity, the clock read by
+    :func:`basenji_tf.hardware.clock_mhz`. ``gflops`` is None when any of them is unknown.
+    """
+    cores, lanes = hardware.physical_cores(), hardware.fma_lanes(dtype)
+    mhz, clock_source = hardware.clock_mhz()
+    known = None not in (cores, lanes, mhz)
+    basis = (
+        f"{cores} cores x {lanes} {dtype} lanes x {FMA_UNITS_PER_CORE} FMA units (assumed) "
+        f"x 2 FLOPs x {mhz} MHz ({clock_source})"
+    )
+    return {
+        "basis": basis,
+        "roof": f"arithmetic_{dtype}",
+        "gflops": round(cores * lanes * FMA_UNITS_PER_CORE * 2 * mhz / 1000, 1) if known else None,
+        "cores": cores,
+        "fma_lanes": lanes,
+        "fma_units_per_core_assumed": FMA_UNITS_PER_CORE,
+        "clock_mhz": mhz,
+        "clock_source": clock_source,
+        "onednn_max_cpu_isa": hardware.isa_cap(),
+    }
+
+
+def fraction_of_roof(
+    work_gflops: float,
+    seconds: float,
+    roof_gflops: float | None,
+    roof: str,
+    label: str = "roof",
+) -> dict:
+    """``work_gflops`` done in ``seconds`` as a fraction of a roof, as JSON fields.
+
+    Args:
+        work_gflops: GFLOPs of the work timed.
+        seconds: its time.
+        roof_gflops: the roof's GFLOP/s (None: unknown).
+        roof: the roof's name, printed beside the fraction.
+        label: field names: ``fraction_of_<label>`` and ``<label>``.
+
+    Returns:
+        ``{fraction_of_<label>: fraction, <label>: roof}``. The fraction is None when the
+        roof is unknown, and when the rate is above the roof (a fraction > 1 means the roof
+        is wrong, not that the benchmark is fast): then ``<label>_exceeded`` (the ratio)
+        and ``<label>_error`` say so.
+    """
+    out = {f"fraction_of_{label}": None, label: roof}
+    if not roof_gflops or seconds <= 0:
+        return out
+    ratio = work_gflops / seconds / roof_gflops
+    if ratio > 1:
+        out[f"{label}_exceeded"] = round(ratio, 3)
+        out[f"{label}_error"] = f"{ratio:.2f}x the {roof} roof: the roof is wrong, not a fraction"
+        return out
+    out[f"fraction_of_{label}"] = round(ratio, 3)
+    return out
+
+
+def roofs(dtypes: tuple[str, ...] = ("float32",)) -> dict[str, dict]:
+    """Per dtype: ``measured`` (:func:`conv_roof`) and ``arithmetic`` (:func:`arithmetic_roof`)."""
+    return {d: {"measured": conv_roof(d), "arithmetic": arithmetic_roof(d)} for d in dtypes}
+
+
+def roof_fields(work_gflops: float, timing: dict, roof: dict) -> dict:
+    """The fraction fields of one measurement against one dtype's roofs (:func:`roofs`).
+
+    ``fraction_of_roof`` (wall time) and ``fraction_of_roof_cpu`` (CPU time) against the
+    measured conv roof, ``fraction_of_arithmetic_roof`` against the arithmetic one, each
+    with the roof it used, and both roofs' GFLOP/s.
+    """
+    measured, arithmetic = roof["measured"], roof["arithmetic"]
+    name = measured["roof"]
+    return {
+        **fraction_of_roof(work_gflops, timing["median_s"], measured["gflops"], name),
+        **fraction_of_roof(
+            work_gflops,
+            timing["cpu_median_s"],
+            measured["gflops_cpu"],
+            f"{name}_per_cpu_s",
+            label="roof_cpu",
+        ),
+        **fraction_of_roof(
+            work_gflops,
+            timing["median_s"],
+            arithmetic["gflops"],
+            arithmetic["roof"],
+            label="arithmetic_roof",
+        ),
+        "roof_gflops": measured["gflops"],
+        "arithmetic_roof_gflops": arithmetic["gflops"],
+        "arithmetic_roof_basis": arithmetic["basis"],
+    }
+
+
 def forward_gflops(model) -> float:
     """Multiply-adds x 2 of the Conv1D and Dense layers for one input sequence, in GFLOPs.
 
@@ -151,8 +321,3 @@ def forward_gflops(model) -> float:
             positions = int(np.prod(layer.output.shape[1:-1]))
             flops += 2 * positions * int(np.prod(layer.kernel.shape))
     return flops / 1e9
-
-
-def fraction_of_peak(gflops: float, seconds: float, peak_gflops: float) -> float:
-    """``gflops`` of work done in ``seconds`` as a fraction of ``peak_gflops`` per second."""
-    return round(gflops / seconds / peak_gflops, 3)

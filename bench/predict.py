@@ -8,10 +8,15 @@ plain prediction and for the RC + 3-shift ensemble, run two ways:
 * ``members_separately``: the original's way, one model call per member, then averaged.
 
 Each line has the harness's timing of the plain call (5 runs after a warm-up), the
-ensemble's speed-up, and ``fraction_of_matmul_peak`` of the plain call (forward FLOPs
-against the same run's float32 matmul; ``_cpu``: per CPU-second).
+ensemble's speed-up (``ensemble_speedup``: member by member time / one-batch time; below
+1 the one batch is slower), and the plain call's forward FLOP rate as fractions of the
+roofs it names (``roof``: the same run's large float32 Conv1D; ``arithmetic_roof``: cores
+x lanes x FMA units x clock; ``_cpu``: per CPU-second; see bench/_harness.py).
 
-Usage: python bench/predict.py [--quick]
+Run it under ``ONEDNN_MAX_CPU_ISA=AVX2`` too to see an AVX2-only CPU's kernels (the
+``machine`` field records the cap).
+
+Usage: python bench/predict.py [--quick] [--models small,full] [--runs N]
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
-from _harness import emit, forward_gflops, matmul_peak, timed  # noqa: E402
+from _harness import emit, forward_gflops, roof_fields, roofs, timed  # noqa: E402
 
 from basenji_tf import dna, seqnn  # noqa: E402
 
@@ -45,13 +50,13 @@ def separate_members(head: seqnn.Head, x: np.ndarray) -> np.ndarray:
     return total / (2 * len(SHIFTS))
 
 
-def bench(name: str, params_file: str, batch: int, peak: dict) -> None:
+def bench(name: str, params_file: str, batch: int, roof: dict, runs: int) -> None:
     head = seqnn.load(params_file).head
     rng = np.random.default_rng(0)
     x = dna.index_1hot(rng.integers(0, 4, (batch, head.seq_length)))
-    plain = timed(lambda: head.predict(x, batch_size=batch))
-    one_batch = timed(lambda: head.predict(x, batch_size=batch, rc=True, shifts=SHIFTS))
-    separately = timed(lambda: separate_members(head, x))
+    plain = timed(lambda: head.predict(x, batch_size=batch), runs=runs)
+    one_batch = timed(lambda: head.predict(x, batch_size=batch, rc=True, shifts=SHIFTS), runs=runs)
+    separately = timed(lambda: separate_members(head, x), runs=runs)
     assert np.allclose(
         head.predict(x, batch_size=batch, rc=True, shifts=SHIFTS),
         separate_members(head, x),
@@ -67,20 +72,30 @@ def bench(name: str, params_file: str, batch: int, peak: dict) -> None:
         ensemble6_one_batch_seqs_per_s=round(batch / one_batch["median_s"], 3),
         ensemble6_separately_seqs_per_s=round(batch / separately["median_s"], 3),
         ensemble_speedup=round(separately["median_s"] / one_batch["median_s"], 2),
-        fraction_of_matmul_peak=round(gflops / plain["median_s"] / peak["gflops"], 3),
-        fraction_of_matmul_peak_cpu=round(gflops / plain["cpu_median_s"] / peak["gflops_cpu"], 3),
+        ensemble_speedup_cpu=round(separately["cpu_median_s"] / one_batch["cpu_median_s"], 2),
+        ensemble6_one_batch=one_batch,
+        ensemble6_separately=separately,
+        forward_gflops_per_seq=round(gflops / batch, 2),
+        **roof_fields(gflops, plain, roof),
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small model only")
+    parser.add_argument(
+        "--models", default="small,full", help="comma-separated: small, full (Basenji2)"
+    )
+    parser.add_argument("--runs", type=int, default=5, help="timed runs (at least 5)")
     args = parser.parse_args()
-    peak = matmul_peak()["float32"]
+    wanted = {"small": "basenji2_small", "full": "basenji2_human"}
+    names = {wanted[m.strip()] for m in args.models.split(",")}
+    if args.quick:
+        names.discard("basenji2_human")
+    roof = roofs(("float32",))["float32"]
     for name, params_file in MODELS.items():
-        if args.quick and name == "basenji2_human":
-            continue
-        bench(name, params_file, 1 if name == "basenji2_human" else 8, peak)
+        if name in names:
+            bench(name, params_file, 1 if name == "basenji2_human" else 8, roof, args.runs)
 
 
 if __name__ == "__main__":

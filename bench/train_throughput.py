@@ -15,9 +15,13 @@ run that traces the step). Configurations:
 Models: the small Basenji2-shaped reference model (16,384 bp, batch 4) and, unless
 ``--quick``, the full Basenji2 human model (131,072 bp, 5,313 targets, batch 2, as
 published; random weights) in float32, bfloat16 and float32 with XLA.
-``fraction_of_matmul_peak`` counts 3x the forward FLOPs per sequence against the same
-run's large float32 matmul (``_cpu`` variants: per CPU-second, steadier on a shared
-machine).
+Fractions count 3x the forward FLOPs per sequence against the roofs each line names
+(bench/_harness.py): ``roof``, the same run's large Conv1D in the step's compute type
+(float32, or bfloat16 where the CPU has it natively; else the float32 one, named so),
+``arithmetic_roof`` (cores x lanes x FMA units x clock); ``_cpu``: per CPU-second, steadier
+on a shared machine. ``-m`` itself trains in float32 on a CPU without native bfloat16
+(:func:`basenji_tf.hardware.training_policy`); the ``mixed_bfloat16`` lines here set the
+policy directly, to measure what that choice avoids.
 
 Usage: python bench/train_throughput.py [--quick] [--steps N]
 """
@@ -35,9 +39,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from _harness import emit, forward_gflops, matmul_peak, timed  # noqa: E402
+from _harness import emit, forward_gflops, roof_fields, roofs, timed  # noqa: E402
 
-from basenji_tf import seqnn, train  # noqa: E402
+from basenji_tf import hardware, seqnn, train  # noqa: E402
 from basenji_tf.params import parse_train_params  # noqa: E402
 from basenji_tf.tfrecords import write_statistics, write_tfrecords  # noqa: E402
 
@@ -112,7 +116,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the small model only")
     parser.add_argument("--steps", type=int, default=4, help="steps per timed run (small)")
     args = parser.parse_args()
-    peak = matmul_peak()["float32"]
+    roof = roofs(("float32", "bfloat16") if hardware.native_bfloat16() else ("float32",))
     configs = [
         ("basenji2_small", SMALL, "memory", "float32", False, 4, args.steps),
         ("basenji2_small", SMALL, "pipeline", "float32", False, 4, args.steps),
@@ -127,27 +131,7 @@ def main() -> None:
         ]
     medians = {}
     for name, params_file, source, precision, jit, batch, steps in configs:
-        timing, gflops = run_config(params_file, source, precision, jit, batch, steps)
-        seqs = steps * batch
-        key = (name, source, precision, jit)
-        medians[key] = timing["median_s"]
-        figures = {
-            "train_seqs_per_s": round(seqs / timing["median_s"], 3),
-            "step_s": round(timing["median_s"] / steps, 4),
-            "forward_gflops_per_seq": round(gflops, 2),
-            "fraction_of_matmul_peak": round(
-                3 * gflops * seqs / timing["median_s"] / peak["gflops"], 3
-            ),
-            "fraction_of_matmul_peak_cpu": round(
-                3 * gflops * seqs / timing["cpu_median_s"] / peak["gflops_cpu"], 3
-            ),
-            "matmul_peak_gflops": peak["gflops"],
-            "matmul_peak_gflops_cpu": peak["gflops_cpu"],
-        }
-        base = medians.get((name, "memory", "float32", False))
-        if key != (name, "memory", "float32", False) and base:
-            label = "ratio_vs_memory" if source == "pipeline" else "ratio_vs_float32"
-            figures[label] = round(base / timing["median_s"], 3)
+        dtype = "bfloat16" if precision == "mixed_bfloat16" else "float32"
         config = {
             "model": name,
             "data": source,
@@ -156,6 +140,24 @@ def main() -> None:
             "batch": batch,
             "steps_per_run": steps,
         }
+        try:
+            timing, gflops = run_config(params_file, source, precision, jit, batch, steps)
+        except Exception as err:  # e.g. bfloat16 under ONEDNN_MAX_CPU_ISA=AVX2: no kernels
+            emit("train_throughput", config, error=f"{type(err).__name__}: {err}"[:300])
+            continue
+        seqs = steps * batch
+        key = (name, source, precision, jit)
+        medians[key] = timing["median_s"]
+        figures = {
+            "train_seqs_per_s": round(seqs / timing["median_s"], 3),
+            "step_s": round(timing["median_s"] / steps, 4),
+            "forward_gflops_per_seq": round(gflops, 2),
+            **roof_fields(3 * gflops * seqs, timing, roof.get(dtype, roof["float32"])),
+        }
+        base = medians.get((name, "memory", "float32", False))
+        if key != (name, "memory", "float32", False) and base:
+            label = "ratio_vs_memory" if source == "pipeline" else "ratio_vs_float32"
+            figures[label] = round(base / timing["median_s"], 3)
         emit("train_throughput", config, timing, **figures)
 
 
