@@ -133,16 +133,3 @@ def test_targets_by_row_and_missing_stat(tmp_path, capsys, figures):
     assert basenji_sat_plot.main([str(scores_file), "-o", str(out), "--stat", "center"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.endswith("no score dataset 'center'; it has sum: pick one with --stat")
-
-
-@pytest.mark.subprocess
-def test_help_loads_no_matplotlib():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\nfrom basenji_tf.cli import basenji_sat_plot\n"
-        "try:\n    basenji_sat_plot.main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "assert 'matplotlib' not in sys.modules and 'tensorflow' not in sys.modules\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
