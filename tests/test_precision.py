@@ -16,6 +16,7 @@ from basenji_tf.errors import InputError
 from basenji_tf.genome import Genome
 from basenji_tf.scoring.cone import ConeSplice
 from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec, load_predictor
+from basenji_tf.scoring.grad import input_gradients
 from basenji_tf.scoring.sad import SadOptions, sad_stats, score_vcf
 from basenji_tf.scoring.sed_output import sed_columns
 from basenji_tf.scoring.target_set import TargetSet
@@ -73,12 +74,37 @@ def test_reduced_precision_cone_splice_equals_its_full_pass(paths, onehot):
         np.testing.assert_allclose(b, a, rtol=0.05, atol=0.05 * np.abs(a).max())
 
 
-def test_tower_rows_do_not_depend_on_their_batch(paths, onehot):
-    """Why EnsemblePredictor may run the conv tower one window per call by default."""
-    tower = ConeSplice(seqnn.load(*paths, augment=False).head.model).tower
-    together = seqnn.predict_model(tower, onehot, batch_size=3)
-    alone = seqnn.predict_model(tower, onehot, batch_size=1)
-    np.testing.assert_array_equal(alone, together)
+@pytest.mark.fixed_shape
+def test_a_row_of_a_call_does_not_depend_on_the_other_rows(paths, onehot):
+    """Zero padding or other sequences, at any position: the same bits for a row.
+
+    What fixed-shape calls rely on (docs/architecture.md). Different batch sizes do not
+    promise this: oneDNN picks other kernels for them (on AVX2, for the tower).
+    """
+    model = seqnn.load(*paths, augment=False).head.model
+    for fn in (ConeSplice(model).tower, model):
+        forward = seqnn.traced_inference(fn)
+        together = forward(onehot).numpy()
+        for i in range(len(onehot)):
+            alone = np.zeros_like(onehot)
+            alone[(i + 1) % len(onehot)] = onehot[i]
+            np.testing.assert_array_equal(
+                forward(alone).numpy()[(i + 1) % len(onehot)], together[i]
+            )
+
+
+@pytest.mark.fixed_shape
+def test_predictions_and_gradients_do_not_depend_on_the_batch_they_are_in(paths, onehot):
+    """A sequence scored alone equals its row of a batch, whatever the batch's length.
+
+    seqnn.predict_model and input_gradients pad their last call.
+    """
+    head = seqnn.load(*paths, augment=False).head
+    together = head.predict(onehot, batch_size=2, rc=True)  # calls of 2: the last padded
+    alone = head.predict(onehot[2:], batch_size=2, rc=True)
+    np.testing.assert_array_equal(alone[0], together[2])
+    grads = input_gradients(head.model, onehot, rows=3)
+    np.testing.assert_array_equal(input_gradients(head.model, onehot[1:2], rows=3)[0], grads[1])
 
 
 def test_max_call_bp_bounds_rows_and_regions(paths):
@@ -143,6 +169,7 @@ def _nearby_vcf(path, genome):
             out.write(f"chrG\t{pos}\tsnv{i}\t{ref}\t{alt}\t.\t.\t.\n")
 
 
+@pytest.mark.fixed_shape
 def test_variant_scores_do_not_depend_on_the_other_variants(tmp_path, paths, reference_dir):
     """Each of six nearby SNVs scored alone equals its row of the six scored together.
 

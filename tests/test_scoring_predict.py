@@ -78,6 +78,7 @@ def test_predict_bed_original_options_parse():
 
 @pytest.mark.slow
 @pytest.mark.subprocess
+@pytest.mark.fixed_shape
 def test_predict_bed_shards_equal_a_single_run_byte_for_byte(tmp_path, small_model):
     bed = tmp_path / "r.bed"
     bed.write_text("".join(f"chrG\t{s}\t{s + 50}\n" for s in range(5000, 125000, 17000)))

@@ -195,6 +195,7 @@ def test_scoring_with_shared_towers_equals_without(tmp_path, small, sad_dir):
 
 
 @pytest.mark.slow
+@pytest.mark.fixed_shape
 def test_shared_towers_shard_equals_single_run(tmp_path, small, sad_dir):
     """A shard cut at a batch boundary scores its rows bit for bit as the single run.
 
@@ -330,6 +331,7 @@ def test_real_vcfs_misref_and_misorder(tmp_path, reference_dir, small, caplog):
 
 
 @pytest.mark.slow
+@pytest.mark.fixed_shape
 def test_shards_merge_to_a_single_run(tmp_path, reference_dir, sad_dir):
     """Shard tasks merge into the single-run file bit for bit.
 

@@ -129,6 +129,7 @@ def test_sat_bed_original_options_parse():
 
 @pytest.mark.slow
 @pytest.mark.subprocess
+@pytest.mark.fixed_shape
 def test_sat_bed_shards_equal_a_single_run_byte_for_byte(tmp_path, small_model):
     bed = tmp_path / "r.bed"
     bed.write_text(

@@ -133,6 +133,7 @@ def test_original_options_parse():
 
 @pytest.mark.slow
 @pytest.mark.subprocess
+@pytest.mark.fixed_shape
 def test_sed_shards_equal_a_single_run_byte_for_byte(tmp_path, small_model, reference_dir):
     """-p 2 with a TSS BED, SEDR/SER and -n: the same sed.h5 as -p 1; no job dirs left."""
     tss = tmp_path / "tss.bed"

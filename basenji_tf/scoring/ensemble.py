@@ -57,18 +57,19 @@ class EnsemblePredictor:
             test models).
         max_call_bp: most input bp per model call: calls take
             ``min(batch_size, max_call_bp // input bp)`` sequences (at least one), and
-            shared-tower regions are at most this long (one window or less: no sharing).
+            shared-tower tiles hold windows within ``max_call_bp`` bp (a window and
+            less than one stride more: no sharing).
             Peak memory grows with it (a convolution takes ~ bp x kernel x channels x 4
             bytes). None: calls of the conv tower alone take :attr:`TOWER_CALL_BP`,
-            others ``batch_size`` sequences, and regions span up to three windows; the
-            outputs then equal those of ``batch_size`` sequences per call bit for bit.
-            Given, they equal them up to float rounding (the layers after the tower
-            round differently with another batch size; docs/precision.md).
+            others ``batch_size`` sequences, and tiles hold windows within 9/8 of a
+            window. Either way every call of a run has one shape (short ones padded),
+            so a row's outputs never depend on the other rows; another ``max_call_bp``
+            rounds differently (docs/precision.md).
     """
 
-    # One Basenji2 window (131,072 bp): its conv tower takes ~0.75 GB per sequence, more
-    # sequences per call are no faster on a CPU, and each sequence's tower output is bit
-    # for bit the same whatever the batch (tests/test_precision.py).
+    # One Basenji2 window (131,072 bp): its conv tower takes ~0.75 GB per sequence and more
+    # sequences per call are no faster on a CPU. (Rows do not keep their bits across
+    # batch sizes on every CPU: each run keeps its one size.)
     TOWER_CALL_BP = 131_072
 
     def __init__(
