@@ -193,3 +193,19 @@ def test_null_snvs_are_matched_and_null(tiny_sim, tmp_path):
     assert len({(n.chrom, n.pos) for n in nulls}) == 3
     with pytest.raises(InputError, match="no track NOPE"):
         write_bench_vcfs(tiny_sim, tmp_path / "v3", tracks=["NOPE"])
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_local_processes_score_as_this_process(tmp_path, small_model, vcf_dir):
+    base = ["-f", small_model["fasta"], "-g", str(vcf_dir), "-i", "1",
+            small_model["params"], small_model["model"]]  # fmt: skip
+    assert basenji_bench_gtex.main([*base, "-o", str(tmp_path / "one")]) == 0
+    assert basenji_bench_gtex.main([*base, "-p", "2", "-o", str(tmp_path / "two")]) == 0
+    for name in ("liver_pos", "liver_neg", "lung_pos", "lung_neg"):
+        with h5py.File(tmp_path / "one" / name / "sad.h5", "r") as a:
+            with h5py.File(tmp_path / "two" / name / "sad.h5", "r") as b:
+                np.testing.assert_array_equal(a["SAD"][:], b["SAD"][:])
+    one = pd.read_csv(tmp_path / "one" / "summary.tsv", sep="\t")
+    two = pd.read_csv(tmp_path / "two" / "summary.tsv", sep="\t")
+    assert one.equals(two)
