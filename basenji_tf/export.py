@@ -8,8 +8,10 @@ serves through ``loaded.serve(x)`` or
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import keras
 import tensorflow as tf
@@ -42,8 +44,25 @@ def export_saved_model(
     archive.add_endpoint(
         name="serve", fn=lambda x: predictor(x, training=False), input_signature=[spec]
     )
-    with atomic_path(out_dir, is_dir=True) as tmp:
+    with atomic_path(out_dir, is_dir=True) as tmp, _tensorflow_info_quiet():
         archive.write_out(tmp, verbose=False)
+
+
+@contextlib.contextmanager
+def _tensorflow_info_quiet() -> Iterator[None]:
+    """TensorFlow's logger at WARNING for the block.
+
+    Saving logs "Assets written to: <dir>/assets" at INFO, naming the temporary directory
+    that :func:`~basenji_tf.files.atomic_path` renames a moment later (and twice where
+    TensorFlow's own handler prints it besides ours).
+    """
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def export_model(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import (
@@ -67,6 +69,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def bigwig_names(paths: Sequence[str]) -> str:
+    """The BigWigs' file names, runs of three or more consecutive targets as ``first .. last``.
+
+    ``t0.bw, t3.bw, t6.bw`` for ``--ti 0,3,6``; ``t0.bw .. t5312.bw`` for 5,313 targets.
+    """
+    names = [os.path.basename(p) for p in paths]
+    numbers = [int(m[1]) if (m := re.fullmatch(r"t(\d+)\.bw", n)) else None for n in names]
+    parts, i = [], 0
+    while i < len(names):
+        j = i
+        while j + 1 < len(names) and numbers[j] is not None and numbers[j + 1] == numbers[j] + 1:
+            j += 1
+        if j - i >= 2:
+            parts.append(f"{names[i]} .. {names[j]}")
+        else:
+            parts.extend(names[i : j + 1])
+        i = j + 1
+    return ", ".join(parts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
@@ -100,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 executor,
                 args.restart,
             )
-        print(f"{len(paths)} BigWigs in {args.out_dir}/bigwig")
+        print(f"wrote {len(paths)} BigWigs: {bigwig_names(paths)} in {args.out_dir}/bigwig")
 
     return run_main(PROG, body, out_dir=args.out_dir)
 

@@ -14,6 +14,7 @@ from basenji_tf.cli._common import (
 )
 from basenji_tf.cli._scoring import add_model_options, add_shard_options, model_spec, run_sharded
 from basenji_tf.cli._types import positive_int
+from basenji_tf.files import read_h5
 
 if TYPE_CHECKING:
     from basenji_tf.scoring.ensemble import ModelSpec
@@ -80,6 +81,24 @@ def sat_args(args: argparse.Namespace) -> tuple[ModelSpec, SatOptions]:
     return model, options
 
 
+def sat_summary(scores_file: str, stats: Sequence[str], what: str) -> str:
+    """The closing line: sequences x targets scored, bp mutated, statistics, the file.
+
+    Args:
+        scores_file: the ``scores.h5`` written (``seqs`` [N, mut_len, 4], each statistic
+            [N, mut_len, 4, T]).
+        stats: its score datasets.
+        what: what the N sequences are ("regions").
+    """
+    with read_h5(scores_file, "scores file") as h5:
+        num_seqs, mut_len = h5["seqs"].shape[:2]
+        num_targets = h5[stats[0]].shape[-1]
+    return (
+        f"{num_seqs} {what} x {num_targets} targets scored ({mut_len} bp mutated each; "
+        f"{', '.join(stats)}): wrote {scores_file}"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = make_parser(
         PROG,
@@ -103,9 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from basenji_tf.scoring.sat import run_sat_bed
 
         model, options = sat_args(args)
-        run_sharded(
+        scores_file = run_sharded(
             args, run_sat_bed, model, args.genome_fasta, args.bed_file, args.out_dir, options
         )
+        print(sat_summary(scores_file, options.stats, "regions"))
 
     return run_main(PROG, body, out_dir=args.out_dir)
 

@@ -388,6 +388,9 @@ def predict_genome(
     _write_index(out / "bigwig" / "targets.txt", outputs, table, paths)
     for task in tasks:
         Path(task.path).unlink(missing_ok=True)
+    chunk_dir = out / "chunks"
+    if not any(chunk_dir.iterdir()):  # left in place if it holds anything else
+        chunk_dir.rmdir()
     return paths
 
 
