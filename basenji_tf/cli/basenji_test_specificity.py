@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-c",
         dest="class_min",
-        type=positive_int,
+        type=nonnegative_int,
         default=100,
         help="minimum number of targets of a class to evaluate it",
     )
