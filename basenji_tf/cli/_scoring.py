@@ -7,6 +7,7 @@ and usage errors answer at once): the library modules are imported where they ar
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -124,4 +125,98 @@ def run_sharded(args: argparse.Namespace, run: Callable[..., Result], *run_args)
     """
     with executor_from_args(args) as executor:
         shards = shard_count(args, executor.parallelism)
+        return run(*run_args, shards=shards, executor=executor, keep_shards=args.keep_shards)
+
+
+def multi_parser(parser: argparse.ArgumentParser, prog: str, single: str) -> None:
+    """Turn a single command's parser into its ``*_multi.py`` front end's (in place).
+
+    ``-p`` (already on ``parser``, from :func:`add_shard_options`) becomes the number of
+    shards, 2 by default: the original's ``-p``, the number of its Slurm jobs.
+
+    Args:
+        parser: the single command's ``build_parser()``.
+        prog: the multi command's name.
+        single: the single command's name, for the description.
+    """
+    parser.prog = prog
+    parser.description = (
+        f"{single} split into -p shards (job0, job1, ... in the output directory) run in "
+        "local processes, at most --max_proc at once, or as tasks on a Dask cluster "
+        "(--scheduler), and merged into the output a single process writes, byte for "
+        "byte. The original's Slurm options are accepted and ignored (docs/scaling.md)."
+    )
+    processes = parser._option_string_actions["-p"]
+    processes.help = "number of shards (default: 2; with --scheduler: at least this many)"
+
+
+def add_slurm_options(
+    parser: argparse.ArgumentParser,
+    name: str | None,
+    conda_env: str | None = "tf2.6",
+    name_flags: tuple[str, ...] = ("--name",),
+    restart_flags: tuple[str, ...] = ("-r",),
+    max_proc: bool = True,
+    cpu: bool = False,
+) -> None:
+    """The original ``*_multi.py`` options of its Slurm jobs: accepted, and ignored.
+
+    ``--max_proc`` alone acts (local processes at once, :func:`run_multi`); ``-r`` and
+    the rest are named in one warning (:func:`warn_slurm_ignored`).
+
+    Args:
+        parser: the command's parser.
+        name: the default Slurm job name (``--name``; None with no ``name_flags``).
+        conda_env: the default of ``-e`` (None: the command has no ``-e conda_env``).
+        name_flags: the option strings of the job name (``-n`` in basenji_sat_bed_multi;
+            none: the command has no job name option).
+        restart_flags: the option strings of restart (``-r``, ``--restart``).
+        max_proc: add ``--max_proc``.
+        cpu: add ``--cpu`` (Slurm jobs without a GPU).
+    """
+    add = parser.add_argument
+    add("-q", dest="queue", default="geforce", help="Slurm queue; ignored: see -p, --scheduler")
+    if conda_env is not None:
+        add("-e", dest="conda_env", default=conda_env, help="conda env of Slurm jobs; ignored")
+    if name_flags:
+        add(*name_flags, dest="name", default=name, help="Slurm job name prefix; ignored")
+    if max_proc:
+        add("--max_proc", type=positive_int, help="shards running at once (default: -p)")
+    if cpu:
+        add("--cpu", action="store_true", help="Slurm jobs on CPUs; ignored (runs where it runs)")
+    add(
+        *restart_flags,
+        dest="restart",
+        action="store_true",
+        help="the original's restart of a partial run; accepted with a warning: every run "
+        "scores all shards (an output directory holding an earlier run's output is "
+        "overwritten)",
+    )
+
+
+def warn_slurm_ignored(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """One warning naming the Slurm options given that change nothing here, and ``-r``."""
+    given = [
+        dest
+        for dest in ("queue", "conda_env", "name", "cpu", "restart")
+        if hasattr(args, dest) and getattr(args, dest) != parser.get_default(dest)
+    ]
+    if given:
+        logging.warning(
+            "ignored (the original's Slurm options; shards run on -p local processes or "
+            "--scheduler, and every run scores all shards): %s",
+            ", ".join(given),
+        )
+
+
+def run_multi(args: argparse.Namespace, run: Callable[..., Result], *run_args) -> Result:
+    """``run(*run_args, shards=..., executor=..., keep_shards=...)`` of a ``*_multi.py``.
+
+    ``-p`` shards (default 2; at least one per worker thread with a scheduler), at most
+    ``--max_proc`` local processes at once.
+    """
+    args.processes = args.processes or 2
+    max_proc = getattr(args, "max_proc", None) or args.processes
+    with executor_from_args(args, max_proc) as executor:
+        shards = shard_count(args, executor.parallelism) or 1
         return run(*run_args, shards=shards, executor=executor, keep_shards=args.keep_shards)
