@@ -311,3 +311,24 @@ def test_predict_bed_multi_equals_predict_bed(tmp_path, small_model):
     assert basenji_predict_bed_multi.main([*common, *multi, *model]) == 0
     for name in ("predict.h5", "bigwig/t0.bw", "bigwig/t3.bw"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_sed_multi_through_a_scheduler_equals_sed(
+    tmp_path, small_model, reference_dir, dask_cluster
+):
+    """--scheduler: shard tasks on two Dask workers (one per worker thread, -p 1 asked)."""
+    tss = tmp_path / "tss.bed"
+    tss.write_text("chrG\t74000\t74001\tnear\t0\t+\nchrG\t102100\t102101\tg102\t0\t-\n")
+    common = [
+        "-f", small_model["fasta"], "--batch_variants", "4",
+        small_model["params"], small_model["model"],
+        str(reference_dir / "sad_small" / "snps.vcf"), str(tss),
+    ]  # fmt: skip
+    assert basenji_sed.main(["-o", str(tmp_path / "one"), *common]) == 0
+    dask = ["--scheduler", dask_cluster.address, "-p", "1", "--keep_shards", "-e", "env"]
+    assert basenji_sed_multi.main(["-o", str(tmp_path / "dask"), *dask, *common]) == 0
+    one, two = tmp_path / "one" / "sed.h5", tmp_path / "dask" / "sed.h5"
+    assert one.read_bytes() == two.read_bytes()
+    assert len(list((tmp_path / "dask").glob("job*/sed.h5"))) == 2  # one shard per worker
