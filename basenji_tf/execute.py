@@ -8,7 +8,7 @@ results equal a single-process run bit for bit whichever executor ran the tasks.
 
 * :class:`InProcess` runs the tasks one after the other here;
 * :class:`LocalProcesses` runs them in at most ``max_proc`` spawned processes at once,
-  each with an equal share of the CPU threads;
+  each with this process's TensorFlow threads (results depend on them);
 * :class:`DaskExecutor` submits them to a Dask distributed scheduler (a laptop's
   LocalCluster, dask-jobqueue on Slurm/PBS/SGE/LSF, Kubernetes, the cloud);
 * :func:`make_executor` picks one from the command-line options ``-p``, ``--scheduler``
@@ -100,9 +100,12 @@ class InProcess(_Closing):
 class LocalProcesses(_Closing):
     """Run the tasks in local processes ("spawn": fresh interpreters), ``max_proc`` at once.
 
-    Each process gets ``cpu_count // processes`` intra-op threads (TensorFlow, OpenMP) and
-    one inter-op thread, and logs at this process's level. The first task to fail stops
-    the tasks not yet started and raises its exception here.
+    Each process keeps this process's intra-op threads (TensorFlow's default: one per
+    core), gets one inter-op thread, and logs at this process's level. The intra-op
+    threads are not divided among the processes: oneDNN splits a call's work by thread
+    count, and on AVX2 CPUs a sequence's outputs then differ in the last bit between 1
+    and 2 threads, so shards would no longer equal a single-process run. The first task to
+    fail stops the tasks not yet started and raises its exception here.
 
     Args:
         max_proc: processes running at once (at most one per task).
@@ -122,11 +125,10 @@ class LocalProcesses(_Closing):
         if not tasks:
             return []
         processes = min(self.max_proc, len(tasks))
-        threads = max(1, (os.cpu_count() or 1) // processes)
         level = logging.getLogger().getEffectiveLevel()
         with concurrent.futures.ProcessPoolExecutor(
             processes, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_worker, initargs=(threads, level),
+            initializer=_start_worker, initargs=(level,),
         ) as pool:  # fmt: skip
             futures = [pool.submit(function, task) for task in tasks]
             try:
@@ -245,21 +247,18 @@ def _gather(futures: Sequence, progress: str | None) -> list:
     return results
 
 
-def _start_worker(threads: int, log_level: int) -> None:
-    """Process initializer: thread limits and logging like the parent's.
+def _start_worker(log_level: int) -> None:
+    """Process initializer: one inter-op thread, logging like the parent's.
 
-    TensorFlow reads the thread variables when it is imported; a worker whose tasks never
-    need it (basenji_data.py's) does not import it here.
+    Intra-op threads stay the parent's (see :class:`LocalProcesses`). TensorFlow reads
+    the thread variables when it is imported; a worker whose tasks never need it
+    (basenji_data.py's) does not import it here.
     """
-    os.environ.update(
-        TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1",
-        OMP_NUM_THREADS=str(threads),
-    )  # fmt: skip
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     tf = sys.modules.get("tensorflow")
     if tf is not None:
         # Imported already (with the parent's main module), but no operation has run yet:
         # its thread pools can still be sized.
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     logging.basicConfig(level=log_level, format=f"[worker {os.getpid()}] %(message)s")
 

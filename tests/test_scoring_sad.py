@@ -10,7 +10,7 @@ from basenji_tf import seqnn
 from basenji_tf.cli import basenji_sad
 from basenji_tf.dna import dna_1hot
 from basenji_tf.errors import InputError
-from basenji_tf.execute import InProcess
+from basenji_tf.execute import InProcess, LocalProcesses
 from basenji_tf.genome import Genome
 from basenji_tf.scoring.cone import ConeSplice
 from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec
@@ -328,6 +328,30 @@ def test_real_vcfs_misref_and_misorder(tmp_path, reference_dir, small, caplog):
             else:
                 np.testing.assert_array_equal(sad, valid[rsid][0])
             np.testing.assert_allclose(d1, valid[rsid][1], rtol=2e-3, atol=2e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+@pytest.mark.fixed_shape
+def test_local_processes_equal_a_single_run_with_one_sequence_per_call(
+    tmp_path, reference_dir, sad_dir
+):
+    """-p 2 with calls of one sequence: worker processes keep this process's threads.
+
+    On AVX2 kernels a call of one sequence differs in the last bit between 1 and 2
+    intra-op threads (oneDNN splits the work by thread); workers given half the threads
+    made ``-p 2`` differ from ``-p 1``.
+    """
+    small = reference_dir / "basenji2_small"
+    model = ModelSpec(str(small / "params.json"), str(small / "model0_best.h5"), batch_size=1)
+    fasta, vcf = str(sad_dir / "gata4_locus.fa"), str(sad_dir / "snps.vcf")
+    options = SadOptions(stats=("SAD", "REF"), batch_variants=2)
+    one = run_sad(model, fasta, vcf, str(tmp_path / "one"), options)
+    two = run_sad(model, fasta, vcf, str(tmp_path / "two"), options, 2, executor=LocalProcesses(2))
+    with h5py.File(one) as a, h5py.File(two) as b:
+        assert set(a) == set(b)
+        for k in a:
+            np.testing.assert_array_equal(a[k][:], b[k][:], err_msg=k)
 
 
 @pytest.mark.slow
