@@ -65,6 +65,16 @@ def isa_cap() -> str | None:
     return cap or None
 
 
+def bfloat16_hidden() -> bool:
+    """Whether the CPU has bfloat16 but ``ONEDNN_MAX_CPU_ISA`` hides it from oneDNN.
+
+    TensorFlow still sees the flag and asks oneDNN for bfloat16 kernels, which it then
+    cannot create: a bfloat16 matmul or convolution aborts the process.
+    """
+    present = any(flag in cpu_flags() for flag in BFLOAT16_FLAGS)
+    return present and isa_cap() in _ISA_CAPS_WITHOUT_BF16
+
+
 def _onednn_off() -> bool:
     return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower() in ("0", "false")
 
@@ -174,8 +184,9 @@ def _missing(flags: tuple[str, ...]) -> str:
     if _onednn_off():
         return "TF_ENABLE_ONEDNN_OPTS=0 turns oneDNN off"
     cap = isa_cap()
-    if cap in _ISA_CAPS_WITHOUT_BF16 and any(f in cpu_flags() for f in flags):
-        return f"ONEDNN_MAX_CPU_ISA={cap} hides its {'/'.join(flags)}"
+    present = [f for f in flags if f in cpu_flags()]
+    if cap in _ISA_CAPS_WITHOUT_BF16 and present:
+        return f"ONEDNN_MAX_CPU_ISA={cap} hides its {'/'.join(present)}"
     return f"no {' or '.join(flags)} flag in {CPUINFO}"
 
 

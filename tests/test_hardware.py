@@ -59,8 +59,10 @@ def test_native_bfloat16_from_the_flags(simulate, monkeypatch):
     simulate(SAPPHIRE)
     assert hardware.native_bfloat16() and hardware.native_float16_cpu()
     # oneDNN capped below AVX512_CORE_BF16, or off: the flags are there, the kernels not
+    assert not hardware.bfloat16_hidden()
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
     assert not hardware.native_bfloat16() and not hardware.native_float16_cpu()
+    assert hardware.bfloat16_hidden()  # TensorFlow would still ask oneDNN for bfloat16
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
     assert hardware.native_bfloat16() and not hardware.native_float16_cpu()
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
@@ -86,7 +88,9 @@ def test_precision_warning_only_without_native_support(simulate, monkeypatch):
     assert hardware.precision_warning("bfloat16") is None
     assert hardware.precision_warning("float16") is not None
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
-    assert "ONEDNN_MAX_CPU_ISA=AVX2" in hardware.precision_warning("bfloat16")
+    assert "ONEDNN_MAX_CPU_ISA=AVX2 hides its avx512_bf16)" in hardware.precision_warning(
+        "bfloat16"
+    )
     monkeypatch.setattr(hardware, "gpu_visible", lambda: True)
     assert hardware.precision_warning("float16") is None
 
