@@ -51,7 +51,7 @@ _FLAG_PREFIXES = ("avx", "fma", "amx", "sse4", "f16c")
 
 @cache
 def machine() -> dict:
-    """CPU model, logical CPUs, SIMD flags, load average and library versions."""
+    """CPU model, logical CPUs, SIMD flags, the oneDNN ISA cap and native bfloat16."""
     model, flags = platform.processor() or platform.machine(), []
     try:
         with open("/proc/cpuinfo") as handle:
@@ -64,7 +64,13 @@ def machine() -> dict:
                     break
     except OSError:
         pass
-    return {"cpu_model": model, "cpu_count": os.cpu_count(), "cpu_flags": flags}
+    return {
+        "cpu_model": model,
+        "cpu_count": os.cpu_count(),
+        "cpu_flags": flags,
+        "onednn_max_cpu_isa": hardware.isa_cap(),
+        "native_bfloat16": hardware.native_bfloat16(),
+    }
 
 
 def _versions() -> dict:
