@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 import pysam  # noqa: E402
-from _harness import emit, forward_gflops, timed  # noqa: E402
+from _harness import emit, forward_gflops, fraction_of_roof, roofs, timed  # noqa: E402
 
 from basenji_tf import seqnn  # noqa: E402
 from basenji_tf.genome import read_chrom_sizes  # noqa: E402
@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=1.0, help="Mb of hg38 chr1 to predict")
     args = parser.parse_args()
     bp = int(args.mb * 1_000_000)
+    roof = roofs(("float32",))["float32"]
     with tempfile.TemporaryDirectory() as tmp:
         fasta = write_region(Path(tmp), bp)
         model = seqnn.load(PARAMS)
@@ -102,11 +103,15 @@ def main() -> None:
         G.predict_chunk, G.merge_chunks = phase("predict"), phase("bigwig")
         timing = timed(predict)
     phases = {k: statistics.median(r[k] for r in runs[1:]) for k in original}
-    report(bp, head, tiling, gflops, timing, phases)
+    report(bp, head, tiling, gflops, timing, phases, roof)
 
 
-def report(bp: int, head, tiling, gflops: float, timing: dict, phases: dict) -> None:
-    """Emit the line: the phases' rates and their projections onto hg38."""
+def report(bp: int, head, tiling, gflops: float, timing: dict, phases: dict, roof: dict) -> None:
+    """Emit the line: the phases' rates, their roofs and their projections onto hg38.
+
+    The sustained prediction rate is a fraction of the measured conv roof and of the
+    arithmetic one (bench/_harness.py); above a roof it is flagged, not printed.
+    """
     windows = -(-bp // tiling.span)
     bins = math.ceil(bp / tiling.stride) * head.num_targets
     windows_per_s = windows / phases["predict"]
@@ -128,6 +133,19 @@ def report(bp: int, head, tiling, gflops: float, timing: dict, phases: dict) -> 
         predict_bp_per_s=round(windows_per_s * tiling.span),
         model_gflops_per_window=round(gflops, 1),
         cpu_sustained_gflops=round(gflops * windows_per_s, 1),
+        **fraction_of_roof(
+            gflops * windows,
+            phases["predict"],
+            roof["measured"]["gflops"],
+            roof["measured"]["roof"],
+        ),
+        **fraction_of_roof(
+            gflops * windows,
+            phases["predict"],
+            roof["arithmetic"]["gflops"],
+            roof["arithmetic"]["roof"],
+            label="arithmetic_roof",
+        ),
         bigwig_bins_per_s=round(bins_per_s),
         hg38_windows=hg38_windows,
         hg38_predict_hours_this_machine=round(hg38_windows / windows_per_s / 3600, 1),
