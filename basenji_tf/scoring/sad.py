@@ -232,6 +232,10 @@ def score_vcf(
             progress.close()
         finally:
             writer.close()
+        # Rewritten as a merge of one shard: the streamed file's layout depends on how its
+        # rows arrived, the rewritten one on its contents only, so -p N equals -p 1 byte
+        # for byte (one more pass over the file).
+        merge_sad([tmp], tmp)
     # read_vcf counted the rows it yielded; REF mismatches were skipped after that.
     counts.rows = writer.rows
     log.info("%s", counts.summary())
