@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from basenji_tf import seqnn, train
+from basenji_tf import hardware, seqnn, train
 from basenji_tf.errors import InputError
 from basenji_tf.params import parse_train_params
 from basenji_tf.tfrecords import write_statistics, write_tfrecords
@@ -383,10 +383,13 @@ def test_one_data_dir_trains_head_zero_of_a_two_head_model(tmp_path):
 
 
 def test_mixed_precision_trains_in_bfloat16_on_cpu(tmp_path, deterministic_ops, monkeypatch):
-    """-m on a CPU: mixed_bfloat16 without loss scaling; the loss is finite and falls.
+    """-m on a CPU with native bfloat16: mixed_bfloat16 without loss scaling.
 
-    The global policy is restored afterwards and the variables stay float32.
+    The loss is finite and falls; the global policy is restored afterwards and the
+    variables stay float32. (Without native bfloat16 -m trains float32:
+    tests/test_hardware.py.) The CPU is declared native so that the test runs anywhere.
     """
+    monkeypatch.setattr(hardware, "native_bfloat16", lambda: True)
     data = write_data_dir(tmp_path / "data")
     params = write_params(tmp_path / "params.json", train_epochs_max=3)
     built = []

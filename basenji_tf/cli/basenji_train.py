@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-m",
         dest="mixed_precision",
         action="store_true",
-        help="mixed precision: float16 with loss scaling on GPUs, bfloat16 on CPUs",
+        help="mixed precision: float16 with loss scaling on GPUs, bfloat16 on CPUs with "
+        "native bfloat16 (AVX512_BF16, AMX); elsewhere float32, with a warning",
     )
     parser.add_argument(
         "--xla",
