@@ -287,7 +287,9 @@ def merge_chunks(task: MergeTask) -> None:
     )
     write_track_group(task.paths, task.chrom_sizes, blocks, task.tiling.stride,
                       task.untransform)  # fmt: skip
-    log.info("wrote %s .. %s", Path(task.paths[0]).name, Path(task.paths[-1]).name)
+    names = [Path(path).name for path in task.paths]
+    shown = ", ".join(names) if len(names) <= 4 else f"{names[0]}, ..., {names[-1]}"
+    log.info("wrote %d BigWigs: %s", len(names), shown)
 
 
 # ---------------------------------------------------------------------------------------
