@@ -97,13 +97,17 @@ def quantile_normalize(matrix: np.ndarray) -> np.ndarray:
     values = np.asarray(matrix, dtype=np.float64)
     if values.ndim != 2:
         raise ValueError(f"quantile_normalize needs [positions, targets], not {values.shape}")
-    ordered = np.sort(values, axis=0)
+    order = np.argsort(values, axis=0, kind="stable")
+    ordered = np.take_along_axis(values, order, axis=0)
     cumulative = np.concatenate([[0.0], np.cumsum(ordered.mean(axis=1))])
     out = np.empty_like(values)
     for j in range(values.shape[1]):
-        first = np.searchsorted(ordered[:, j], values[:, j], side="left")
-        last = np.searchsorted(ordered[:, j], values[:, j], side="right")
-        out[:, j] = (cumulative[last] - cumulative[first]) / (last - first)
+        column = ordered[:, j]
+        # runs of tied values in the sorted column: [starts, ends) in ranks
+        starts = np.flatnonzero(np.concatenate([[True], column[1:] != column[:-1]]))
+        ends = np.append(starts[1:], len(column))
+        means = (cumulative[ends] - cumulative[starts]) / (ends - starts)
+        out[order[:, j], j] = np.repeat(means, ends - starts)
     return out
 
 
