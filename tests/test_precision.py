@@ -2,8 +2,6 @@
 
 import logging
 import math
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import h5py
@@ -228,18 +226,3 @@ def test_load_predictor_keeps_the_last_model(paths):
     assert load_predictor(spec) is first
     other = load_predictor(ModelSpec(*paths, precision="bfloat16"))
     assert other is not first and other[0].model.layers[-1].name == "head_human_float32"
-
-
-def test_help_does_not_import_tensorflow():
-    code = (
-        "import sys\n"
-        "from basenji_tf.cli import basenji_sad\n"
-        "try:\n"
-        "    basenji_sad.main(['--help'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "--precision {float32,bfloat16,float16}" in done.stdout
