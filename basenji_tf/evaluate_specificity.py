@@ -259,12 +259,12 @@ def collect_split(
 ) -> SplitArrays:
     """Every sequence's predictions and targets of ``channels``, every ``step``-th bin.
 
-    Each batch is zero-padded to ``batch_size`` sequences before the model call, so a
+    Model calls have ``batch_size`` sequences (``seqnn.predict_model`` pads the last), so a
     sequence's prediction never depends on which others share its batch.
 
     Args:
-        predict_fn: ``(x [batch_size, seq_length, 4], batch_size=...) -> [batch_size,
-            bins, all channels]`` (:func:`basenji_tf.evaluate.ensembled_predictor`).
+        predict_fn: ``(x [B, seq_length, 4], batch_size=...) -> [B, bins, all channels]``
+            (:func:`basenji_tf.evaluate.ensembled_predictor`).
         dataset: batches of (sequences, targets [B, bins, all channels]), B <= batch_size.
         channels: output channels kept, in order.
         batch_size: sequences per model call.
@@ -274,10 +274,7 @@ def collect_split(
     channels = list(channels)
     preds, targets = [], []
     for x, y in track(dataset, total=total, desc="predict", unit="batches"):
-        x = x.numpy()
-        batch = np.zeros((batch_size, *x.shape[1:]), np.float32)
-        batch[: len(x)] = x
-        pred = np.asarray(predict_fn(batch, batch_size=batch_size), np.float32)[: len(x)]
+        pred = np.asarray(predict_fn(x.numpy(), batch_size=batch_size), np.float32)
         preds.append(pred[:, ::step][..., channels])
         targets.append(y.numpy()[:, ::step][..., channels].astype(np.float16))
     if not preds:
