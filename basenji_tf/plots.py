@@ -146,7 +146,7 @@ def pr_plot(
 _BASE_COLORS = {"A": "tab:green", "C": "tab:blue", "G": "orange", "T": "tab:red"}
 
 
-def _draw_reference_bases(ax: plt.Axes, seq_1hot: np.ndarray, height: np.ndarray) -> None:
+def draw_reference_bases(ax: plt.Axes, seq_1hot: np.ndarray, height: np.ndarray) -> None:
     """Draw each reference base as a letter ``height[i]`` tall (below the axis if < 0).
 
     Args:
@@ -200,7 +200,7 @@ def sat_logo(
     mut_mean = np.where(is_ref, 0, scores).sum(axis=1) / np.maximum(1, (~is_ref).sum(axis=1))
     height = np.where(is_ref.any(axis=1), (scores * is_ref).sum(axis=1) - mut_mean, 0)
     fig, ax = plt.subplots(figsize=(max(4, len(height) / 8), 2))
-    _draw_reference_bases(ax, seq_1hot, height)
+    draw_reference_bases(ax, seq_1hot, height)
     ax.set_xlabel("position in the mutated region (bp)")
     ax.set_ylabel("loss")
     ax.set_title(title, fontsize=9)
@@ -223,59 +223,6 @@ def sat_heatmap(
     ax.set_xlabel("position in the mutated region (bp)")
     ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.03)
-    save_figure(fig, stem)
-
-
-def sat_mutation_map(
-    seq_1hot: np.ndarray,
-    delta: np.ndarray,
-    stem: str | os.PathLike,
-    figure_width: float = 20,
-    gain: bool = False,
-    min_limit: float = 0.01,
-    title: str = "",
-) -> None:
-    """``basenji_sat_plot.py``'s figure of one sequence and target, top to bottom.
-
-    A logo of the loss (each reference base as tall as its worst substitution's drop,
-    plus 5% of the maximum so every base shows), optionally one of the gain, the loss and
-    gain per position as lines, and a heatmap of every substitution's change.
-
-    Args:
-        seq_1hot: bool [len, 4] reference bases.
-        delta: [len, 4] score of each base minus the reference's (0 at the reference).
-        stem: output path without extension (.pdf and .png are written).
-        figure_width: inches.
-        gain: draw the gain logo as well.
-        min_limit: smallest colour-scale limit of the heatmap.
-        title: figure title.
-    """
-    delta = np.asarray(delta, dtype=np.float32)
-    loss, gains = -delta.min(axis=1), delta.max(axis=1)
-    logos = [("loss", loss)] + ([("gain", gains)] if gain else [])
-    fig, axes = plt.subplots(len(logos) + 2, 1, figsize=(figure_width, 4), sharex=True)
-    for ax, (name, heights) in zip(axes, logos):
-        _draw_reference_bases(ax, seq_1hot, heights + 0.05 * max(float(heights.max()), 0))
-        ax.set_ylim(0, ax.get_ylim()[1])
-        ax.set_ylabel(name, fontsize=8)
-    ax_lines, ax_heat = axes[-2], axes[-1]
-    x = np.arange(len(delta)) + 0.5
-    ax_lines.plot(x, loss, color="#3a6fb0", label="loss", linewidth=1)
-    ax_lines.plot(x, gains, color="#c0392b", label="gain", linewidth=1)
-    ax_lines.legend(loc="upper right", fontsize=7, frameon=False)
-    limit = max(min_limit, float(np.nanmax(np.abs(delta))) if delta.size else 0.0)
-    ax_heat.imshow(
-        delta.T,
-        aspect="auto",
-        cmap="RdBu_r",
-        vmin=-limit,
-        vmax=limit,
-        interpolation="nearest",
-        extent=(0, len(delta), 3.5, -0.5),
-    )
-    ax_heat.set_yticks(range(4), list("ACGT"))
-    ax_heat.set_xlabel("position in the plotted region (bp)")
-    axes[0].set_title(title, fontsize=9)
     save_figure(fig, stem)
 
 

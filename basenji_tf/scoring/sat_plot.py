@@ -215,7 +215,7 @@ def sat_figure(
     axes = [fig.add_subplot(grid[0, 0])]
     axes += [fig.add_subplot(grid[r, 0], sharex=axes[0]) for r in range(1, rows)]
     for ax, (name, heights) in zip(axes, logos):
-        plots._draw_reference_bases(ax, seq_1hot, heights + 0.05 * max(float(heights.max()), 0))
+        plots.draw_reference_bases(ax, seq_1hot, heights + 0.05 * max(float(heights.max()), 0))
         ax.set_ylim(0, ax.get_ylim()[1])
         ax.set_ylabel(name, fontsize=8)
     ax_lines, ax_heat = axes[-2], axes[-1]
