@@ -28,6 +28,7 @@ LAYERS = {
     "basenji_tf.evaluate": 4,
     "basenji_tf.evaluate_genes": 4,
     "basenji_tf.evaluate_specificity": 4,  # basenji_test_specificity.py
+    "basenji_tf.train_head": 4,  # basenji_train_head.py
     "basenji_tf.export": 4,
     "basenji_tf.scoring": 4,
     "basenji_tf.scoring.*": 4,
@@ -40,6 +41,7 @@ LAYERS = {
     "basenji_tf.plots": 4,
     "basenji_tf.tfr_tools": 4,  # tfr_bw.py, tfr_qc.py
     "basenji_tf.motifs": 4,  # basenji_motifs.py
+    "basenji_tf.motifs_inject": 4,  # basenji_motifs_inject.py
     "basenji_tf.model_files": 4,  # save_model.py
     # model wing: seqnn -> blocks -> layers
     "basenji_tf.seqnn": 3,
