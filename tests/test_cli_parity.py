@@ -72,7 +72,6 @@ NOT_YET: dict[tuple[str, str], str] = {}
 # xfail(strict=True): porting one without removing it from this set fails the test.
 NOT_PORTED: dict[str, str] = {
     # other issues own these
-    "basenji_train_head": "a new head trained on a frozen trunk: another issue",
     "basenji_motifs_denovo": "de novo motifs from attributions: another issue",
 }
 

@@ -28,6 +28,7 @@ LAYERS = {
     "basenji_tf.evaluate": 4,
     "basenji_tf.evaluate_genes": 4,
     "basenji_tf.evaluate_specificity": 4,  # basenji_test_specificity.py
+    "basenji_tf.train_head": 4,  # basenji_train_head.py
     "basenji_tf.export": 4,
     "basenji_tf.scoring": 4,
     "basenji_tf.scoring.*": 4,
