@@ -154,6 +154,26 @@ def test_effect_equals_predicting_both_windows(tmp_path, small_model, meme, bed)
     assert np.abs(want_scores).max() > 1e-3  # the motifs change the predictions
 
 
+@pytest.mark.slow
+@pytest.mark.fixed_shape
+def test_effects_do_not_depend_on_the_motifs_sharing_a_call(small_model, meme, monkeypatch):
+    from basenji_tf import motifs_inject
+    from basenji_tf.scoring.ensemble import ModelSpec, load_predictor
+
+    spec = ModelSpec(small_model["params"], small_model["model"], rc=True, batch_size=4)
+    _, predictor, _ = load_predictor(spec)
+    assert predictor.splice is not None  # the motif windows reuse their background's tower
+    motifs = read_motifs(meme)
+    with Genome(small_model["fasta"]) as genome:
+        backgrounds = [dna_1hot(genome.fetch("chrG", s, s + 16384)) for s in (50000, 80000)]
+    options = InjectOptions(seed=2)
+    together = motifs_inject.motif_effects(predictor, backgrounds, motifs, options)
+    monkeypatch.setattr(motifs_inject, "MOTIFS_PER_CALL", 1)
+    alone = motifs_inject.motif_effects(predictor, backgrounds, motifs, options)
+    np.testing.assert_array_equal(together, alone)
+    assert together.shape == (2, 3, 8) and np.abs(together).max() > 1e-2
+
+
 @pytest.mark.parametrize(
     ("db", "message"),
     [
