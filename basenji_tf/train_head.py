@@ -69,7 +69,7 @@ from basenji_tf.model_files import save_model_file
 from basenji_tf.params import parse_train_params, read_params
 from basenji_tf.progress import track
 from basenji_tf.targets import read_targets
-from basenji_tf.tfrecords import read_sequences_bed
+from basenji_tf.tfrecords import read_sequences_bed, read_statistics
 from basenji_tf.weights import weighted_layers
 
 log = logging.getLogger(__name__)
@@ -452,7 +452,7 @@ def row_names(data_dir: str | os.PathLike, rows: dict[str, int]) -> list[str]:
                 "not belong to this data directory's TFRecords"
             )
         return names
-    stats = json.loads((Path(data_dir) / "statistics.json").read_text())
+    stats = read_statistics(data_dir)
     pool_bp, bins = int(stats.get("pool_width", 1)), int(stats["target_length"])
     names = []
     for split in SPLITS:
@@ -527,7 +527,7 @@ def train_head(
     out.mkdir(parents=True, exist_ok=True)
     params = read_params(params_file)
     settings = parse_train_params(params.get("train", {}), os.fspath(params_file))
-    num_targets = int(SeqDataset(data_dir, "train", 1).num_targets)
+    num_targets = int(read_statistics(data_dir)["num_targets"])
     new_params = head_params(params, num_targets, os.fspath(params_file))
     model = head_model(new_params, model_file, os.fspath(params_file))
 
