@@ -69,7 +69,7 @@ LAYERS = {
     "basenji_tf.execute": 0,  # how shards and tasks run (processes, Dask): data and scoring
 }
 MODEL_WING = ("seqnn", "blocks", "layers", "params", "weights", "metrics")
-DATA_WING = ("tfrecords", "dataset", "genome", "targets", "bam", "dna")
+DATA_WING = ("tfrecords", "dataset", "genome", "targets", "bam", "dna", "mappability")
 CLI = "basenji_tf.cli"
 
 

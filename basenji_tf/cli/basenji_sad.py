@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from basenji_tf.cli._common import (
@@ -144,14 +144,20 @@ def parse_shard(text: str) -> tuple[int, int]:
     return shard_i, num_shards
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(build_parser(), argv)
+def run_sad_command(
+    prog: str, args: argparse.Namespace, make_options: Callable[[argparse.Namespace], SadOptions]
+) -> int:
+    """Score ``args.vcf_file`` as basenji_sad.py (shards, executor, one-line errors).
+
+    ``make_options`` turns the parsed arguments into :class:`SadOptions`
+    (basenji_sad_ref.py adds its ``-c`` clustering).
+    """
 
     def body() -> None:
         # TensorFlow loads here, not at module level: --help and usage errors answer at once
         from basenji_tf.scoring.sad import run_sad
 
-        options = sad_options(args)
+        options = make_options(args)
         if args.untransform_old:
             logging.warning("-u is ignored: the targets table (-t) decides the un-transformation")
         with executor_from_args(args, args.processes or 1) as executor:
@@ -169,7 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 keep_shards=args.keep_shards,
             )
 
-    return run_main(PROG, body, out_dir=args.out_dir)
+    return run_main(prog, body, out_dir=args.out_dir)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_sad_command(PROG, parse_args(build_parser(), argv), sad_options)
 
 
 if __name__ == "__main__":

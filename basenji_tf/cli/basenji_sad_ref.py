@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from basenji_tf.cli._common import executor_from_args, parse_args, run_main
-from basenji_tf.cli._scoring import model_spec, shard_count
+from basenji_tf.cli._common import parse_args
 from basenji_tf.cli._types import probability
 from basenji_tf.cli.basenji_sad import build_parser as build_sad_parser
-from basenji_tf.cli.basenji_sad import parse_shard, sad_options
+from basenji_tf.cli.basenji_sad import run_sad_command, sad_options
 from basenji_tf.errors import InputError
 
 if TYPE_CHECKING:
@@ -77,31 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(build_parser(), argv)
-
-    def body() -> None:
-        # TensorFlow loads here, not at module level: --help and usage errors answer at once
-        from basenji_tf.scoring.sad import run_sad
-
-        options = sad_ref_options(args)
-        if args.untransform_old:
-            logging.warning("-u is ignored: the targets table (-t) decides the un-transformation")
-        with executor_from_args(args, args.processes or 1) as executor:
-            shards = shard_count(args, executor.parallelism)
-            shard = parse_shard(args.shard) if args.shard and shards is None else None
-            run_sad(
-                model_spec(args),
-                args.genome_fasta,
-                args.vcf_file,
-                args.out_dir,
-                options,
-                shards=shards,
-                shard=shard,
-                executor=executor,
-                keep_shards=args.keep_shards,
-            )
-
-    return run_main(PROG, body, out_dir=args.out_dir)
+    return run_sad_command(PROG, parse_args(build_parser(), argv), sad_ref_options)
 
 
 if __name__ == "__main__":
