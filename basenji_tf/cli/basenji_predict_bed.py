@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from basenji_tf.cli._common import (
     comma_ints,
@@ -13,6 +14,9 @@ from basenji_tf.cli._common import (
 )
 from basenji_tf.cli._scoring import add_model_options, add_shard_options, model_spec, run_sharded
 from basenji_tf.cli._types import positive_int
+
+if TYPE_CHECKING:
+    from basenji_tf.scoring.predict import PredictOptions
 
 PROG = "basenji_predict_bed.py"
 
@@ -68,21 +72,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def predict_options(args: argparse.Namespace) -> PredictOptions:
+    """The :class:`PredictOptions` of parsed arguments (loads the scoring library)."""
+    from basenji_tf.scoring.predict import PredictOptions
+
+    return PredictOptions(
+        args.site_length, args.sum, tuple(args.bigwig_indexes), args.genome_file,
+        args.embed_layer,
+    )  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
         # TensorFlow loads here, not at module level: --help and usage errors answer at once
-        from basenji_tf.scoring.predict import PredictOptions, run_predict_bed
+        from basenji_tf.scoring.predict import run_predict_bed
 
         model = model_spec(args)
-        options = PredictOptions(
-            args.site_length,
-            args.sum,
-            tuple(args.bigwig_indexes),
-            args.genome_file,
-            args.embed_layer,
-        )
+        options = predict_options(args)
         run_sharded(
             args, run_predict_bed, model, args.genome_fasta, args.bed_file, args.out_dir, options
         )

@@ -19,6 +19,7 @@ from basenji_tf.cli._scoring import (
     warn_slurm_ignored,
 )
 from basenji_tf.cli.basenji_predict_bed import build_parser as build_predict_bed_parser
+from basenji_tf.cli.basenji_predict_bed import predict_options
 
 PROG = "basenji_predict_bed_multi.py"
 
@@ -36,16 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> None:
         # TensorFlow loads here, not at module level: --help and usage errors answer at once
-        from basenji_tf.scoring.predict import PredictOptions, run_predict_bed
+        from basenji_tf.scoring.predict import run_predict_bed
 
         warn_slurm_ignored(args, parser)
-        options = PredictOptions(
-            args.site_length,
-            args.sum,
-            tuple(args.bigwig_indexes),
-            args.genome_file,
-            args.embed_layer,
-        )
+        options = predict_options(args)
         run_multi(
             args, run_predict_bed, model_spec(args), args.genome_fasta, args.bed_file,
             args.out_dir, options,

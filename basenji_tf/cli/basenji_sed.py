@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from basenji_tf.cli._common import (
     comma_ints,
@@ -14,6 +15,9 @@ from basenji_tf.cli._common import (
 from basenji_tf.cli._scoring import add_model_options, add_shard_options, model_spec, run_sharded
 from basenji_tf.cli._types import comma_strs, positive_int
 from basenji_tf.errors import InputError
+
+if TYPE_CHECKING:
+    from basenji_tf.scoring.sed import SedOptions
 
 PROG = "basenji_sed.py"
 
@@ -113,19 +117,26 @@ def genes_source(args: argparse.Namespace) -> tuple[str, bool]:
     return args.gtf_file, False
 
 
+def sed_options(args: argparse.Namespace) -> SedOptions:
+    """The :class:`SedOptions` of parsed arguments (loads the scoring library)."""
+    from basenji_tf.scoring.sed import SedOptions
+
+    return SedOptions(
+        feature=args.feature, tss_bins=args.tss_bins, strict=args.strict,
+        stats=tuple(args.stats), pseudo=args.log_pseudo, norm_file=args.norm_file,
+        batch_variants=args.batch_variants,
+    )  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
         # TensorFlow loads here, not at module level: --help and usage errors answer at once
-        from basenji_tf.scoring.sed import SedOptions, run_sed
+        from basenji_tf.scoring.sed import run_sed
 
         genes_file, tss_bed = genes_source(args)
-        options = SedOptions(
-            feature=args.feature, tss_bins=args.tss_bins, strict=args.strict,
-            stats=tuple(args.stats), pseudo=args.log_pseudo, norm_file=args.norm_file,
-            batch_variants=args.batch_variants,
-        )  # fmt: skip
+        options = sed_options(args)
         rows = run_sharded(
             args, run_sed, model_spec(args), args.genome_fasta, args.vcf_file, genes_file,
             args.out_dir, options, tss_bed,

@@ -14,7 +14,7 @@ from basenji_tf.cli._scoring import (
     warn_slurm_ignored,
 )
 from basenji_tf.cli.basenji_sed import build_parser as build_sed_parser
-from basenji_tf.cli.basenji_sed import genes_source
+from basenji_tf.cli.basenji_sed import genes_source, sed_options
 
 PROG = "basenji_sed_multi.py"
 
@@ -32,15 +32,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> None:
         # TensorFlow loads here, not at module level: --help and usage errors answer at once
-        from basenji_tf.scoring.sed import SedOptions, run_sed
+        from basenji_tf.scoring.sed import run_sed
 
         warn_slurm_ignored(args, parser)
         genes_file, tss_bed = genes_source(args)
-        options = SedOptions(
-            feature=args.feature, tss_bins=args.tss_bins, strict=args.strict,
-            stats=tuple(args.stats), pseudo=args.log_pseudo, norm_file=args.norm_file,
-            batch_variants=args.batch_variants,
-        )  # fmt: skip
+        options = sed_options(args)
         rows = run_multi(
             args, run_sed, model_spec(args), args.genome_fasta, args.vcf_file, genes_file,
             args.out_dir, options, tss_bed,
