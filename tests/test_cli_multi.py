@@ -2,7 +2,9 @@
 
 Each ``*_multi.py`` and ``basenji_sad_ref.py`` parses every option row of the original
 (``/work/shared/reference/original_cli_more.tsv``, these scripts' rows copied below), and
-a ``-p 2`` run (two local processes) writes the bytes of the single command's output.
+a ``-p 2`` run writes the bytes of the single command's output. Those runs execute their two
+shards in this process (:func:`in_process_shards`): shards in local processes are tested by
+each single command's own ``-p 2`` test, and here the Dask run keeps real workers.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from basenji_tf.cli import (
     basenji_sed,
     basenji_sed_multi,
 )
-from basenji_tf.execute import LocalProcesses
+from basenji_tf.execute import InProcess, LocalProcesses
 
 # script, option, dest, type, action, default (original_cli_more.tsv)
 ORIGINAL_ROWS = [
@@ -216,6 +218,12 @@ def test_sad_ref_maps_c_onto_cluster_pct():
     assert (options.cluster_pct, options.cluster_bp) == (0.0, 0)
 
 
+@pytest.fixture
+def in_process_shards(monkeypatch):
+    """``*_multi.py`` runs its ``-p`` shards one after the other in this process."""
+    monkeypatch.setattr(_scoring, "executor_from_args", lambda args, max_proc=None: InProcess())
+
+
 def _dense_vcf(path, fasta) -> None:
     """SNVs 700-2,900 bp apart (clusters under -c 0.25 of 16 kb), a deletion, an insertion."""
     from basenji_tf.genome import Genome
@@ -233,8 +241,7 @@ def _dense_vcf(path, fasta) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.subprocess
-def test_sad_ref_multi_equals_sad_ref(tmp_path, small_model):
+def test_sad_ref_multi_equals_sad_ref(in_process_shards, tmp_path, small_model):
     """basenji_sad_ref_multi.py -p 2 writes basenji_sad_ref.py's sad.h5, byte for byte."""
     import h5py
 
@@ -259,8 +266,7 @@ def test_sad_ref_multi_equals_sad_ref(tmp_path, small_model):
 
 
 @pytest.mark.slow
-@pytest.mark.subprocess
-def test_sat_bed_multi_equals_sat_bed(tmp_path, small_model):
+def test_sat_bed_multi_equals_sat_bed(in_process_shards, tmp_path, small_model):
     bed = tmp_path / "r.bed"
     bed.write_text(
         "chrG\t60000\t60010\ta\t0\t+\nchrG\t80000\t80011\tb\t0\t-\nchrG\t3000\t3010\tc\t0\t+\n"
@@ -276,8 +282,7 @@ def test_sat_bed_multi_equals_sat_bed(tmp_path, small_model):
 
 
 @pytest.mark.slow
-@pytest.mark.subprocess
-def test_sed_multi_equals_sed(tmp_path, small_model, reference_dir):
+def test_sed_multi_equals_sed(in_process_shards, tmp_path, small_model, reference_dir):
     tss = tmp_path / "tss.bed"
     tss.write_text("chrG\t74000\t74001\tnear\t0\t+\nchrG\t90100\t90101\tg90\t0\t+\n")
     common = [
@@ -293,8 +298,7 @@ def test_sed_multi_equals_sed(tmp_path, small_model, reference_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.subprocess
-def test_predict_bed_multi_equals_predict_bed(tmp_path, small_model):
+def test_predict_bed_multi_equals_predict_bed(in_process_shards, tmp_path, small_model):
     bed = tmp_path / "r.bed"
     bed.write_text("".join(f"chrG\t{s}\t{s + 50}\n" for s in range(5000, 125000, 30000)))
     common = ["-f", small_model["fasta"], "-b", "0,3", "-l", "2048", "--batch_size", "2"]
