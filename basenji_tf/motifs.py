@@ -14,9 +14,14 @@ Differences from the original:
 
 * ``-c`` takes the convolution's output; without it the normalisation's (the original's
   ``~options.post_conv`` made both cases the normalisation's);
-* Tomtom is memelite's, with Pearson-like scores as its own, q-values by
-  Benjamini-Hochberg over all filter-motif pairs (MEME's tomtom estimates them the
-  same way); no MEME suite or weblogo install is needed;
+* Tomtom is memelite's (no MEME suite or weblogo install is needed), given columns that
+  make its Euclidean score a function of each column pair's Pearson correlation, as the
+  original's ``tomtom -dist pearson`` (:func:`tomtom_columns`): on raw probabilities a
+  uniform filter column is a perfect match for every uniform database column, and every
+  filter of a demo model matched the runs of uniform columns inside JASPAR's extended
+  CTCF matrices (MA1929, MA1930). q-values are Benjamini-Hochberg over all filter-motif
+  pairs; a match must also beat every one of ``ORDER_SHUFFLES`` column shuffles of its
+  filter (a match its shuffles make as well is one of base composition, not of a motif);
 * ``-v`` (parsed but unused in the original) keeps only the sites among the ``-v``
   fraction of positions whose activations vary most across filters;
 * the information content's background frequencies sum to 1 (the original's GC
@@ -50,6 +55,16 @@ MIN_SITES = 10
 
 BG_GC = 0.415  # hg19's GC content: the background of the information content
 TOMTOM_Q = 0.1
+"""Matches are kept below this q-value (the original's ``tomtom -thresh 0.1``)."""
+
+ORDER_SHUFFLES = 19
+"""A match must have a smaller p-value than each of this many column shuffles of its
+query against the same target: a permutation p-value of 1 / (19 + 1) = 0.05. A uniformly
+GC-rich (or A-rich) filter matches GC-rich motifs as well when its columns are shuffled;
+that is its base composition, not a motif."""
+
+UNIFORM_ATOL = 1e-12
+"""A column within this (float round-off) of 1/4 per base is uniform: it has no direction."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +86,7 @@ class MotifOptions:
         tfr_pattern: glob under ``tfrecords/`` instead of ``{split}-*.tfr``.
         high_var_pct: fraction of positions (most variable across filters) to take sites
             from.
-        seed: seed of ``sample``.
+        seed: seed of ``sample`` and of the queries' column shuffles (``ORDER_SHUFFLES``).
     """
 
     act_t: float = 0.5
@@ -221,13 +236,71 @@ def read_motif_db(meme_db: str | None) -> tuple[list[str], list[str], list[np.nd
         raise InputError(f"{meme_db}: no MOTIF found; give -m a MEME motif file")
     ids = [key.split()[0] for key in motifs]
     names = [(key.split() + [key])[1].strip("()") for key in motifs]
-    return ids, names, [np.asarray(m, np.float64) for m in motifs.values()]
+    pwms = [np.asarray(m, np.float64) for m in motifs.values()]
+    for motif_id, pwm in zip(ids, pwms):
+        if pwm.min() < 0 or not (pwm.sum(axis=0) > 0).all():
+            raise InputError(
+                f"{meme_db}: motif {motif_id} has a negative or all-zero column; "
+                "give -m letter-probability matrices"
+            )
+    return ids, names, pwms
+
+
+def tomtom_columns(pwm: np.ndarray, target: bool) -> np.ndarray:
+    """A PWM as the columns given to memelite's tomtom, so that it scores by correlation.
+
+    memelite scores a query column ``a`` against a target column ``b`` by ``-||a - b||``.
+    With ``a = q - 1/4`` and ``b = (t - 1/4) / ||t - 1/4||`` (q, t: a column's base
+    probabilities) that is ``-sqrt(||q - 1/4||^2 + 1 - 2 ||q - 1/4|| r)``, where r is the
+    Pearson correlation of q and t (MEME tomtom's ``-dist pearson``, the original's): it
+    grows with r, and its spread over the target columns grows with how far the query
+    column is from uniform, so weak query columns count less. A uniform query column is
+    ``a = 0``, the same distance from every (unit) target column: it adds nothing. A
+    uniform target column is ``b = (1/2, 1/2, 1/2, 1/2)``, a unit vector orthogonal to
+    every ``a``: r = 0. Reversing both axes still gives the reverse complement.
+
+    On raw probabilities (what memelite's score is for) a uniform query column is nearest
+    to uniform target columns, and Tomtom's null draws target columns independently, so a
+    flat filter aligned to a run of near-uniform database columns scores as a near-perfect
+    match of an improbable target: a uniform 15-column matrix matched CTCF MA1930.2 (12
+    columns of < 0.25 bits in a row) at p = 5e-15.
+
+    Args:
+        pwm: [4, width] base weights (rows A, C, G, T), each column rescaled to sum to 1.
+        target: a database motif (unit columns), not a query.
+
+    Returns:
+        float64 [4, width], C-contiguous.
+    """
+    centred = pwm / pwm.sum(axis=0, keepdims=True) - 0.25
+    if not target:
+        return np.ascontiguousarray(centred)
+    norm = np.linalg.norm(centred, axis=0, keepdims=True)
+    uniform = norm <= UNIFORM_ATOL
+    unit = np.where(uniform, 0.5, centred / np.where(uniform, 1.0, norm))
+    return np.ascontiguousarray(unit)
 
 
 def tomtom_matches(
-    queries: dict[str, np.ndarray], db: tuple[list[str], list[str], list[np.ndarray]], threads: int
+    queries: dict[str, np.ndarray],
+    db: tuple[list[str], list[str], list[np.ndarray]],
+    threads: int,
+    seed: int = 1,
 ) -> pd.DataFrame:
-    """Tomtom matches (q < 0.1) of query PWMs [width, 4] against a motif database.
+    """Tomtom matches (q < TOMTOM_Q) of query PWMs [width, 4] against a motif database.
+
+    Each pair's p-value is memelite's Tomtom p-value of correlation scores
+    (:func:`tomtom_columns`) for the best offset and strand; q-values are
+    Benjamini-Hochberg over all query x target pairs. A pair is kept when its q-value is
+    below TOMTOM_Q and its p-value is below that of each of ``ORDER_SHUFFLES`` seeded
+    column shuffles of the query against the same target. A query with no column away
+    from uniform matches nothing (p = 1).
+
+    Args:
+        queries: name -> PWM [width, 4].
+        db: (ids, names, PWMs [4, width]) as :func:`read_motif_db` returns.
+        threads: Tomtom (numba) threads.
+        seed: seed of the column shuffles.
 
     Returns:
         rows Query_ID, Target_ID, Target_name, Optimal_offset, p-value, q-value, Overlap,
@@ -237,17 +310,35 @@ def tomtom_matches(
 
     columns = ["Query_ID", "Target_ID", "Target_name", "Optimal_offset", "p-value", "q-value"]
     columns += ["Overlap", "Orientation"]
-    if not queries:
-        return pd.DataFrame(columns=columns)
     ids, names, targets = db
-    qs = [np.ascontiguousarray(p.T) for p in queries.values()]
-    p, _, offsets, overlaps, strands = tomtom(qs, targets, n_jobs=threads)
-    q = benjamini_hochberg(p)
+    pwms = [np.asarray(pwm, np.float64).T for pwm in queries.values()]  # [4, width]
+    live = [
+        i for i, pwm in enumerate(pwms) if np.abs(tomtom_columns(pwm, False)).max() > UNIFORM_ATOL
+    ]
+    if not live:
+        return pd.DataFrame(columns=columns)
+    rng = np.random.default_rng(seed)
+    batch = []  # each live query, then its shuffles
+    for i in live:
+        batch.append(pwms[i])
+        batch += [pwms[i][:, rng.permutation(pwms[i].shape[1])] for _ in range(ORDER_SHUFFLES)]
+    p_all, _, offsets, overlaps, strands = tomtom(
+        [tomtom_columns(pwm, False) for pwm in batch],
+        [tomtom_columns(np.asarray(t, np.float64), True) for t in targets],
+        n_jobs=threads,
+    )
+    n = ORDER_SHUFFLES + 1
+    p_all = p_all.reshape(len(live), n, len(targets))
+    p = np.ones((len(pwms), len(targets)))  # uniform queries: p = 1, still in the correction
+    p[live] = p_all[:, 0]
+    q = benjamini_hochberg(p)[live]
+    keep = (q < TOMTOM_Q) & (p_all[:, :1] < p_all[:, 1:]).all(axis=1)
+    names_q = list(queries)
     rows = [
-        (query, ids[t], names[t], int(offsets[i, t]), p[i, t], q[i, t], int(overlaps[i, t]),
-         "-" if strands[i, t] else "+")
-        for i, query in enumerate(queries)
-        for t in np.nonzero(q[i] < TOMTOM_Q)[0]
+        (names_q[i], ids[t], names[t], int(offsets[j * n, t]), p_all[j, 0, t], q[j, t],
+         int(overlaps[j * n, t]), "-" if strands[j * n, t] else "+")
+        for j, i in enumerate(live)
+        for t in np.nonzero(keep[j])[0]
     ]  # fmt: skip
     table = pd.DataFrame(rows, columns=columns)
     return table.sort_values(["Query_ID", "q-value"], kind="stable").reset_index(drop=True)
@@ -320,7 +411,9 @@ def run_motifs(
     write_text_atomic(
         os.path.join(out_dir, "filters_meme.txt"), meme_text(meme, counts / counts.sum())
     )
-    matches = tomtom_matches({k: v[0] for k, v in meme.items()}, motif_db, options.parallel_threads)
+    matches = tomtom_matches(
+        {k: v[0] for k, v in meme.items()}, motif_db, options.parallel_threads, options.seed
+    )
     matches.to_csv(os.path.join(out_dir, "tomtom.tsv"), sep="\t", index=False, float_format="%.4g")
     best = matches.drop_duplicates("Query_ID").set_index("Query_ID")["Target_name"]
 

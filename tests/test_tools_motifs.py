@@ -74,7 +74,10 @@ def test_cli_on_the_small_reference_model(small_model, reference_dir, tmp_path, 
     assert (matches["q-value"] < 0.1).all()
     annotated = table[table["annotation"] != "."]
     assert set(annotated["filter"]) == {int(q[6:]) for q in matches["Query_ID"]}
-    first = int(matches["Query_ID"][0][6:])
+    # the reference model's weights are random draws: no filter may match JASPAR (the
+    # raw-probability Tomtom of issue 22 annotated most of them CTCF)
+    assert matches.empty
+    first = int(table.loc[table["ic"] > 0, "filter"].iloc[0])
     assert (out / f"filter{first}_logo.png").stat().st_size > 1000
     assert (out / "filter_target_cors_mean.png").is_file()
     # a bad -m is one line
