@@ -186,3 +186,74 @@ def dna_length_1hot(seq: str, length: int, n_uniform: bool = False) -> np.ndarra
         pad = length - len(seq)
         seq = "N" * (pad // 2) + seq + "N" * (pad - pad // 2)
     return dna_1hot(seq, n_uniform=n_uniform)
+
+
+def dinuc_shuffle(seq_1hot: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random sequence with the same dinucleotide counts (Altschul-Erickson, Euler path).
+
+    Every maximal run of bases (rows that are exactly one-hot) is shuffled on its own, and
+    the other rows (N: all zeros, or 0.25 each) stay where they are. A run keeps its first
+    and last base, so the count of every dinucleotide over A, C, G, T and N, including
+    those that touch an N, is exactly that of ``seq_1hot``; so is each base's count.
+
+    Within a run the shuffle is uniform over the sequences with its dinucleotide counts
+    (Kandel et al. 1996): each base's last exit is drawn as a random arborescence toward
+    the run's last base, the other exits are permuted, and the Euler path is walked.
+
+    Args:
+        seq_1hot: one sequence [L, 4].
+        rng: the random generator (the result is a function of its state).
+
+    Returns:
+        array [L, 4] of the same dtype: rows of ``seq_1hot`` in a new order.
+    """
+    seq_1hot = np.asarray(seq_1hot)
+    index = hot1_index(seq_1hot)
+    order = np.arange(len(index))
+    is_base = np.concatenate([[0], index != N_INDEX, [0]]).astype(np.int8)
+    bounds = np.flatnonzero(np.diff(is_base))
+    for start, end in zip(bounds[::2], bounds[1::2]):
+        if end - start > 2:
+            order[start:end] = start + _euler_order(index[start:end], rng)
+    return seq_1hot[order]
+
+
+def _euler_order(codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Positions of ``codes`` (base indexes 0-3, length > 2) in a dinucleotide shuffle.
+
+    The edges of the walk are the original dinucleotides, each named by the position it
+    lands on; the walk starts at position 0 and ends on the last base.
+    """
+    last = int(codes[-1])
+    landing = np.arange(1, len(codes))
+    exits = [landing[codes[:-1] == v] for v in range(4)]
+    # a self-loop is never in an arborescence: the last exit is drawn among the others
+    away = [e[codes[e] != v] for v, e in enumerate(exits)]
+    while True:
+        chosen = {v: int(rng.choice(away[v])) for v in range(4) if v != last and len(exits[v])}
+        if all(_reaches(v, chosen, codes, last) for v in chosen):
+            break
+    walks = []
+    for v in range(4):
+        rest = exits[v]
+        if v in chosen:
+            rest = rest[rest != chosen[v]]
+        rest = rng.permutation(rest)
+        walks.append(iter((np.append(rest, chosen[v]) if v in chosen else rest).tolist()))
+    codes_list = codes.tolist()
+    order = [0]
+    vertex = codes_list[0]
+    for _ in range(len(codes) - 1):
+        position = next(walks[vertex])
+        order.append(position)
+        vertex = codes_list[position]
+    return np.array(order)
+
+
+def _reaches(vertex: int, chosen: dict[int, int], codes: np.ndarray, last: int) -> bool:
+    """Whether following the chosen last exits from ``vertex`` arrives at ``last``."""
+    for _ in range(len(chosen)):
+        vertex = int(codes[chosen[vertex]])
+        if vertex == last:
+            return True
+    return False

@@ -1,8 +1,8 @@
 """Tasks on a real Dask cluster (a scheduler and two workers, processes on 127.0.0.1).
 
-SAD, genome-wide tracks and a data directory made through ``--scheduler`` equal the local
-runs bit for bit; a worker killed mid-run costs time, not results; a task failing on bad
-input stops the run with that task's own one-line error.
+SAD, BED predictions and attributions, genome-wide tracks and a data directory made through
+``--scheduler`` equal the local runs bit for bit; a worker killed mid-run costs time, not
+results; a task failing on bad input stops the run with that task's own one-line error.
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ import pyBigWig
 import pytest
 
 from basenji_tf import seqnn
-from basenji_tf.cli import basenji_predict_bed, basenji_predict_genome, basenji_sad
+from basenji_tf.cli import (
+    basenji_grad_bed,
+    basenji_predict_bed,
+    basenji_predict_genome,
+    basenji_sad,
+)
 from basenji_tf.errors import InputError
 from basenji_tf.execute import DaskExecutor, InProcess, make_executor
 
@@ -143,6 +148,22 @@ def test_genome_tracks_through_the_scheduler_equal_a_local_run(
         local = tmp_path / "local" / "bigwig" / name
         assert _bigwig_values(local) == _bigwig_values(tmp_path / "dask" / "bigwig" / name)
         assert local.read_bytes() == (tmp_path / "dask" / "bigwig" / name).read_bytes()
+
+
+def test_grad_bed_through_the_scheduler_equals_a_local_run(dask_cluster, genome_files, tmp_path):
+    params, model, fasta = genome_files
+    bed = tmp_path / "r.bed"
+    bed.write_text("".join(f"chr1\t{s}\t{s + 50}\n" for s in (1000, 3000, 5000, 7000)))
+    common = ["-f", fasta, "--method", "deepshap", "--references", "2", "--batch_size", "1"]
+    assert (
+        basenji_grad_bed.main([*common, "-o", str(tmp_path / "local"), params, model, str(bed)])
+        == 0
+    )
+    dask = ["--scheduler", dask_cluster.address, "-o", str(tmp_path / "dask")]
+    assert basenji_grad_bed.main([*common, *dask, params, model, str(bed)]) == 0
+    for name in ("scores.h5", "attr.bw"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes()
+    assert not list((tmp_path / "dask").glob("job*"))
 
 
 def _kill_when_busy(cluster, victim, address: str, done: threading.Event) -> None:

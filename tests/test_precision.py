@@ -12,9 +12,9 @@ from basenji_tf import seqnn
 from basenji_tf.cli._scoring import PRECISION_CHOICES
 from basenji_tf.errors import InputError
 from basenji_tf.genome import Genome
+from basenji_tf.interpret.attribution import attribute
 from basenji_tf.scoring.cone import ConeSplice
 from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec, load_predictor
-from basenji_tf.scoring.grad import input_gradients
 from basenji_tf.scoring.sad import SadOptions, sad_stats, score_vcf
 from basenji_tf.scoring.sed_output import sed_columns
 from basenji_tf.scoring.target_set import TargetSet
@@ -95,14 +95,15 @@ def test_a_row_of_a_call_does_not_depend_on_the_other_rows(paths, onehot):
 def test_predictions_and_gradients_do_not_depend_on_the_batch_they_are_in(paths, onehot):
     """A sequence scored alone equals its row of a batch, whatever the batch's length.
 
-    seqnn.predict_model and input_gradients pad their last call.
+    seqnn.predict_model and interpret.attribution.attribute pad their last call.
     """
     head = seqnn.load(*paths, augment=False).head
     together = head.predict(onehot, batch_size=2, rc=True)  # calls of 2: the last padded
     alone = head.predict(onehot[2:], batch_size=2, rc=True)
     np.testing.assert_array_equal(alone[0], together[2])
-    grads = input_gradients(head.model, onehot, rows=3)
-    np.testing.assert_array_equal(input_gradients(head.model, onehot[1:2], rows=3)[0], grads[1])
+    grads = attribute(head.model, onehot, rows=3).hypothetical
+    alone = attribute(head.model, onehot[1:2], rows=3).hypothetical
+    np.testing.assert_array_equal(alone[0], grads[1])
 
 
 def test_max_call_bp_bounds_rows_and_regions(paths):

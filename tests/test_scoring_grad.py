@@ -1,4 +1,4 @@
-"""Gradient attribution: agreement with mutagenesis on a planted motif; the CLI."""
+"""Attribution of BED regions: agreement with mutagenesis on a planted motif; the CLI."""
 
 import h5py
 import keras
@@ -8,8 +8,8 @@ import pytest
 
 from basenji_tf.cli import basenji_grad_bed
 from basenji_tf.dna import dna_1hot
+from basenji_tf.interpret.attribution import attribute
 from basenji_tf.scoring.ensemble import EnsemblePredictor
-from basenji_tf.scoring.grad import input_gradients
 from basenji_tf.scoring.sat import sat_mutagenesis
 
 
@@ -37,13 +37,13 @@ def test_gradient_and_ism_agree_in_sign_on_a_planted_motif():
     predictor = EnsemblePredictor(model)
     ism = sat_mutagenesis(predictor, seq, 120, 16, ["sum"])["sum"][..., 0]
     ism_ref = (ism * seq[120:136]).sum(axis=1)  # reference base's centred score
-    attr = (input_gradients(model, seq[None])[0] * seq).sum(axis=1)[120:136]
+    attr = attribute(model, seq[None]).contributions[0].sum(axis=1)[120:136]
     motif = slice(6, 10)
     assert np.all(ism_ref[motif] > 0.05) and np.all(attr[motif] > 0.05)
     assert np.all(np.sign(ism_ref[motif]) == np.sign(attr[motif]))
     assert np.allclose(ism_ref[:6], 0, atol=1e-6) and np.allclose(attr[:6], 0, atol=1e-6)
     # gradients of the reverse complement, flipped back, see the same motif
-    both = (input_gradients(model, seq[None], rc=True)[0] * seq).sum(axis=1)[120:136]
+    both = attribute(model, seq[None], rc=True).contributions[0].sum(axis=1)[120:136]
     assert np.all(both[motif] > 0)
 
 

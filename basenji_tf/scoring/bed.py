@@ -34,9 +34,31 @@ class Region:
     name: str
 
 
+@dataclass(frozen=True)
+class Site:
+    """A BED record, clipped to its chromosome, and the model window centred on it.
+
+    Attributes:
+        window: the model window.
+        start: the record's first bp, 0-based.
+        end: the record's end, 0-based exclusive (at most the chromosome's length).
+    """
+
+    window: Region
+    start: int
+    end: int
+
+
 def read_bed_windows(
     bed_file: str, genome: Genome, seq_length: int, stranded: bool = True
 ) -> list[Region]:
+    """Windows of ``seq_length`` bp centred on each BED record: see :func:`read_bed_sites`."""
+    return [site.window for site in read_bed_sites(bed_file, genome, seq_length, stranded)]
+
+
+def read_bed_sites(
+    bed_file: str, genome: Genome, seq_length: int, stranded: bool = True
+) -> list[Site]:
     """Windows of ``seq_length`` bp centred on each BED record (mid = (start + end) // 2).
 
     With ``stranded`` False every window is '+' (basenji_predict_bed ignores strands).
@@ -52,11 +74,14 @@ def read_bed_windows(
         seq_length: window length, bp.
         stranded: read the strand from column 6.
 
+    Returns:
+        one :class:`Site` per record, in file order.
+
     Raises:
         InputError: a malformed line, a chromosome the FASTA lacks, a record that starts
             past its chromosome, or an empty file.
     """
-    regions = []
+    sites = []
     clipped = []
     for record in read_bed_records(bed_file):
         where = f"{display_name(bed_file)}: line {record.line}"
@@ -74,7 +99,7 @@ def read_bed_windows(
         strand = fields[5] if stranded and len(fields) > 5 and fields[5] in ("+", "-") else "+"
         name = fields[3] if len(fields) > 3 else f"{chrom}:{record.start}-{record.end}"
         w0 = (record.start + end) // 2 - seq_length // 2
-        regions.append(Region(chrom, w0, w0 + seq_length, strand, name))
+        sites.append(Site(Region(chrom, w0, w0 + seq_length, strand, name), record.start, end))
     if clipped:
         log.warning(
             "%s: %d records run past their chromosome's end and were clipped to it (lines %s)",
@@ -82,7 +107,7 @@ def read_bed_windows(
             len(clipped),
             ", ".join(map(str, clipped[:5])),
         )
-    return regions
+    return sites
 
 
 def region_1hot(genome: Genome, region: Region, n_uniform: bool = False) -> np.ndarray:

@@ -4,8 +4,8 @@
   1-based), ``ref_allele``, ``alt_allele``, ``target_ids``, ``target_labels``, one float16
   dataset per statistic ([rows, T]; ``REF``/``ALT`` [rows, bins, T]), ``percentiles`` and
   ``{stat}_pct`` (float16 [T, 279]), as the original's ``basenji_sad.py``.
-* ``scores.h5`` of saturation mutagenesis (:func:`write_sat_h5`) and of gradients
-  (:func:`write_grad_h5`).
+* ``scores.h5`` of saturation mutagenesis (:func:`write_sat_h5`) and of attributions
+  (:func:`write_grad_h5`, :func:`read_grad_h5`).
 * ``predict.h5`` (:func:`write_predict_h5`); ``sed.h5`` is in :mod:`.sed_output`.
 * reading: ``sad.h5`` as a table (:func:`iter_sad_table`, ``basenji_sad_table.py``),
   ``scores.h5`` of saturation mutagenesis (:func:`read_sat_h5`).
@@ -30,7 +30,7 @@ from basenji_tf.errors import InputError
 from basenji_tf.files import atomic_h5, atomic_path, close_h5, discard_h5, h5_os_error, read_h5
 
 if TYPE_CHECKING:
-    from basenji_tf.scoring.bed import Region
+    from basenji_tf.scoring.bed import Region, Site
     from basenji_tf.scoring.vcf import Variant
 
 SAD_STATS = (
@@ -411,20 +411,67 @@ def _sat_labels(h5: h5py.File, num_seqs: int) -> list[str]:
 
 
 def write_grad_h5(
-    path: str, seqs: np.ndarray, grads: np.ndarray, attr: np.ndarray, regions: Sequence[Region]
+    path: str,
+    seqs: np.ndarray,
+    contributions: np.ndarray,
+    hypothetical: np.ndarray,
+    sites: Sequence[Site],
+    bins: np.ndarray,
+    delta_violation: np.ndarray | None,
+    settings: dict[str, object],
 ) -> None:
-    """Write gradient ``scores.h5``.
+    """Write attribution ``scores.h5`` (``basenji_grad_bed.py``; docs/interpretation.md).
 
-    Datasets: ``seqs`` bool [N, L, 4], ``grads`` float16 [N, L, 4], ``attr`` float32
-    [N, L], ``chr``, ``start``, ``end`` (int64 window bp).
+    Datasets: ``seqs`` bool [N, L, 4]; ``contributions`` and ``hypothetical`` float32
+    [N, L, 4]; ``attr`` float32 [N, L] (contributions summed over bases); ``grads``
+    float16 [N, L, 4] (the hypothetical contributions: for input x gradient the gradient,
+    as before); ``chr``, ``start``, ``end`` (int64 window bp); ``name``, ``region_start``,
+    ``region_end`` (the BED record, clipped to its chromosome); ``bin_start``,
+    ``bin_end`` (int64, the output bins of the objective); ``delta_violation`` float32
+    [N] where the method checks summation to delta. ``settings`` become file attributes.
     """
+    windows = [site.window for site in sites]
     with atomic_h5(path) as h5:
         h5.create_dataset("seqs", data=seqs == 1)
-        h5.create_dataset("grads", data=to_float16(grads))
-        h5.create_dataset("attr", data=attr.astype(np.float32))
-        h5.create_dataset("chr", data=np.array([r.chrom for r in regions], dtype="S"))
-        h5.create_dataset("start", data=np.array([r.start for r in regions], np.int64))
-        h5.create_dataset("end", data=np.array([r.end for r in regions], np.int64))
+        h5.create_dataset("grads", data=to_float16(hypothetical))
+        h5.create_dataset("attr", data=contributions.sum(axis=-1, dtype=np.float32))
+        h5.create_dataset("contributions", data=contributions.astype(np.float32))
+        h5.create_dataset("hypothetical", data=hypothetical.astype(np.float32))
+        h5.create_dataset("chr", data=np.array([r.chrom for r in windows], dtype="S"))
+        h5.create_dataset("start", data=np.array([r.start for r in windows], np.int64))
+        h5.create_dataset("end", data=np.array([r.end for r in windows], np.int64))
+        h5.create_dataset("name", data=np.array([r.name for r in windows], dtype="S"))
+        h5.create_dataset("region_start", data=np.array([s.start for s in sites], np.int64))
+        h5.create_dataset("region_end", data=np.array([s.end for s in sites], np.int64))
+        h5.create_dataset("bin_start", data=np.asarray(bins[:, 0], np.int64))
+        h5.create_dataset("bin_end", data=np.asarray(bins[:, 1], np.int64))
+        if delta_violation is not None:
+            h5.create_dataset("delta_violation", data=delta_violation.astype(np.float32))
+        for key, value in settings.items():
+            h5.attrs[key] = value
+
+
+GRAD_ARRAYS = ("seqs", "contributions", "hypothetical", "bin_start", "bin_end")
+"""The datasets of an attribution ``scores.h5`` that :func:`read_grad_h5` returns."""
+
+
+def read_grad_h5(path: str) -> dict[str, np.ndarray]:
+    """The :data:`GRAD_ARRAYS` (``seqs`` as float32) and ``delta_violation`` if present.
+
+    Raises:
+        InputError: not an attribution scores.h5.
+    """
+    with read_h5(path, "attribution scores file") as h5:
+        missing = [name for name in GRAD_ARRAYS if name not in h5]
+        if missing:
+            raise InputError(
+                f"{path}: no {missing[0]} dataset; give a scores.h5 of basenji_grad_bed.py"
+            )
+        arrays = {name: h5[name][()] for name in GRAD_ARRAYS}
+        if "delta_violation" in h5:
+            arrays["delta_violation"] = h5["delta_violation"][()]
+    arrays["seqs"] = arrays["seqs"].astype(np.float32)
+    return arrays
 
 
 def write_predict_h5(
