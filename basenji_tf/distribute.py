@@ -6,9 +6,12 @@ MultiWorkerMirroredStrategy over a cluster from ``TF_CONFIG`` or a Slurm job ste
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 
+import keras
 import tensorflow as tf
 
 from basenji_tf import hardware
@@ -55,6 +58,18 @@ def mixed_precision_policy() -> str:
     (:func:`basenji_tf.hardware.training_policy`).
     """
     return hardware.training_policy(bool(tf.config.list_logical_devices("GPU")))
+
+
+@contextlib.contextmanager
+def global_policy(name: str | None) -> Iterator[None]:
+    """Keras' global dtype policy set to ``name`` inside (None: left as it is)."""
+    previous = keras.mixed_precision.global_policy()
+    if name is not None:
+        keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def cluster_resolver(port_base: int = 8888) -> tf.distribute.cluster_resolver.ClusterResolver:

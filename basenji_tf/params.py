@@ -2,9 +2,10 @@
 
 A params file is ``{"train": {...}, "model": {...}}``: :func:`parse_model_params` reads the
 ``model`` section into :class:`ModelParams`, :func:`parse_train_params` the ``train``
-section into :class:`TrainParams`. Unknown keys are an error (the original silently set
-any key as an attribute), and the block lists are checked when the model is built
-(:mod:`basenji_tf.blocks`).
+section into :class:`TrainParams`, :func:`parse_transfer_params` the ``transfer`` section
+(fine-tuning a pretrained model) into :class:`TransferParams`. Unknown keys are an error
+(the original silently set any key as an attribute), and the block lists are checked when
+the model is built (:mod:`basenji_tf.blocks`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from basenji_tf.layers import resolve_activation_name
 
 LOSSES = ("poisson", "mse", "bce", "poisson_mn")
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+# transfer.mode and transfer.adapter (docs/train.md, "Transfer learning"); adapters that
+# cannot be merged into the pretrained kernels are model keys of the params they write.
+TRANSFER_MODES = ("full", "linear", "adapter")
+ADAPTERS = ("lora", "ia3", "locon", "houlsby", "houlsby_se")
+MODEL_ADAPTERS = ("houlsby", "houlsby_se")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +45,10 @@ class ModelParams:
         strand_pair: per head, target index of each target's opposite strand (or empty).
         block_globals: the model-wide keys injected into blocks (norm_type, ...).
         target_length: informative only (the model's own output length wins).
+        adapter: adapters built into the trunk, one of :data:`MODEL_ADAPTERS` (None: none),
+            as the params file that ``basenji_transfer.py`` writes for them says:
+            ``adapter_latent`` (Houlsby bottleneck width), ``se_rank`` and ``conv_select``
+            (squeeze-excite bottleneck width, on the last ``conv_select`` Conv1D layers).
     """
 
     seq_length: int
@@ -51,6 +61,10 @@ class ModelParams:
     strand_pair: tuple = ()
     block_globals: dict = dataclasses.field(default_factory=dict)
     target_length: int | None = None
+    adapter: str | None = None
+    adapter_latent: int = 8
+    se_rank: int = 4
+    conv_select: int = 4
 
     @property
     def head_keys(self) -> list[str]:
@@ -67,6 +81,7 @@ _BLOCK_GLOBALS = (
     "kernel_initializer",
 )
 _IGNORED = ("verbose", "ensemble_rc", "ensemble_shifts", "num_targets", "diagonal_offset")
+_ADAPTER_KEYS = ("adapter", "adapter_latent", "se_rank", "conv_select")
 _KNOWN = (
     (
         "seq_length",
@@ -80,6 +95,7 @@ _KNOWN = (
     )
     + _BLOCK_GLOBALS
     + _IGNORED
+    + _ADAPTER_KEYS
 )
 
 
@@ -128,6 +144,7 @@ def parse_model_params(model: dict[str, Any], source: str = "params") -> ModelPa
         block_globals={k: model[k] for k in _BLOCK_GLOBALS if k in model}
         | ({"activation": activation} if activation else {}),
         target_length=model.get("target_length"),
+        **{k: model[k] for k in _ADAPTER_KEYS if k in model},
     )
 
 
@@ -139,6 +156,12 @@ def _check_kinds(model: dict, source: str) -> None:
     for key in ("activation", "norm_type", "padding", "kernel_initializer"):
         if not isinstance(model.get(key), str | None):
             raise InputError(f"{source}: model.{key}: must be a string or null")
+    if model.get("adapter") not in (None, *MODEL_ADAPTERS):
+        raise InputError(
+            f"{source}: model.adapter: {model['adapter']!r} is not one of "
+            f"{', '.join(MODEL_ADAPTERS)} or null; lora, ia3 and locon are merged into the "
+            "weights and need no model keys"
+        )
     pairs = model.get("strand_pair") or []
     if not isinstance(pairs, list) or not all(
         sp is None or (isinstance(sp, list) and all(_INDEX.accepts(i) for i in sp)) for sp in pairs
@@ -248,7 +271,7 @@ def read_params(path: str | os.PathLike) -> dict:
         )
     if "model" not in params:
         raise InputError(f"{path}: params file needs a 'model' section")
-    for section in ("model", "train"):
+    for section in ("model", "train", "transfer"):
         if section in params and not isinstance(params[section], dict):
             raise InputError(f"{path}: {section}: must be a JSON object of keys and values")
     return params
@@ -376,6 +399,9 @@ _MODEL_RULES = {
     "l1_scale": _Rule("float", 0),
     "bn_momentum": _Rule("float", 0, True, 1, True),
     "target_length": _Rule("int", 1, optional=True),
+    "adapter_latent": _Rule("int", 1),
+    "se_rank": _Rule("int", 1),
+    "conv_select": _Rule("int", 1),
 }
 # Block keywords with a range, whatever the block (blocks.py checks the names).
 _BLOCK_RULES = {
@@ -443,5 +469,85 @@ def parse_train_params(train: dict, source: str = "params") -> TrainParams:
         raise InputError(
             f"{source}: train.train_epochs_max {settings.train_epochs_max} is below "
             f"train_epochs_min {settings.train_epochs_min}; raise the maximum"
+        )
+    return settings
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferParams:
+    """The ``transfer`` section: how a pretrained model is fine-tuned (docs/train.md).
+
+    Keys and defaults are those of Calico's successor library (baskerville), so its params
+    files work.
+
+    Attributes:
+        mode: ``full`` (every weight trains), ``linear`` (the trunk is frozen, the heads
+            train) or ``adapter`` (the trunk is frozen, ``adapter`` layers and the heads
+            train).
+        adapter: one of :data:`ADAPTERS` (``mode`` ``adapter`` only).
+        adapter_latent: rank of ``lora`` and width of the ``houlsby`` bottlenecks.
+        conv_select: the last this many Conv1D layers of the trunk get ``locon`` updates or
+            squeeze-excite (``houlsby_se``).
+        conv_latent: rank of the ``locon`` updates and width of the squeeze-excite
+            bottlenecks.
+        lora_alpha: ``lora`` updates are scaled by lora_alpha / adapter_latent.
+        locon_alpha: ``locon`` updates are scaled by locon_alpha / conv_latent.
+    """
+
+    mode: str = "full"
+    adapter: str | None = None
+    adapter_latent: int = 8
+    conv_select: int = 4
+    conv_latent: int = 4
+    lora_alpha: float = 16.0
+    locon_alpha: float = 1.0
+
+
+_TRANSFER_RULES = {
+    "adapter_latent": _Rule("int", 1),
+    "conv_select": _Rule("int", 1),
+    "conv_latent": _Rule("int", 1),
+    "lora_alpha": _POSITIVE,
+    "locon_alpha": _POSITIVE,
+}
+
+
+def parse_transfer_params(params: dict, source: str = "params") -> TransferParams | None:
+    """Validate the ``transfer`` section of a params file (None: the file has none).
+
+    Raises:
+        InputError: unknown key, a mode or adapter not in :data:`TRANSFER_MODES` /
+            :data:`ADAPTERS`, an adapter without mode ``adapter`` (or the reverse), or a
+            value out of its range (docs/params.md).
+    """
+    if "transfer" not in params:
+        return None
+    transfer = params["transfer"]
+    if not isinstance(transfer, dict):
+        raise InputError(f"{source}: transfer: must be a JSON object of keys and values")
+    fields = [f.name for f in dataclasses.fields(TransferParams)]
+    unknown = sorted(k for k in transfer if k not in fields)
+    if unknown:
+        raise InputError(
+            f"{source}: unknown transfer key(s) {', '.join(unknown)}; valid keys: "
+            f"{', '.join(sorted(fields))}"
+        )
+    for key, rule in _TRANSFER_RULES.items():
+        if key in transfer:
+            _check_value(transfer[key], rule, f"{source}: transfer.{key}")
+    settings = TransferParams(**transfer)
+    if settings.mode not in TRANSFER_MODES:
+        raise InputError(
+            f"{source}: transfer.mode: {settings.mode!r} is not one of {', '.join(TRANSFER_MODES)}"
+        )
+    if settings.mode == "adapter" and settings.adapter not in ADAPTERS:
+        raise InputError(
+            f"{source}: transfer.adapter: {settings.adapter!r} is not one of "
+            f"{', '.join(ADAPTERS)}; mode 'adapter' needs one"
+        )
+    if settings.mode != "adapter" and settings.adapter is not None:
+        raise InputError(
+            f"{source}: transfer.adapter {settings.adapter!r} is only read with mode "
+            f"'adapter', not {settings.mode!r}; set mode to adapter or drop the adapter key"
         )
     return settings

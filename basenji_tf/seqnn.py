@@ -36,7 +36,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from basenji_tf import blocks, hardware, layers
+from basenji_tf import adapters, blocks, hardware, layers
 from basenji_tf.errors import InputError
 from basenji_tf.params import ModelParams, parse_model_params, read_params
 from basenji_tf.weights import check_and_assign, read_weight_file, save_legacy_h5, weighted_layers
@@ -253,9 +253,9 @@ class SeqNN:
                 current, block, params.block_globals, name=f"trunk{bi}_{block.get('name')}"
             )
         current = blocks.activate(current, params.activation, "trunk_act")
-        self.model_trunk = keras.Model(sequence, current, name="trunk")
+        trunk = keras.Model(sequence, current, name="trunk")
 
-        self.models = []
+        models = []
         for hi, key in enumerate(params.head_keys):
             head = current
             for bi, block in enumerate(params.heads[key]):
@@ -271,7 +271,27 @@ class SeqNN:
                 head = keras.layers.Activation("linear", dtype="float32", name=f"{key}_float32")(
                     head
                 )
-            self.models.append(keras.Model(sequence, head, name=f"model_{key}"))
+            models.append(keras.Model(sequence, head, name=f"model_{key}"))
+        if params.adapter is not None:
+            plan = adapters.model_plan(
+                trunk, params.adapter, params.adapter_latent, params.conv_select, params.se_rank
+            )
+            trunk, models = adapters.insert_adapters(trunk, models, plan)
+        self._set_models(trunk, models)
+
+    def insert_adapters(self, plan: adapters.AdapterPlan) -> None:
+        """Rebuild the trunk and every head with the adapter layers of ``plan``.
+
+        Weights are kept; the adapters start at their initial values. The current head
+        stays current.
+        """
+        with _dtype_policy(self.precision):
+            self._set_models(*adapters.insert_adapters(self.model_trunk, self.models, plan))
+        self._use_head(self.head_i)
+
+    def _set_models(self, trunk: keras.Model, models: list[keras.Model]) -> None:
+        self.model_trunk = trunk
+        self.models = list(models)
         self.model = self.models[0]
 
         self.model_strides = [_model_stride(m) for m in self.models]

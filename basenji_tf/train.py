@@ -36,120 +36,30 @@ Differences from the original:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from basenji_tf import metrics, optimizers, seqnn
+from basenji_tf import metrics, optimizers, seqnn, transfer
 from basenji_tf.checkpoint import RESUME_FILE, Checkpointer
-from basenji_tf.dataset import SeqDataset, naming_corrupt_records, without_autotune
-from basenji_tf.distribute import is_chief, make_strategy, mixed_precision_policy
+from basenji_tf.dataset import naming_corrupt_records, without_autotune
+from basenji_tf.distribute import global_policy, is_chief, make_strategy, mixed_precision_policy
 from basenji_tf.errors import InputError
 from basenji_tf.files import claim_output_dir
-from basenji_tf.params import TrainParams, parse_train_params, read_params
+from basenji_tf.params import TrainParams, parse_train_params, parse_transfer_params, read_params
 from basenji_tf.progress import track
 from basenji_tf.targets import read_targets, strand_pairs
 from basenji_tf.tfrecords import read_statistics
+from basenji_tf.train_data import DataSource, seq_data_source
 
 log = logging.getLogger(__name__)
-
-# ---------------------------------------------------------------------------------------
-# Data
-
-
-@dataclasses.dataclass
-class DataSource:
-    """One dataset (one head) as the loop consumes it.
-
-    Attributes:
-        train: epoch -> dataset of (x [B, L_bp, 4], y [B, L_bins, T]) global batches, at
-            least ``steps_per_epoch`` of them (usually repeating).
-        valid: () -> the validation batches, one deterministic pass (partial last batch ok).
-        steps_per_epoch: training batches per epoch.
-        name: for log lines.
-    """
-
-    train: Callable[[int], tf.data.Dataset]
-    valid: Callable[[], tf.data.Dataset]
-    steps_per_epoch: int
-    name: str = "data"
-
-
-def seq_data_source(
-    data_dir: str | os.PathLike,
-    settings: TrainParams,
-    seed: int | None = None,
-    tfr_train: str | None = None,
-    tfr_eval: str | None = None,
-) -> DataSource:
-    """A :class:`DataSource` over a data directory's ``train`` and ``valid`` splits.
-
-    The training pipeline is rebuilt each epoch with seed ``seed + epoch`` so that a
-    resumed run shuffles exactly as an uninterrupted one.
-    """
-    probe = SeqDataset(data_dir, "train", settings.batch_size, mode="eval", tfr_pattern=tfr_train)
-    steps = probe.batches_per_epoch()
-    if steps < 1:
-        raise InputError(
-            f"{data_dir}: {probe.num_seqs} training sequences make no full batch of "
-            f"{settings.batch_size}; lower train.batch_size"
-        )
-    valid = SeqDataset(data_dir, "valid", settings.batch_size, mode="eval", tfr_pattern=tfr_eval)
-
-    def train(epoch: int) -> tf.data.Dataset:
-        return SeqDataset(
-            data_dir,
-            "train",
-            settings.batch_size,
-            shuffle_buffer=settings.shuffle_buffer,
-            mode="train",
-            tfr_pattern=tfr_train,
-            seed=None if seed is None else seed + epoch,
-        ).dataset
-
-    return DataSource(train, lambda: valid.dataset, steps, name=str(data_dir))
-
-
-def array_data_source(
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_valid: np.ndarray,
-    y_valid: np.ndarray,
-    batch_size: int,
-    seed: int | None = None,
-    name: str = "arrays",
-) -> DataSource:
-    """A :class:`DataSource` over in-memory arrays (shuffled each epoch, seeded per epoch).
-
-    Args:
-        x_train: float32 [n, seq_length_bp, 4].
-        y_train: float32 [n, length_bins, num_targets].
-        x_valid: float32 [m, seq_length_bp, 4].
-        y_valid: float32 [m, length_bins, num_targets].
-        batch_size: sequences per batch.
-        seed: shuffle seed of epoch 0 (``seed + epoch`` later; None: unseeded).
-        name: for log lines.
-    """
-    n = len(x_train)
-
-    def train(epoch: int) -> tf.data.Dataset:
-        ds = tf.data.Dataset.from_tensor_slices((x_train, y_train))
-        ds = ds.shuffle(n, seed=None if seed is None else seed + epoch)
-        return ds.repeat().batch(batch_size, drop_remainder=True)
-
-    def valid() -> tf.data.Dataset:
-        return tf.data.Dataset.from_tensor_slices((x_valid, y_valid)).batch(batch_size)
-
-    return DataSource(train, valid, n // batch_size, name=name)
-
 
 # ---------------------------------------------------------------------------------------
 # The loop
@@ -471,8 +381,14 @@ def train_model(
     strategy: str | None = None,
     port_base: int = 8888,
     jit_compile: bool = False,
+    heads: Sequence[int] | None = None,
+    pretrain_bed: str | os.PathLike | None = None,
+    strict: bool = False,
 ) -> list[dict]:
-    """Everything ``basenji_train.py`` does: data dir ``i`` trains head ``i``.
+    """Everything ``basenji_train.py`` does: data dir ``i`` trains head ``heads[i]``.
+
+    A ``transfer`` section in the params fine-tunes the ``restore`` model
+    (:mod:`basenji_tf.transfer`): frozen trunk, adapters, merged model files.
 
     Args:
         params_file: params JSON (``train`` and ``model`` sections).
@@ -490,6 +406,11 @@ def train_model(
         strategy: see :func:`make_strategy` (None: from ``train.num_gpu``).
         port_base: first worker port of a multi-worker cluster read from Slurm.
         jit_compile: XLA-compile the training step (slower on CPU: see docs/train.md).
+        heads: the head each data directory trains (default 0, 1, ...); the others stay
+            as they are and get no model files.
+        pretrain_bed: the pretrained model's sequences.bed: warn when the data's valid
+            or test regions overlap its train regions.
+        strict: refuse such an overlap instead.
 
     Returns:
         the history rows (one per epoch and dataset).
@@ -500,6 +421,10 @@ def train_model(
         if section not in params:
             raise InputError(f"{params_file}: no {section!r} section")
     settings = parse_train_params(params["train"], str(params_file))
+    transfer_settings = parse_transfer_params(params, str(params_file))
+    heads, pairs = _heads_and_pairs(heads, data_dirs)
+    if pretrain_bed is not None:
+        transfer.check_pretrain_overlap(data_dirs, pretrain_bed, strict)
     if jit_compile and seed is not None:
         raise InputError(
             "--xla with --seed: XLA has no deterministic MaxPool gradient, and --seed turns "
@@ -515,17 +440,14 @@ def train_model(
     if seed is not None:
         keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()
-    # Per head, the output each output becomes on the opposite strand (None: no swap).
-    pairs = [_data_strand_pairs(data_dir) for data_dir in data_dirs]
-    if all(pair is None for pair in pairs):
-        pairs = None
 
     # The chief holds out_dir for the whole run (other workers write nothing there); the
     # run writes to it only once accepted (Trainer.fit), so a refused run leaves it as it was.
     out = Path(out_dir)
     claim = claim_output_dir(out) if is_chief(dist) else contextlib.nullcontext()
     policy = mixed_precision_policy() if mixed_precision else None
-    with claim, _global_policy(policy):
+    with claim, global_policy(policy):
+        restored = restore is not None or (out / RESUME_FILE).is_file()
         if (out / RESUME_FILE).is_file():
             restore = None  # resume.h5 holds newer weights
         with dist.scope():
@@ -538,36 +460,24 @@ def train_model(
                 strand_pair=pairs,
                 precision=seqnn.precision_of_policy(policy),
             )
-            if len(data_dirs) > len(model.models):
-                raise InputError(
-                    f"{len(data_dirs)} data directories for the {len(model.models)} heads of "
-                    f"{params_file} ({', '.join(model.params.head_keys)}); give one per head"
+            _check_data(model, heads, data_dirs, params_file)
+            tuned = None
+            if transfer_settings is not None:
+                tuned = transfer.prepare(
+                    model, transfer_settings, params, params_file, heads, restored
                 )
-            if len(data_dirs) < len(model.models):
-                # As the original: one dataset trains head 0 of a multi-head params file.
-                log.info(
-                    "training heads %s; %s get no data directory and stay untrained",
-                    ", ".join(model.params.head_keys[: len(data_dirs)]),
-                    ", ".join(model.params.head_keys[len(data_dirs) :]),
-                )
-            for i, data_dir in enumerate(data_dirs):
-                stats = read_statistics(data_dir)
-                if int(stats["target_length"]) != model.target_lengths[i] or int(
-                    stats["num_targets"]
-                ) != model.num_targets(i):
-                    raise InputError(
-                        f"{Path(data_dir) / 'statistics.json'}: target_length "
-                        f"{stats['target_length']} x {stats['num_targets']} targets, but head {i} "
-                        f"outputs {model.target_lengths[i]} bins x {model.num_targets(i)}; the "
-                        "params and the data must agree"
-                    )
+                model, params_text = tuned.model, tuned.params_text
             data = [seq_data_source(d, settings, seed, tfr_train, tfr_eval) for d in data_dirs]
+            if tuned is not None:
+                steps = sum(d.steps_per_epoch for d in data)
+                settings = transfer.fine_tuning_settings(settings, params["train"], steps)
+            save = tuned.save if tuned is not None else lambda path, h: model.save(path, head_i=h)
             trainer = Trainer(
-                model.models[: len(data_dirs)],
+                [model.models[h] for h in heads],
                 data,
                 settings,
                 out,
-                save_model=lambda path, i: model.save(path, head_i=i),
+                save_model=lambda path, i: save(path, heads[i]),
                 strategy=dist,
                 seed=seed,
                 params_text=params_text,
@@ -578,19 +488,44 @@ def train_model(
             return trainer.fit()
 
 
-@contextlib.contextmanager
-def _global_policy(name: str | None) -> Iterator[None]:
-    """Keras' global dtype policy set to ``name`` inside (None: left as it is)."""
-    previous = keras.mixed_precision.global_policy()
-    if name is not None:
-        keras.mixed_precision.set_global_policy(name)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+def _heads_and_pairs(heads: Sequence[int] | None, data_dirs: Sequence) -> tuple[list, list | None]:
+    """The head each data directory trains (default 0, 1, ...), and the strand pairs.
+
+    Strand pairs: per head, the output each output becomes on the opposite strand, from
+    its data directory's targets table (None: no swaps anywhere).
+    """
+    heads = list(range(len(data_dirs))) if heads is None else list(heads)
+    if len(heads) != len(data_dirs) or len(set(heads)) != len(heads) or min(heads) < 0:
+        raise InputError(
+            f"--heads {','.join(map(str, heads))}: give one distinct head per data directory "
+            f"({len(data_dirs)})"
+        )
+    pairs: list = [None] * (max(heads) + 1)
+    for head, data_dir in zip(heads, data_dirs):
+        path = Path(data_dir) / "targets.txt"
+        pairs[head] = strand_pairs(read_targets(path)) if path.is_file() else None
+    return heads, pairs if any(pair is not None for pair in pairs) else None
 
 
-def _data_strand_pairs(data_dir: str | os.PathLike) -> list[int] | None:
-    """The strand pairs of a data directory's targets table (None: no table or column)."""
-    path = Path(data_dir) / "targets.txt"
-    return strand_pairs(read_targets(path)) if path.is_file() else None
+def _check_data(model: seqnn.SeqNN, heads: list[int], data_dirs: Sequence, params_file) -> None:
+    """Each data directory's statistics.json must agree with the geometry of its head."""
+    if max(heads) >= len(model.models):
+        raise InputError(
+            f"{len(data_dirs)} data directories for heads {heads} of the {len(model.models)} "
+            f"heads of {params_file} ({', '.join(model.params.head_keys)}); give one per head"
+        )
+    if len(data_dirs) < len(model.models):
+        # As the original: one dataset trains head 0 of a multi-head params file.
+        log.info(
+            "training heads %s; the others get no data directory and stay as they are",
+            ", ".join(model.params.head_keys[h] for h in heads),
+        )
+    for i, data_dir in zip(heads, data_dirs):
+        stats = read_statistics(data_dir)
+        bins, targets = int(stats["target_length"]), int(stats["num_targets"])
+        if bins != model.target_lengths[i] or targets != model.num_targets(i):
+            raise InputError(
+                f"{Path(data_dir) / 'statistics.json'}: target_length {bins} x {targets} "
+                f"targets, but head {i} outputs {model.target_lengths[i]} bins x "
+                f"{model.num_targets(i)}; the params and the data must agree"
+            )

@@ -41,7 +41,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from _harness import emit, forward_gflops, roof_fields, roofs, timed  # noqa: E402
 
-from basenji_tf import hardware, seqnn, train  # noqa: E402
+from basenji_tf import hardware, seqnn, train, train_data  # noqa: E402
 from basenji_tf.params import parse_train_params  # noqa: E402
 from basenji_tf.tfrecords import write_statistics, write_tfrecords  # noqa: E402
 
@@ -91,10 +91,10 @@ def run_config(params_file: Path, source: str, precision: str, jit: bool, batch:
         codes, y = random_data(head, steps * batch)
         if source == "memory":
             x = np.eye(4, dtype=np.float32)[codes]
-            data = train.array_data_source(x, y, x[:batch], y[:batch], batch, seed=0)
+            data = train_data.array_data_source(x, y, x[:batch], y[:batch], batch, seed=0)
         else:
             root = write_data_dir(Path(tempfile.mkdtemp(prefix="bench_train_")), head, codes, y)
-            data = train.seq_data_source(root, settings, seed=0)
+            data = train_data.seq_data_source(root, settings, seed=0)
         trainer = train.Trainer(
             model.models[:1],
             [data],

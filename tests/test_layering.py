@@ -22,6 +22,7 @@ LAYERS = {
     "basenji_tf.cli.*": 5,
     # tools: what the commands call
     "basenji_tf.train": 4,
+    "basenji_tf.train_data": 4,  # the data sources the training loop consumes
     "basenji_tf.distribute": 4,
     "basenji_tf.checkpoint": 4,
     "basenji_tf.optimizers": 4,
@@ -29,9 +30,12 @@ LAYERS = {
     "basenji_tf.evaluate_genes": 4,
     "basenji_tf.evaluate_specificity": 4,  # basenji_test_specificity.py
     "basenji_tf.train_head": 4,  # basenji_train_head.py
+    "basenji_tf.transfer": 4,  # fine-tuning: transfer modes, merges, basenji_transfer.py
     "basenji_tf.export": 4,
     "basenji_tf.scoring": 4,
     "basenji_tf.scoring.*": 4,
+    "basenji_tf.interpret": 4,  # attribution: gradients, integrated gradients, DeepSHAP
+    "basenji_tf.interpret.*": 4,
     "basenji_tf.data": 4,
     "basenji_tf.data_*": 4,  # modules split from the basenji_data.py pipeline
     "basenji_tf.demo": 4,
@@ -46,6 +50,7 @@ LAYERS = {
     # model wing: seqnn -> blocks -> layers
     "basenji_tf.seqnn": 3,
     "basenji_tf.blocks": 2,
+    "basenji_tf.adapters": 2,  # LoRA, IA3, Houlsby, squeeze-excite for transfer learning
     "basenji_tf.params": 2,
     "basenji_tf.weights": 2,
     "basenji_tf.metrics": 2,
@@ -68,7 +73,7 @@ LAYERS = {
     "basenji_tf.hardware": 0,  # CPU flags (native bfloat16?), cores, clock; no TensorFlow
     "basenji_tf.execute": 0,  # how shards and tasks run (processes, Dask): data and scoring
 }
-MODEL_WING = ("seqnn", "blocks", "layers", "params", "weights", "metrics")
+MODEL_WING = ("seqnn", "blocks", "adapters", "layers", "params", "weights", "metrics")
 DATA_WING = ("tfrecords", "dataset", "genome", "targets", "bam", "dna", "mappability")
 CLI = "basenji_tf.cli"
 

@@ -5,7 +5,12 @@ import json
 import pytest
 
 from basenji_tf.errors import InputError
-from basenji_tf.params import parse_model_params, parse_train_params, read_params
+from basenji_tf.params import (
+    parse_model_params,
+    parse_train_params,
+    parse_transfer_params,
+    read_params,
+)
 
 
 def test_parse_train_params_defaults_aliases_and_errors():
@@ -114,3 +119,58 @@ def test_published_params_pass(repo):
         parse_model_params(params["model"], str(path))
         parse_train_params(params.get("train", {}), str(path))
     assert json.loads((repo / "models" / "params_tiny.json").read_text())["model"]
+
+
+def test_transfer_section_defaults_and_baskerville_files():
+    assert parse_transfer_params({"model": {}}) is None
+    settings = parse_transfer_params({"transfer": {"mode": "adapter", "adapter": "locon"}})
+    assert (settings.adapter_latent, settings.conv_select, settings.conv_latent) == (8, 4, 4)
+    assert (settings.lora_alpha, settings.locon_alpha) == (16, 1)
+    # the successor library's houlsby_se file
+    se = {"mode": "adapter", "adapter": "houlsby_se", "adapter_latent": 8, "conv_select": 4,
+          "conv_latent": 16}  # fmt: skip
+    assert parse_transfer_params({"transfer": se}).conv_latent == 16
+    assert parse_transfer_params({"transfer": {"mode": "linear"}}).adapter is None
+
+
+@pytest.mark.parametrize(
+    "transfer, message",
+    [
+        ({"mode": "lora"}, r"transfer.mode: 'lora' is not one of full, linear, adapter"),
+        ({"mode": "adapter"}, r"transfer.adapter: None is not one of lora, .*needs one"),
+        ({"mode": "adapter", "adapter": "prefix"}, r"transfer.adapter: 'prefix' is not one"),
+        (
+            {"mode": "linear", "adapter": "lora"},
+            r"transfer.adapter 'lora' is only read with mode 'adapter', not 'linear'",
+        ),
+        ({"mode": "adapter", "adapter": "lora", "rank": 4}, r"unknown transfer key\(s\) rank"),
+        ({"adapter_latent": 0}, r"transfer.adapter_latent: 0 is not an integer >= 1"),
+        ({"conv_select": 2.0}, r"transfer.conv_select: 2.0 is not an integer >= 1"),
+        ({"lora_alpha": 0}, r"transfer.lora_alpha: 0 is not a number > 0"),
+        ({"locon_alpha": "1"}, r"transfer.locon_alpha: '1' is not a number > 0"),
+    ],
+)
+def test_transfer_values_are_checked(transfer, message):
+    with pytest.raises(InputError, match=rf"^p\.json: {message}"):
+        parse_transfer_params({"transfer": transfer}, "p.json")
+
+
+def test_transfer_section_must_be_an_object(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"model": {}, "transfer": ["full"]}))
+    with pytest.raises(InputError, match="transfer: must be a JSON object"):
+        read_params(path)
+
+
+def test_model_adapter_keys():
+    params = parse_model_params(
+        _model(adapter="houlsby_se", adapter_latent=4, se_rank=2, conv_select=3)
+    )
+    assert (params.adapter, params.adapter_latent, params.se_rank, params.conv_select) == (
+        "houlsby_se", 4, 2, 3
+    )  # fmt: skip
+    assert parse_model_params(_model()).adapter is None
+    with pytest.raises(InputError, match="model.adapter: 'lora' is not one of houlsby"):
+        parse_model_params(_model(adapter="lora"), "p.json")
+    with pytest.raises(InputError, match="model.se_rank: 0 is not an integer >= 1"):
+        parse_model_params(_model(adapter="houlsby_se", se_rank=0), "p.json")

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from basenji_tf import hardware, seqnn, train
+from basenji_tf import hardware, seqnn, train, train_data
 from basenji_tf.errors import InputError
 from basenji_tf.params import parse_train_params
 from basenji_tf.tfrecords import write_statistics, write_tfrecords
@@ -150,8 +150,8 @@ def test_two_datasets_interleave_and_share_trunk(tmp_path):
     xa, ya = _array_data(1, n=24, num_targets=2)
     xb, yb = _array_data(2, n=16, num_targets=3)
     data = [
-        train.array_data_source(xa[:16], ya[:16], xa[16:], ya[16:], 4, seed=1),
-        train.array_data_source(xb[:12], yb[:12], xb[12:], yb[12:], 4, seed=1),
+        train_data.array_data_source(xa[:16], ya[:16], xa[16:], ya[16:], 4, seed=1),
+        train_data.array_data_source(xb[:12], yb[:12], xb[12:], yb[12:], 4, seed=1),
     ]
     settings = parse_train_params(
         {"batch_size": 4, "optimizer": "adam", "learning_rate": 0.02, "train_epochs_max": 3}
@@ -197,7 +197,7 @@ def test_early_stopping_with_patience(tmp_path):
     )
     trainer = train.Trainer(
         [_tiny_keras_model()],
-        [train.array_data_source(x, y, x, y, 4, 0)],
+        [train_data.array_data_source(x, y, x, y, 4, 0)],
         settings,
         tmp_path,
         lambda path, i: None,
@@ -307,7 +307,7 @@ def test_mixed_precision_loop_scales_loss(tmp_path):
         )
         trainer = train.Trainer(
             [model],
-            [train.array_data_source(x, y, x, y, 4, 0)],
+            [train_data.array_data_source(x, y, x, y, 4, 0)],
             settings,
             tmp_path,
             lambda path, i: None,
@@ -356,7 +356,7 @@ def test_restore_full_and_trunk(tmp_path):
 def test_seq_data_source_patterns_and_epoch_seeds(tmp_path):
     data = write_data_dir(tmp_path / "data")
     settings = parse_train_params({"batch_size": 4, "shuffle_buffer": 64})
-    source = train.seq_data_source(
+    source = train_data.seq_data_source(
         data, settings, seed=2, tfr_train="valid-*.tfr", tfr_eval="test-*.tfr"
     )
     assert source.steps_per_epoch == SPLITS["valid"] // 4
@@ -417,7 +417,7 @@ def test_xla_step_matches_the_plain_step(tmp_path):
     for jit in (False, True):
         trainer = train.Trainer(
             [_tiny_keras_model(seed=2)],
-            [train.array_data_source(x, y, x, y, 4, seed=0)],
+            [train_data.array_data_source(x, y, x, y, 4, seed=0)],
             settings,
             tmp_path,
             lambda path, i: None,

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import make_parser, parse_args, run_main
-from basenji_tf.cli._types import nonnegative_int, positive_int
+from basenji_tf.cli._train import add_train_arguments, train
 
 PROG = "basenji_train.py"
 
@@ -16,74 +16,16 @@ def build_parser() -> argparse.ArgumentParser:
         PROG,
         "Train the model of a params file. Data directory i trains head i (head keys in "
         "natural order); with several, every epoch interleaves their batches in a shuffled "
-        "order. Rerunning the same command resumes after the last completed epoch.",
+        "order. Rerunning the same command resumes after the last completed epoch. A "
+        "'transfer' section in the params fine-tunes the --restore model (docs/train.md).",
     )
-    parser.add_argument("params_file")
-    parser.add_argument("data_dirs", nargs="+", metavar="data_dir")
-    parser.add_argument("-o", dest="out_dir", default="train_out", help="output directory")
-    parser.add_argument("--restore", help="start from the weights of this model file")
-    parser.add_argument("--trunk", action="store_true", help="restore the trunk only")
-    parser.add_argument(
-        "-m",
-        dest="mixed_precision",
-        action="store_true",
-        help="mixed precision: float16 with loss scaling on GPUs, bfloat16 on CPUs with "
-        "native bfloat16 (AVX512_BF16, AMX); elsewhere float32, with a warning",
-    )
-    parser.add_argument(
-        "--xla",
-        dest="jit_compile",
-        action="store_true",
-        help="XLA-compile the training step (measured slower on CPU; try it on GPUs)",
-    )
-    parser.add_argument("--tfr_train", help="TFRecord glob under tfrecords/ for training")
-    parser.add_argument("--tfr_eval", help="TFRecord glob under tfrecords/ for validation")
-    parser.add_argument(
-        "-k",
-        dest="keras_fit",
-        action="store_true",
-        help="accepted for compatibility; every run uses the same custom loop "
-        "(Keras' fit cannot run under MultiWorkerMirroredStrategy)",
-    )
-    parser.add_argument("--seed", type=nonnegative_int, help="seed everything (deterministic ops)")
-    parser.add_argument(
-        "--strategy",
-        choices=("default", "mirrored", "multiworker"),
-        help="tf.distribute strategy (default: mirrored if train.num_gpu > 1); "
-        "multiworker reads the cluster from TF_CONFIG or from the Slurm job "
-        "step (srun)",
-    )
-    parser.add_argument(
-        "--port_base",
-        type=positive_int,
-        default=8888,
-        help="first port of the multiworker workers on each node (Slurm)",
-    )
+    add_train_arguments(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
-
-    def body() -> None:
-        from basenji_tf.train import train_model
-
-        train_model(
-            args.params_file,
-            args.data_dirs,
-            out_dir=args.out_dir,
-            restore=args.restore,
-            trunk=args.trunk,
-            mixed_precision=args.mixed_precision,
-            tfr_train=args.tfr_train,
-            tfr_eval=args.tfr_eval,
-            seed=args.seed,
-            strategy=args.strategy,
-            port_base=args.port_base,
-            jit_compile=args.jit_compile,
-        )
-
-    return run_main(PROG, body)
+    return run_main(PROG, lambda: train(args))
 
 
 if __name__ == "__main__":
