@@ -44,8 +44,6 @@ LAYERS = {
     "basenji_tf.sim.*": 4,
     "basenji_tf.plots": 4,
     "basenji_tf.tfr_tools": 4,  # tfr_bw.py, tfr_qc.py
-    "basenji_tf.motifs": 4,  # basenji_motifs.py
-    "basenji_tf.motifs_inject": 4,  # basenji_motifs_inject.py
     "basenji_tf.model_files": 4,  # save_model.py
     # model wing: seqnn -> blocks -> layers
     "basenji_tf.seqnn": 3,

@@ -10,7 +10,7 @@ from basenji_tf.cli.basenji_motifs_inject import main
 from basenji_tf.dna import dna_1hot, hot1_index, hot1_rc
 from basenji_tf.errors import InputError
 from basenji_tf.genome import Genome
-from basenji_tf.motifs_inject import (
+from basenji_tf.interpret.motifs_inject import (
     InjectOptions,
     Motif,
     motif_rng,
@@ -105,7 +105,7 @@ def test_a_motifs_bases_do_not_depend_on_the_others(meme):
     motifs = read_motifs(meme)
     background = dna_1hot("ACGT" * 50)
     all_three = motif_windows(background, motifs, 3, InjectOptions(seed=5))
-    from basenji_tf.motifs_inject import inject_chunk
+    from basenji_tf.interpret.motifs_inject import inject_chunk
 
     last_alone = inject_chunk(background, motifs[2:], 2, 3, InjectOptions(seed=5))
     np.testing.assert_array_equal(all_three[2], last_alone[0])
@@ -157,7 +157,7 @@ def test_effect_equals_predicting_both_windows(tmp_path, small_model, meme, bed)
 @pytest.mark.slow
 @pytest.mark.fixed_shape
 def test_effects_do_not_depend_on_the_motifs_sharing_a_call(small_model, meme, monkeypatch):
-    from basenji_tf import motifs_inject
+    from basenji_tf.interpret import motifs_inject
     from basenji_tf.scoring.ensemble import ModelSpec, load_predictor
 
     spec = ModelSpec(small_model["params"], small_model["model"], rc=True, batch_size=4)

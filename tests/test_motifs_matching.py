@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from basenji_tf.errors import InputError
-from basenji_tf.motifs import (
+from basenji_tf.interpret.motifs import (
     filter_sites,
     meme_text,
     read_motif_db,

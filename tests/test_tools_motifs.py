@@ -6,7 +6,7 @@ import pytest
 
 from basenji_tf.cli import basenji_motifs
 from basenji_tf.dna import dna_index
-from basenji_tf.motifs import (
+from basenji_tf.interpret.motifs import (
     consensus,
     filter_sites,
     info_content,

@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)
 
     def body() -> None:
-        from basenji_tf.motifs import MotifOptions, run_motifs
+        from basenji_tf.interpret.motifs import MotifOptions, run_motifs
 
         options = MotifOptions(
             act_t=args.act_t, post_conv=args.post_conv, plot_density=args.plot_density,

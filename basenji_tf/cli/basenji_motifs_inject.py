@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> None:
         # TensorFlow loads here, not at module level: --help and usage errors answer at once
-        from basenji_tf.motifs_inject import InjectOptions, run_motifs_inject
+        from basenji_tf.interpret.motifs_inject import InjectOptions, run_motifs_inject
 
         if args.batch_size is None:
             with open(args.params_file) as handle:

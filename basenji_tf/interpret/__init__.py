@@ -4,6 +4,9 @@
   gradient, integrated and expected gradients, and DeepLIFT/DeepSHAP, with the
   hypothetical contributions TF-MoDISco reads (docs/interpretation.md).
 * :mod:`.deeplift`: DeepLIFT's rules, switched on for one model while attributing.
+* :mod:`.motifs`: ``basenji_motifs.py``, first-layer filters as motifs and their database
+  matches; :mod:`.motifs_inject`: ``basenji_motifs_inject.py``, motifs inserted into
+  background windows and their predicted effects.
 
 The names below load nothing heavy, so command parsers can offer them as choices.
 """

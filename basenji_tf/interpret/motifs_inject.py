@@ -41,7 +41,7 @@ import numpy as np
 from basenji_tf.errors import InputError
 from basenji_tf.files import atomic_h5
 from basenji_tf.genome import Genome
-from basenji_tf.motifs import read_motif_db
+from basenji_tf.interpret.motifs import read_motif_db
 from basenji_tf.progress import track
 from basenji_tf.scoring.bed import Region, read_bed_windows, region_1hot
 from basenji_tf.scoring.ensemble import EnsemblePredictor, ModelSpec, load_predictor
@@ -89,8 +89,9 @@ class InjectOptions:
 def tf_name(name: str) -> str:
     """A motif's protein name: CIS-BP's ``(GATA4)_(Homo_sapiens)_(DBD_1.00)`` -> ``GATA4``.
 
-    :func:`basenji_tf.motifs.read_motif_db` has already stripped the outer parentheses; the
-    part before the first ``)`` is kept, as the original's ``cisbp_name`` did.
+    :func:`basenji_tf.interpret.motifs.read_motif_db` has already stripped the outer
+    parentheses; the part before the first ``)`` is kept, as the original's ``cisbp_name``
+    did.
     """
     head = name.split(")")[0]
     return head if ")" in name and "(" not in head else name
