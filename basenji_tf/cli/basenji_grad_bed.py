@@ -43,6 +43,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("bed_file")
     parser.add_argument("-f", dest="genome_fasta", required=True, help="genome FASTA")
     parser.add_argument("-o", dest="out_dir", default="grad_bed", help="output directory")
+    add_attribution_options(parser, "region")
+    add_precision_option(parser)
+    add_shard_options(parser, "the BED regions (at multiples of --batch_size)")
+    return parser
+
+
+def add_attribution_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--method`` ... ``--batch_size``: the attribution options (also basenji_grad_vcf's).
+
+    Args:
+        parser: the command's parser.
+        what: what the windows are centred on, for the help ("region", "variant").
+    """
     parser.add_argument(
         "--method",
         choices=METHODS,
@@ -60,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--bins",
         type=bin_choice,
         default="center",
-        help="output bins whose predictions are summed: center (those overlapping the BED "
-        "region), all, or A:B (bins A to B-1 of every window)",
+        help=f"output bins whose predictions are summed: center (those overlapping the {what}),"
+        " all, or A:B (bins A to B-1 of every window)",
     )
     parser.add_argument(
         "--rc", action="store_true", help="average with the reverse complement's attribution"
@@ -70,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--references",
         type=positive_int,
         default=20,
-        help="dinucleotide-shuffled references per region (deepshap, expected_gradients, "
+        help=f"dinucleotide-shuffled references per {what} (deepshap, expected_gradients, "
         "integrated_gradients with --baseline shuffle)",
     )
     parser.add_argument(
@@ -90,11 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch_size",
         type=positive_int,
         default=4,
-        help="regions per model call (deepshap: with as many references)",
+        help=f"{what}s per model call (deepshap: with as many references)",
     )
-    add_precision_option(parser)
-    add_shard_options(parser, "the BED regions (at multiples of --batch_size)")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
