@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import test_train
 from test_train import TINY_PARAMS
 
 from basenji_tf import adapters, seqnn, transfer
-from basenji_tf.cli import basenji_transfer
+from basenji_tf.cli import basenji_sad, basenji_test, basenji_transfer
 from basenji_tf.errors import InputError
 from basenji_tf.params import parse_train_params, parse_transfer_params
 from basenji_tf.scoring.cone import ConeSplice
@@ -258,6 +259,28 @@ def _write(path: Path, params: dict) -> Path:
     return path
 
 
+def _test_and_score(run_dir: Path, data: Path, tmp_path: Path, head: int = 0) -> None:
+    """basenji_test.py and basenji_sad.py from the params.json and model_best.h5 of a run."""
+    files = [str(run_dir / "params.json"), str(run_dir / "model_best.h5")]
+    head_arg = ["--head", str(head)]
+    assert basenji_test.main(["-o", str(tmp_path / "test"), *head_arg, *files, str(data)]) == 0
+    acc = (tmp_path / "test" / "acc.txt").read_text().splitlines()
+    assert len(acc) == 3 and all(np.isfinite(float(line.split()[1])) for line in acc[1:])
+    rng = np.random.default_rng(7)
+    genome = "".join(rng.choice(list("ACGT"), 4096))
+    (tmp_path / "genome.fa").write_text(f">chr1\n{genome}\n")
+    vcf = ["##fileformat=VCFv4.2", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
+    for i, pos in enumerate((1500, 2600)):
+        ref = genome[pos - 1]
+        vcf.append(f"chr1\t{pos}\tv{i}\t{ref}\t{'A' if ref != 'A' else 'C'}\t.\t.\t.")
+    (tmp_path / "v.vcf").write_text("\n".join(vcf) + "\n")
+    argv = ["-f", str(tmp_path / "genome.fa"), "-o", str(tmp_path / "sad"), *head_arg, *files]
+    assert basenji_sad.main([*argv, str(tmp_path / "v.vcf")]) == 0
+    with h5py.File(tmp_path / "sad" / "sad.h5") as h5:
+        sad = h5["SAD"][:].astype(np.float32)
+    assert sad.shape == (2, 2) and np.isfinite(sad).all()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", [m for m in MODES if m != "linear"])  # linear: the next test
 def test_each_mode_trains_and_writes_loadable_files(mode, world, tmp_path):
@@ -280,6 +303,7 @@ def test_each_mode_trains_and_writes_loadable_files(mode, world, tmp_path):
         np.testing.assert_allclose(trunk_kernel, start, rtol=1e-4, atol=1e-6)
     else:
         assert np.array_equal(trunk_kernel, start) == (mode != "full")  # frozen unless full
+    _test_and_score(out, world["data"], tmp_path)
     if mode == "lora":  # resume after the first epoch, as ordinary training does
         params = _write(params, fine_tune_params(MODES[mode], train_epochs_max=2))
         assert basenji_transfer.main([*argv, str(world["data"])]) == 0
@@ -308,6 +332,7 @@ def test_a_new_head_on_a_joint_model(world, tmp_path):
     )
     np.testing.assert_allclose(old.head.predict(x), world["pretrained"].heads[0].predict(x))
     assert new.head.predict(x).shape == (2, test_train.BINS, 2)
+    _test_and_score(out, world["data"], tmp_path, head=1)  # linear's files test and score
 
 
 def test_skip_train_prints_the_counts(world, tmp_path, capsys):
