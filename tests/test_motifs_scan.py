@@ -217,6 +217,22 @@ def one_line_error(capsys, argv) -> str:
     return err[0]
 
 
+def test_the_command_writes_both_files(files, tmp_path):
+    from basenji_tf.cli.basenji_motifs_scan import main
+
+    out = tmp_path / "cli"
+    argv = [str(files / "scores.h5"), "-m", str(files / "two.meme"), "-o", str(out)]
+    assert main(argv + ["--threshold", str(STRICT), "--window"]) == 0
+    rows = [line.split("\t") for line in (out / "hits.bed").read_text().splitlines()[1:]]
+    found = {(r[0], int(r[1]), int(r[2]), r[5]) for r in rows}
+    assert found == planted_hits(True) and {r[6] for r in rows} == {"MA0139.2"}
+    summary = (out / "motif_summary.tsv").read_text().splitlines()
+    assert [line.split("\t")[:3] for line in summary[1:]] == [
+        ["MA0139.2", "CTCF", str(len(PLANTED))],
+        ["MA0138.3", "REST", "0"],
+    ]
+
+
 def test_scores_without_contributions_is_one_line(capsys, matrices, tmp_path):
     write_scores(tmp_path / "bad.h5", matrices, contributions=False)
     line = one_line_error(capsys, [str(tmp_path / "bad.h5"), "-o", str(tmp_path / "o")])
