@@ -216,15 +216,23 @@ def meme_text(pwms: dict[str, tuple[np.ndarray, int]], background: np.ndarray) -
     return "\n".join(lines) + "\n"
 
 
-def read_motif_db(meme_db: str | None) -> tuple[list[str], list[str], list[np.ndarray]]:
+def read_motif_db(
+    meme_db: str | None, tax_group: str = "vertebrates"
+) -> tuple[list[str], list[str], list[np.ndarray]]:
     """(ids, protein names, PWMs [4, width]) of a MEME file, or of JASPAR (None).
 
-    JASPAR: the CORE vertebrate matrices of pyjaspar's newest release.
+    JASPAR: the CORE matrices of ``tax_group`` (vertebrates, plants, insects, nematodes,
+    fungi, urochordates) in pyjaspar's newest release.
     """
     if meme_db is None:
         from pyjaspar import jaspardb
 
-        motifs = jaspardb().fetch_motifs(collection="CORE", tax_group=["vertebrates"])
+        motifs = jaspardb().fetch_motifs(collection="CORE", tax_group=[tax_group])
+        if not motifs:
+            raise InputError(
+                f"JASPAR CORE has no {tax_group!r} matrices; give a JASPAR taxonomic group "
+                "(vertebrates, plants, insects, nematodes, fungi, urochordates)"
+            )
         pwms = [np.array([m.counts.normalize()[b] for b in "ACGT"]) for m in motifs]
         return [m.matrix_id for m in motifs], [m.name for m in motifs], pwms
     from memelite.io import read_meme
