@@ -51,8 +51,9 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         # Long jobs on a Dask cluster (--scheduler); the tests start a local one.
         "distributed": ["dask[distributed]>=2024.1"],
-        # basenji_motifs.py: Tomtom (memelite), JASPAR offline (pyjaspar), logos (logomaker).
-        "motifs": ["memelite>=0.5", "pyjaspar>=4.0", "logomaker>=0.8"],
+        # basenji_motifs.py: Tomtom (memelite), JASPAR offline (pyjaspar), logos (logomaker);
+        # basenji_modisco.py: TF-MoDISco (modisco-lite).
+        "motifs": ["memelite>=0.5", "pyjaspar>=4.0", "logomaker>=0.8", "modisco-lite>=3.0"],
         "test": [
             "pytest",
             "pytest-timeout",
@@ -62,6 +63,7 @@ setup(
             "memelite>=0.5",
             "pyjaspar>=4.0",
             "logomaker>=0.8",
+            "modisco-lite>=3.0",
         ],
         "lint": ["ruff==0.17.6", "pre-commit"],
     },
