@@ -204,6 +204,12 @@ def test_jaspar_finds_the_planted_ctcf(files):
     assert planted_hits(False) <= as_set(ctcf)
 
 
+def test_another_taxon_is_read_from_jaspar():
+    db = load_motifs(None, "Nematodes")
+    assert db.source == "JASPAR CORE nematodes" and len(db.ids) > 50
+    assert all(i.startswith(("MA", "UN")) for i in db.ids)
+
+
 # ---------------------------------------------------------------------------------------
 # Bad input: one line naming the file
 

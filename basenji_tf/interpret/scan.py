@@ -103,7 +103,9 @@ def load_motifs(meme_file: str | None = None, jaspar: str = "vertebrates") -> Mo
     Args:
         meme_file: a MEME motif file (any: a database, modisco's ``patterns.meme``).
         jaspar: JASPAR CORE taxonomic group (:data:`JASPAR_TAXA`), used without
-            ``meme_file``; vertebrates are :func:`~basenji_tf.interpret.motifs.read_motif_db`'s.
+            ``meme_file``.
+
+    Both are read by :func:`basenji_tf.interpret.motifs.read_motif_db`.
 
     Raises:
         InputError: a missing, motif-less or unreadable MEME file, a negative or
@@ -122,26 +124,8 @@ def load_motifs(meme_file: str | None = None, jaspar: str = "vertebrates") -> Mo
     jaspar = jaspar.lower()
     if jaspar not in JASPAR_TAXA:
         raise InputError(f"--jaspar {jaspar}: unknown taxon; give one of {', '.join(JASPAR_TAXA)}")
-    if jaspar == "vertebrates":
-        ids, names, pwms = read_motif_db(None)
-    else:
-        ids, names, pwms = _jaspar_taxon(jaspar)
+    ids, names, pwms = read_motif_db(None, jaspar)
     return MotifDb(ids, names, pwms, f"JASPAR CORE {jaspar}")
-
-
-def _jaspar_taxon(taxon: str) -> tuple[list[str], list[str], list[np.ndarray]]:
-    """(ids, names, PWMs [4, width]) of JASPAR CORE ``taxon``, as read_motif_db's vertebrates."""
-    import warnings
-
-    from pyjaspar import jaspardb
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Biopython warns of an empty selection
-        motifs = jaspardb().fetch_motifs(collection="CORE", tax_group=[taxon])
-    if not motifs:
-        raise InputError(f"--jaspar {taxon}: JASPAR CORE has no motif of this taxon")
-    pwms = [np.array([m.counts.normalize()[b] for b in "ACGT"]) for m in motifs]
-    return [m.matrix_id for m in motifs], [m.name for m in motifs], pwms
 
 
 # ---------------------------------------------------------------------------------------
