@@ -36,7 +36,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from basenji_tf import adapters, blocks, hardware, layers
+from basenji_tf import adapters, blocks, fold, hardware, layers
 from basenji_tf.errors import InputError
 from basenji_tf.params import ModelParams, parse_model_params, read_params
 from basenji_tf.weights import check_and_assign, read_weight_file, save_legacy_h5, weighted_layers
@@ -203,6 +203,7 @@ class SeqNN:
         ensemble: the ensembling model once :meth:`build_ensemble` made one, else None.
         params_json: the params file as read ("train" and "model" sections).
         precision: the compute precision the model was built with.
+        folded: :meth:`fold_batch_norm` made this an inference-only model.
     """
 
     def __init__(
@@ -230,6 +231,7 @@ class SeqNN:
         self.strand_pair = list(self.params.strand_pair)
         self.ensemble = None
         self.head_i = 0
+        self.folded = False
         try:
             with _dtype_policy(self.precision):
                 self._build()
@@ -285,6 +287,7 @@ class SeqNN:
         Weights are kept; the adapters start at their initial values. The current head
         stays current.
         """
+        self._check_unfolded("insert adapters into")
         with _dtype_policy(self.precision):
             self._set_models(*adapters.insert_adapters(self.model_trunk, self.models, plan))
         self._use_head(self.head_i)
@@ -314,6 +317,35 @@ class SeqNN:
             for hi, m in enumerate(self.models)
         )
 
+    def fold_batch_norm(self) -> None:
+        """Make this an inference-only model: each Conv1D -> BatchNormalization folded.
+
+        The trunk and every head are rebuilt as one graph by
+        :func:`basenji_tf.fold.fold_batch_norm` (outputs within float32 rounding of the
+        unfolded model at inference; docs/precision.md). Afterwards :meth:`restore`,
+        :meth:`save` and adapters are refused: the weights no longer match the params'
+        layers. Never for training (the moving statistics are gone).
+        """
+        if self.folded:
+            return
+        whole = keras.Model(
+            self.model_trunk.input, [self.model_trunk.output] + [m.output for m in self.models]
+        )
+        with _dtype_policy(self.precision):
+            folded = fold.fold_batch_norm(whole)
+        trunk_out, *head_outs = folded.outputs
+        trunk = keras.Model(folded.input, trunk_out, name=self.model_trunk.name)
+        models = [keras.Model(folded.input, o, name=m.name) for o, m in zip(head_outs, self.models)]
+        self._set_models(trunk, models)
+        self.folded = True
+        self._use_head(self.head_i)
+
+    def _check_unfolded(self, action: str) -> None:
+        if self.folded:
+            raise InputError(
+                f"cannot {action} a folded (inference-only) model: load it with fold=False"
+            )
+
     def _head_strand_pair(self, head_i: int) -> list[int] | None:
         return self.strand_pair[head_i] if head_i < len(self.strand_pair) else None
 
@@ -338,8 +370,10 @@ class SeqNN:
                 model file, taking its leading (trunk) layers.
 
         Raises:
-            InputError: the file does not match the architecture (count or shape).
+            InputError: the file does not match the architecture (count or shape), or
+                this model is folded.
         """
+        self._check_unfolded("restore weights into")
         file_layers = read_weight_file(model_file)
         if trunk:
             check_and_assign(
@@ -371,7 +405,8 @@ class SeqNN:
     def save(
         self, model_file: str | os.PathLike, trunk: bool = False, head_i: int | None = None
     ) -> None:
-        """Write the trunk or a head model in the legacy Keras-2 HDF5 layout."""
+        """Write the trunk or a head model in the legacy Keras-2 HDF5 layout (not folded)."""
+        self._check_unfolded("save")
         if trunk:
             model = self.model_trunk
         elif head_i is None:
@@ -436,6 +471,7 @@ def load(
     augment: bool = False,
     strand_pair: Sequence[Sequence[int] | None] | None = None,
     precision: str = "float32",
+    fold: bool = False,
 ) -> SeqNN:
     """Build the SeqNN of a params file, restore its weights, select a head.
 
@@ -451,13 +487,21 @@ def load(
         strand_pair: per head, the opposite-strand output of each output, replacing the
             params' ``strand_pair`` (training takes them from the data's targets tables).
         precision: compute precision of the model (:data:`PRECISIONS`; see :class:`SeqNN`).
+        fold: inference only: fold each Conv1D -> BatchNormalization pair after restoring
+            (:meth:`SeqNN.fold_batch_norm`); not with ``augment`` (training).
 
     Returns:
         the SeqNN, with ``params_json`` the whole params file.
 
     Raises:
-        InputError: bad params, a weight file that does not match, or no such head.
+        InputError: bad params, a weight file that does not match, no such head, or
+            ``fold`` with ``augment``.
     """
+    if fold and augment:
+        raise InputError(
+            f"{os.fspath(params_file)}: a folded model is for inference only; "
+            "load it with augment=False (or fold=False to train)"
+        )
     params = read_params(params_file)
     params_model = params["model"]
     if strand_pair is not None:
@@ -472,6 +516,8 @@ def load(
     if model_file is not None:
         model.restore(model_file, head_i=head, trunk=trunk)
     model._use_head(head)
+    if fold:
+        model.fold_batch_norm()
     return model
 
 

@@ -47,6 +47,7 @@ LAYERS = {
     "basenji_tf.model_files": 4,  # save_model.py
     # model wing: seqnn -> blocks -> layers
     "basenji_tf.seqnn": 3,
+    "basenji_tf.fold": 3,  # batch normalisation folded into convolutions (inference)
     "basenji_tf.blocks": 2,
     "basenji_tf.adapters": 2,  # LoRA, IA3, Houlsby, squeeze-excite for transfer learning
     "basenji_tf.params": 2,
@@ -71,7 +72,7 @@ LAYERS = {
     "basenji_tf.hardware": 0,  # CPU flags (native bfloat16?), cores, clock; no TensorFlow
     "basenji_tf.execute": 0,  # how shards and tasks run (processes, Dask): data and scoring
 }
-MODEL_WING = ("seqnn", "blocks", "adapters", "layers", "params", "weights", "metrics")
+MODEL_WING = ("seqnn", "fold", "blocks", "adapters", "layers", "params", "weights", "metrics")
 DATA_WING = ("tfrecords", "dataset", "genome", "targets", "bam", "dna", "mappability")
 CLI = "basenji_tf.cli"
 
