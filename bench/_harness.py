@@ -113,6 +113,71 @@ def timed(fn: Callable[[], object], runs: int = MIN_RUNS, warmup: int = 1) -> di
     }
 
 
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int = MIN_RUNS) -> dict[str, dict]:
+    """:func:`timed` figures of several functions measured in alternating rounds.
+
+    Each function is called once untimed, then the rounds run A B C, A B C, ...: on a
+    machine shared with other jobs a burst of load then slows every candidate of a round,
+    not one candidate's whole series, so ratios between them are steadier than between
+    separate :func:`timed` series.
+
+    Returns:
+        per name: ``median_s``, ``min_s``, ``max_s``, ``cpu_median_s``, ``runs``.
+    """
+    for fn in fns.values():
+        fn()
+    wall: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(max(rounds, MIN_RUNS)):
+        for name, fn in fns.items():
+            c0, t0 = _cpu_seconds(), time.perf_counter()
+            fn()
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(_cpu_seconds() - c0)
+    return {
+        name: {
+            "median_s": round(statistics.median(wall[name]), 4),
+            "min_s": round(min(wall[name]), 4),
+            "max_s": round(max(wall[name]), 4),
+            "cpu_median_s": round(statistics.median(cpu[name]), 4),
+            "runs": len(wall[name]),
+        }
+        for name in fns
+    }
+
+
+def plain_traced(model, batch: int, jit_compile: bool = False) -> Callable[[object], object]:
+    """The baseline of every inference speed figure: what the original runs.
+
+    The plain Keras model of the same params (its own layers, BatchNormalization unfused)
+    called through one ``tf.function`` with a fixed input signature [batch, L_bp, 4]
+    float32. Returns a callable taking a batch and returning a numpy array.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([batch, *model.input.shape[1:]], tf.float32)
+    function = tf.function(
+        lambda x: model(x, training=False),
+        input_signature=[spec],
+        autograph=False,
+        jit_compile=jit_compile,
+    )
+    return lambda x: np.asarray(function(x))
+
+
+def ratio_vs_plain(ours: dict, plain: dict) -> dict:
+    """The speed of ``ours`` against the plain traced model, from two timings.
+
+    ``ratio_vs_plain``: plain median wall s / ours (above 1: faster than the plain traced
+    model); ``ratio_vs_plain_cpu``: the same by CPU time.
+    """
+    return {
+        "ratio_vs_plain": round(plain["median_s"] / ours["median_s"], 3),
+        "ratio_vs_plain_cpu": round(plain["cpu_median_s"] / ours["cpu_median_s"], 3),
+    }
+
+
 def _cpu_seconds() -> float:
     children = os.times()
     return time.process_time() + children.children_user + children.children_system
