@@ -98,6 +98,15 @@ def test_ref_and_alt_equal_attribute_on_their_windows(tiny, tmp_path):
     np.testing.assert_allclose(arrays["alt_contributions"], direct_alt.contributions, atol=1e-6)
     diff = (direct_alt.contributions - direct.contributions).sum(-1)
     np.testing.assert_allclose(arrays["diff"], diff, atol=1e-5)
+    # shared references: the whole window's diff sums to the objective's ALT - REF change
+    objective = [
+        np.array(
+            [p[b0:b1].sum() for p, (b0, b1) in zip(seqnn.predict_model(head.model, x, 2), bins)]
+        )
+        for x in (ref, alt)
+    ]
+    np.testing.assert_allclose(arrays["diff"].sum(1), objective[1] - objective[0], atol=1e-3)
+    assert np.abs(objective[1] - objective[0]).max() > 1e-4
     # the ALT base is at the variant, REF's is the genome's; elsewhere they agree
     center = SEQ_LENGTH // 2 - 1
     for i, v in enumerate(variants):
