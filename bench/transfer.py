@@ -9,7 +9,8 @@ training steps of the custom loop (``basenji_tf.train.Trainer``) at batch 2 on r
 sequences and Poisson targets held in memory, float32. One process per mode, so
 ``peak_rss_mb`` is that mode's alone. Each line has the median step seconds, the
 trainable and total parameters, and ``ratio_vs_full``: the mode's median step time over
-full fine-tuning's (below 1: faster).
+full fine-tuning's (below 1: faster); ``ratio_vs_full_cpu`` the same of CPU seconds,
+steadier when other jobs share the cores (compare ``load_average_1min``).
 
 A full-size step takes seconds on a CPU, so each timed run is one step, and the number
 of timed runs is ``--runs`` (default 5, bench/_harness.py's minimum) after one warm-up
@@ -88,7 +89,9 @@ def few_runs(fn, runs: int, warmup: int = 1) -> dict:
     }
 
 
-def measure(mode: str, seq_length: int | None, runs: int, full_median: float | None) -> None:
+def measure(
+    mode: str, seq_length: int | None, runs: int, full_median: tuple[float, float] | None
+) -> None:
     """Time ``mode``'s training step in this process and print its JSON line."""
     import keras
     import numpy as np
@@ -143,7 +146,9 @@ def measure(mode: str, seq_length: int | None, runs: int, full_median: float | N
         "build_s": round(build_s, 1),
     }
     if full_median is not None:
-        figures["ratio_vs_full"] = round(timing["median_s"] / full_median, 3)
+        full_wall, full_cpu = full_median
+        figures["ratio_vs_full"] = round(timing["median_s"] / full_wall, 3)
+        figures["ratio_vs_full_cpu"] = round(timing["cpu_median_s"] / full_cpu, 3)
     emit("transfer", {"label": mode, **config}, timing, **figures)
 
 
@@ -155,11 +160,12 @@ def main() -> None:
     )
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated subset")
     parser.add_argument("--mode", help=argparse.SUPPRESS)
-    parser.add_argument("--full_median", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--full_median", help=argparse.SUPPRESS)  # "wall,cpu" seconds
     args = parser.parse_args()
     seq_length = QUICK_SEQ_LENGTH if args.quick else None
     if args.mode:
-        measure(args.mode, seq_length, args.runs, args.full_median)
+        full = tuple(map(float, args.full_median.split(","))) if args.full_median else None
+        measure(args.mode, seq_length, args.runs, full)
         return
     modes = args.modes.split(",")
     unknown = set(modes) - set(MODES)
@@ -170,7 +176,8 @@ def main() -> None:
     for mode in sorted(modes, key=lambda m: m != "full"):
         command = [sys.executable, __file__, "--mode", mode, "--runs", str(args.runs)]
         command += ["--quick"] if args.quick else []
-        command += ["--full_median", str(full_median)] if full_median is not None else []
+        if full_median is not None:
+            command += ["--full_median", ",".join(map(str, full_median))]
         done = subprocess.run(command, capture_output=True, text=True)
         lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
         if done.returncode or not lines:
@@ -179,7 +186,8 @@ def main() -> None:
             continue
         print(lines[-1], flush=True)
         if mode == "full":
-            full_median = json.loads(lines[-1])["median_s"]
+            full = json.loads(lines[-1])
+            full_median = (full["median_s"], full["cpu_median_s"])
 
 
 if __name__ == "__main__":

@@ -18,7 +18,11 @@ sequences.bed rows and ``train_seqs``; valid and test records are the full ones.
 
 Epochs: the 100% runs train ``--epochs`` epochs, the 20% runs twice and the 5% runs four
 times as many (fixed counts: ``train_epochs_min`` = ``train_epochs_max``); the best
-validation epoch's model is tested. Each run is a separate process, so its peak memory
+validation epoch's model is tested. Fine-tuning batches hold 4 windows (fewer if the
+subset has fewer); Adam at 2e-3, 5e-4 for ``full`` (it moves the pretrained weights),
+with the transfer runs' warm-up over their first epoch; the ridge head uses alpha 1 and
+fits on the subset's train windows plus the valid windows, as basenji_train_head.py does.
+Each run is a separate process, so its peak memory
 (``VmHWM``, training and testing) is its own. Seconds per step: the median epoch time
 after the first epoch (which traces the step) of the 100% run over its steps per epoch,
 validation of the held-out valid split included.
@@ -329,6 +333,7 @@ def table(results: list[dict]) -> pd.DataFrame:
         row["s_per_step"] = math.nan if sps is None else round(sps, 3)
         row["run_s_largest"] = full["run_seconds"]
         row["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs.values())
+        row["load_1min"] = full.get("load_average_1min", math.nan)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -142,12 +142,13 @@ def test_a_variant_alone_equals_it_among_others_and_shards_equal_a_single_run(ti
 
 
 @pytest.mark.slow
-def test_cli_runs_input_x_gradient_with_shifts_and_rc(tiny, tmp_path):
+def test_cli_runs_input_x_gradient_with_shifts_and_rc(tiny, tmp_path, capsys):
     out = tmp_path / "cli"
     argv = ["-f", tiny["fasta"], "-o", str(out), "--targets", "0,2", "--rc", "--shifts",
             "0,1", "--window", "64", "--bins", "all", tiny["params"], tiny["model"],
             tiny["last"]]  # fmt: skip
     assert basenji_grad_vcf.main(argv) == 0
+    assert capsys.readouterr().out == f"wrote {out}/scores.h5 and {out}/plots/\n"
     arrays, attrs = _read(out / "scores.h5")
     assert arrays["ref_contributions"].shape == (1, 64, 4)
     assert attrs["method"] == "input_x_gradient" and attrs["bins"] == "all"

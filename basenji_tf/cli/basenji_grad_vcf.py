@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 
 from basenji_tf.cli._common import comma_ints, make_parser, parse_args, run_main
@@ -81,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             options, args.head_i, args.batch_size, args.precision, args.window,
             tuple(args.shifts) or (0,),
         )  # fmt: skip
-        run_sharded(args, run_grad_vcf, task, not args.no_plots)
+        out_file = run_sharded(args, run_grad_vcf, task, not args.no_plots)
+        plots = "" if args.no_plots else f" and {os.path.join(args.out_dir, 'plots')}/"
+        print(f"wrote {out_file}{plots}")
 
     return run_main(PROG, body, out_dir=args.out_dir)
 
