@@ -116,13 +116,12 @@ def test_read_attributions_crops_around_each_region_centre(tmp_path):
     assert read_attributions(str(path), 5000).window_bp == LENGTH_BP  # cut to the window
 
 
-def _one_line_error(call, *words):
+def _one_line_error(call) -> str:
+    """The message of the InputError ``call`` raises, checked to be one line."""
     with pytest.raises(InputError) as err:
         call()
     message = str(err.value)
     assert "\n" not in message
-    for word in words:
-        assert word in message
     return message
 
 
@@ -131,27 +130,32 @@ def test_bad_scores_files_are_one_line_errors(tmp_path):
     write_scores(path, None, n=4)
     with h5py.File(path, "r+") as h5:
         del h5["hypothetical"]
-    _one_line_error(lambda: read_attributions(str(path), 400), "scores.h5", "'hypothetical'")
+    message = _one_line_error(lambda: read_attributions(str(path), 400))
+    assert "scores.h5" in message and "'hypothetical'" in message
 
     write_scores(path, None, n=4)
     with h5py.File(path, "r+") as h5:
         del h5["contributions"]
         h5["contributions"] = np.zeros((4, 100, 4), np.float32)
-    _one_line_error(lambda: read_attributions(str(path), 400), "contributions", "(4, 100, 4)")
+    message = _one_line_error(lambda: read_attributions(str(path), 400))
+    assert "contributions" in message and "(4, 100, 4)" in message
 
     write_scores(path, None, n=4)
     with h5py.File(path, "r+") as h5:
         del h5["start"]
         h5["start"] = np.zeros(3, np.int64)
-    _one_line_error(lambda: read_attributions(str(path), 400), "start", "[4]")
+    message = _one_line_error(lambda: read_attributions(str(path), 400))
+    assert "start" in message and "[4]" in message
 
     write_scores(path, None, n=4)
     with h5py.File(path, "r+") as h5:  # saliency: absolute gradients at every base
         h5["contributions"][...] = np.abs(h5["hypothetical"][:])
         h5.attrs["method"] = "saliency"
-    _one_line_error(lambda: read_attributions(str(path), 400), "saliency", "--method deepshap")
+    message = _one_line_error(lambda: read_attributions(str(path), 400))
+    assert "saliency" in message and "--method deepshap" in message
 
-    _one_line_error(lambda: read_attributions(str(tmp_path / "none.h5"), 400), "none.h5")
+    message = _one_line_error(lambda: read_attributions(str(tmp_path / "none.h5"), 400))
+    assert "none.h5" in message
 
 
 def test_seqlet_bed_maps_both_strands_to_genome_coordinates():
@@ -176,7 +180,8 @@ def test_seqlet_bed_maps_both_strands_to_genome_coordinates():
 
 def test_missing_modisco_lite_names_the_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "modiscolite", None)
-    _one_line_error(import_modiscolite, "pip install 'basenji-tf[motifs]'")
+    message = _one_line_error(import_modiscolite)
+    assert "pip install 'basenji-tf[motifs]'" in message
 
 
 def test_command_reports_a_bad_file_in_one_line(tmp_path, capsys):
